@@ -1,0 +1,258 @@
+"""Configuration: one TOML file plus ``MAILINTAKE_<SECTION>__<KEY>`` environment overrides.
+
+Validated once at start-up (pydantic) and passed down as a frozen ``Settings`` object.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+import datetime as dt
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mailintake.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
+ENV_PREFIX = "MAILINTAKE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MailboxSettings(_Section):
+    host: str = "imap.qq.com"
+    port: int | None = None
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = ""
+    password: str = Field(default="", repr=False)
+    folder: str = "INBOX"
+    timeout: float = 60.0
+    #: verify the server certificate (turn off only for a local test server)
+    verify_tls: bool = True
+    #: CA bundle for a private certificate authority
+    ca_file: str | None = None
+    #: after the database commit: "none" leaves mail untouched, "flag" sets a keyword, "move" moves it
+    processed_action: Literal["none", "flag", "move"] = "none"
+    processed_flag: str = "$MailintakeProcessed"
+    processed_folder: str = "Processed"
+    max_message_bytes: int = 50 * 1024 * 1024
+    fetch_batch: int = 50
+    idle: bool = False
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return 993 if self.security == "ssl" else 143
+
+
+class SmtpSettings(_Section):
+    host: str = "smtp.qq.com"
+    port: int | None = None
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = ""
+    password: str = Field(default="", repr=False)
+    sender: str = ""
+    sender_name: str = "苏州市行政审批局办公室"
+    timeout: float = 60.0
+    verify_tls: bool = True
+    ca_file: str | None = None
+    #: at most this many automatic replies to one address per hour (loop guard)
+    max_replies_per_hour: int = 5
+    #: also copy the reply to an e-mail address found in 表1's 联系方式
+    cc_contact: bool = False
+    max_attempts: int = 8
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/mailintake.db"
+
+
+class StorageSettings(_Section):
+    dir: str = "var/storage"
+
+
+class CampaignSettings(_Section):
+    name: str = "“双争双创”活动先进荣誉申报"
+    deadline: datetime = datetime.fromisoformat("2019-12-18T17:30:00+08:00")
+    timezone: str = "Asia/Shanghai"
+    max_chars: int = 1000
+    max_projects_per_unit: int = 2
+    receipt_prefix: str = "2019"
+    forms: str = "config/forms.toml"
+    roster: str = "config/units.csv"
+    templates: str = "config/templates"
+    office_name: str = "苏州市行政审批局办公室"
+    office_contact: str = "王琰，电话 69820106、13862103167"
+    office_address: str = "苏州市平泷路251号城市生活广场A座27楼2702室"
+    paper_copies: int = 2
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_has_offset(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2019-12-18T17:30:00+08:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ReportSettings(_Section):
+    recipients: list[str] = Field(default_factory=list)
+    time: dt.time = dt.time(8, 0)
+    dir: str = "var/reports"
+
+
+class ScheduleSettings(_Section):
+    poll_interval: int = 300
+    misfire_grace: int = 3600
+
+
+class LimitsSettings(_Section):
+    max_attachment_bytes: int = 50 * 1024 * 1024
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: int = 200
+    max_archive_members: int = 500
+    max_archive_depth: int = 3
+    parse_timeout: float = 60.0
+    parse_memory_mb: int = 1024
+
+
+class Settings(_Section):
+    mailbox: MailboxSettings = MailboxSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    campaign: CampaignSettings = CampaignSettings()
+    report: ReportSettings = ReportSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    limits: LimitsSettings = LimitsSettings()
+    #: where relative paths in the file are resolved (the config file's project root)
+    base_dir: str = "."
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path relative to ``base_dir``."""
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+    @property
+    def own_addresses(self) -> set[str]:
+        return {a.lower() for a in (self.mailbox.username, self.smtp.sender, self.smtp.username) if "@" in a}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if section and key:
+            if key == "recipients":
+                overrides.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
+            else:
+                overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    section, _, key = location.partition(".")
+    where = f"[{section}] {key}" if key else f"[{section}]"
+    env = f"MAILINTAKE_{section.upper()}__{key.upper()}" if key else ""
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return f"config: unknown key {where}; remove it or check its spelling"
+    hint = f" (or set {env})" if env else ""
+    return f"config: {where}: {message}; fix it in the config file{hint}"
+
+
+def resolve_config_path(explicit: str | None, environ: dict[str, str] | None = None) -> Path | None:
+    """--config PATH, else $MAILINTAKE_CONFIG, else config/mailintake.toml if it exists."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("MAILINTAKE_CONFIG"):
+        return Path(env["MAILINTAKE_CONFIG"])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    require_file: bool = False,
+) -> Settings:
+    """Read, merge and validate the configuration once; raise ConfigError with one line."""
+    env = dict(os.environ if environ is None else environ)
+    config_path = resolve_config_path(str(path) if path else None, env)
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            raw = config_path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config: file {config_path} not found; copy config/mailintake.example.toml there "
+                "or pass --config PATH"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {config_path} ({exc.strerror}); check its permissions") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config: {config_path} is not valid TOML ({exc}); fix the syntax") from None
+        data.setdefault("base_dir", str(config_path.resolve().parent.parent
+                                          if config_path.resolve().parent.name == "config"
+                                          else config_path.resolve().parent))
+    elif require_file:
+        raise ConfigError("config: no configuration file; pass --config PATH or set MAILINTAKE_CONFIG")
+    for section, values in _env_overrides(env).items():
+        if isinstance(data.get(section), dict):
+            data[section] = {**data[section], **values}
+        else:
+            data[section] = values
+    for section, values in (overrides or {}).items():
+        data[section] = {**data.get(section, {}), **values}
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+    return settings
+
+
+def world_readable_secret(path: Path) -> bool:
+    """True when a config file holding a password can be read by every user on the machine."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return False
+    has_password = any(
+        line.strip().startswith("password") and line.split("=", 1)[-1].strip() not in ('""', "''")
+        for line in text.splitlines()
+    )
+    return has_password and bool(mode & stat.S_IROTH)

@@ -1,0 +1,45 @@
+"""One exceptions module. Each error a user can cause carries a one-line message naming the fix."""
+
+from __future__ import annotations
+
+
+class MailintakeError(Exception):
+    """Base class; ``str(err)`` is one line meant for the operator. ``exit_code`` for the CLI."""
+
+    exit_code = 1
+
+
+class ConfigError(MailintakeError):
+    """Raised when the configuration file or an environment override is missing or invalid."""
+
+    exit_code = 2
+
+
+class MailboxError(MailintakeError):
+    """Raised when the IMAP server cannot be reached, refuses the login or the folder."""
+
+    exit_code = 3
+
+
+class SmtpError(MailintakeError):
+    """Raised when the SMTP server cannot be reached or refuses the login."""
+
+    exit_code = 4
+
+
+class DatabaseError(MailintakeError):
+    """Raised when the database cannot be opened, upgraded or is locked by another worker."""
+
+    exit_code = 5
+
+
+class StorageError(MailintakeError):
+    """Raised when the storage directory cannot be written."""
+
+    exit_code = 6
+
+
+class WorkerBusyError(DatabaseError):
+    """Raised when another worker already holds this database's lock."""
+
+    exit_code = 7

@@ -1,0 +1,1 @@
+"""Reading raw mail: header repair, MIME walking, attachment typing and archive unpacking."""
