@@ -5,10 +5,10 @@ Validated once at start-up (pydantic) and passed down as a frozen ``Settings`` o
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import tomllib
-import datetime as dt
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal

@@ -1,0 +1,129 @@
+"""Tell a file's real type from its bytes — never from its name or declared MIME type."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+
+#: formats a Word form can arrive in, besides .docx
+CONVERTIBLE = frozenset({"doc", "wps", "rtf", "odt", "docm"})
+ARCHIVES = frozenset({"zip", "7z", "rar", "tnef"})
+IMAGES = frozenset({"png", "jpeg", "gif", "bmp", "tiff", "webp"})
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _zip_names(data: bytes) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return None
+
+
+def _first_local_name(data: bytes) -> str:
+    """The first member name from the first local header (works on truncated zips)."""
+    if len(data) < 30:
+        return ""
+    name_len = struct.unpack_from("<H", data, 26)[0]
+    return data[30 : 30 + name_len].decode("cp437", errors="replace")
+
+
+def _ooxml_kind(names: list[str], content_types: bytes) -> str:
+    if "word/document.xml" in names or any(n.startswith("word/") for n in names):
+        return "docm" if b"macroEnabled" in content_types else "docx"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    if any(n.startswith("ppt/") for n in names):
+        return "pptx"
+    return "zip"
+
+
+def _zip_kind(data: bytes) -> str:
+    names = _zip_names(data)
+    if names is None:
+        first = _first_local_name(data)
+        if first in ("[Content_Types].xml", "_rels/.rels") or first.startswith("word/"):
+            return "docx"
+        if first == "mimetype" and b"opendocument.text" in data[:200]:
+            return "odt"
+        return "zip"
+    if "[Content_Types].xml" in names:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                info = archive.getinfo("[Content_Types].xml")
+                content_types = archive.read(info) if info.file_size < 1_000_000 else b""
+        except Exception:  # a damaged member is the parser's business, not the sniffer's
+            content_types = b""
+        return _ooxml_kind(names, content_types)
+    if "mimetype" in names:
+        if b"application/vnd.oasis.opendocument.text" in data[:200]:
+            return "odt"
+        if b"application/vnd.oasis.opendocument" in data[:200]:
+            return "odf"
+    return "zip"
+
+
+def _ole_kind(data: bytes) -> str:
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+    except Exception:  # olefile raises bare OSError/struct errors on damaged files
+        return "doc"
+    try:
+        streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
+    finally:
+        ole.close()
+    if "EncryptedPackage" in streams:
+        return "encrypted"
+    if "WordDocument" in streams:
+        return "doc"
+    if "Workbook" in streams or "Book" in streams:
+        return "xls"
+    if "PowerPoint Document" in streams:
+        return "ppt"
+    return "ole"
+
+
+def detect_format(data: bytes) -> str:
+    """Return a short format name: docx, docm, doc, wps, rtf, odt, pdf, zip, 7z, rar, tnef,
+    png/jpeg/gif/bmp/tiff/webp, encrypted, xlsx, xls, html, text, empty or unknown."""
+    if not data:
+        return "empty"
+    head = data[:16]
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_kind(data)
+    if head.startswith(_OLE_MAGIC):
+        return _ole_kind(data)
+    if head.startswith(b"{\\rtf"):
+        return "rtf"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "7z"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "rar"
+    if head.startswith(b"\x78\x9f\x3e\x22"):
+        return "tnef"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    sample = data[:512].lstrip().lower()
+    if sample.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if b"\x00" not in data[:4096]:
+        return "text"
+    return "unknown"
