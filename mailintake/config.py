@@ -240,7 +240,7 @@ def load_settings(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors()[0])) from None
+        raise ConfigError(_describe(dict(exc.errors()[0]))) from None
     return settings
 
 

@@ -1,0 +1,238 @@
+"""The schema. Times are stored in UTC (timezone-aware columns; SQLite gets them back as UTC).
+
+- ``Ledger``: one row per (folder, UIDVALIDITY, UID) seen — what makes each mail processed once.
+- ``Message``: one row per distinct mail (Message-ID + content hash), its status and flags.
+- ``AttachmentRow`` / ``Submission``: the files found and the forms parsed from them.
+- ``OutboxItem``: replies and reports waiting for, or done with, SMTP delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out — on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class MailboxState(Base):
+    """Where polling stands in one folder."""
+
+    __tablename__ = "mailbox_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255), unique=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_poll_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_poll_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Message(Base):
+    """One distinct mail and what became of it."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("message_id", "sha256", name="uq_messages_identity"),
+        Index("ix_messages_status", "status"),
+        Index("ix_messages_from_addr", "from_addr"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(998))
+    sha256: Mapped[str] = mapped_column(String(64))
+    folder: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    from_addr: Mapped[str] = mapped_column(String(320), default="")
+    from_name: Mapped[str] = mapped_column(Text, default="")
+    reply_to: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    date_header: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    raw_path: Mapped[str | None] = mapped_column(String(255))
+    #: accepted | needs_correction | late | no_form | ignored | too_large | failed
+    status: Mapped[str] = mapped_column(String(32))
+    automatic_reason: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    attachments: Mapped[list[AttachmentRow]] = relationship(
+        back_populates="message", order_by="AttachmentRow.id", cascade="all, delete-orphan"
+    )
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="message", order_by="Submission.id", cascade="all, delete-orphan"
+    )
+    replies: Mapped[list[OutboxItem]] = relationship(back_populates="message", order_by="OutboxItem.id")
+
+
+class Ledger(Base):
+    """Every (folder, UIDVALIDITY, UID) ever seen, pointing at the mail it holds."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("folder", "uidvalidity", "uid", name="uq_ledger_uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    #: processed | duplicate
+    outcome: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttachmentRow(Base):
+    """A candidate form file from a mail (or from an archive in it), stored content-addressed."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(32))
+    storage_path: Mapped[str | None] = mapped_column(String(255))
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+    submissions: Mapped[list[Submission]] = relationship(back_populates="attachment")
+
+
+class Submission(Base):
+    """One parsed form. Only ``current`` rows count; a resubmission supersedes the older row."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_identity", "identity_key", "current"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"))
+    table_no: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(100))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    word_count: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    identity_key: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text, default="")
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="submissions")
+    attachment: Mapped[AttachmentRow] = relationship(back_populates="submissions")
+
+
+class OutboxItem(Base):
+    """A mail to deliver: written in the same transaction as what it reports on."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
+    #: receipt | correction | late | no_form | report
+    kind: Mapped[str] = mapped_column(String(32))
+    recipients: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    #: the complete RFC 5322 message, rendered when queued
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: pending | sent | failed | suppressed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message | None] = relationship(back_populates="replies")
+
+
+class Report(Base):
+    """A daily report that was generated (and perhaps sent)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    for_date: Mapped[dt.date] = mapped_column(Date)
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    html_path: Mapped[str] = mapped_column(Text)
+    xlsx_path: Mapped[str] = mapped_column(Text)
+    sent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PaperCopy(Base):
+    """The stamped paper copies a unit posted (the notice asks for two)."""
+
+    __tablename__ = "paper_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit: Mapped[str] = mapped_column(Text, unique=True)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PollRun(Base):
+    """One poll cycle and its outcome, for ``mailintake status`` and the report."""
+
+    __tablename__ = "poll_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
