@@ -1,0 +1,95 @@
+"""The award quotas of 附件2 (config/quotas.toml): the total per honour and its 名额配比 per category."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailintake.errors import ConfigError
+from mailintake.roster import CATEGORIES
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "quotas.toml"
+
+
+@dataclass(frozen=True)
+class CategoryQuota:
+    """名额配比 of one category: a number, or None with a text such as 视情."""
+
+    category: str
+    quota: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class HonourQuota:
+    """One honour (one application table)."""
+
+    table: int
+    name: str
+    total: int | None
+    total_text: str
+    note: str
+    categories: tuple[CategoryQuota, ...]
+
+    def quota(self, category: str) -> CategoryQuota | None:
+        for item in self.categories:
+            if item.category == category:
+                return item
+        return None
+
+
+@dataclass(frozen=True)
+class Quotas:
+    honours: tuple[HonourQuota, ...]
+
+    def get(self, table: int) -> HonourQuota:
+        for honour in self.honours:
+            if honour.table == table:
+                return honour
+        raise KeyError(f"no quota for 表{table}")
+
+
+def _category(source: Path, table: int, category: str, value: Any) -> CategoryQuota:
+    if category not in CATEGORIES:
+        raise ConfigError(f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(CATEGORIES)}")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"quotas: {source} 表{table} {category}: give a number or a text such as \"视情\"")
+    if isinstance(value, int):
+        return CategoryQuota(category, value, f"{value}个左右")
+    return CategoryQuota(category, None, value)
+
+
+def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
+    honours: list[HonourQuota] = []
+    for raw in data.get("honour", []):
+        try:
+            table = int(raw["table"])
+            name = str(raw["name"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"quotas: {source}: every [[honour]] needs table and name") from None
+        total = raw.get("total")
+        honours.append(HonourQuota(
+            table=table,
+            name=name,
+            total=int(total) if total is not None else None,
+            total_text=str(raw.get("total_text") or (f"共{total}个" if total is not None else "")),
+            note=str(raw.get("note", "")),
+            categories=tuple(_category(source, table, c, v) for c, v in dict(raw.get("categories", {})).items()),
+        ))
+    if not honours:
+        raise ConfigError(f"quotas: {source} defines no [[honour]]; restore config/quotas.toml")
+    return Quotas(tuple(sorted(honours, key=lambda h: h.table)))
+
+
+def load_quotas(path: str | Path | None = None) -> Quotas:
+    """Load quotas.toml (the repository's copy by default)."""
+    source = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        data = tomllib.loads(source.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"quotas: {source} not found; restore config/quotas.toml") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"quotas: cannot read {source} ({exc}); fix the file") from None
+    return parse_quotas(data, source)

@@ -1,0 +1,154 @@
+"""The unit roster (config/units.csv): who is expected to apply, under which 名额配比 category.
+
+Names typed by applicants vary (full-width spaces, bracket widths, a trailing （盖章）, a department
+appended), so matching normalises first, then tries exact names and aliases, then a conservative
+containment match that must point at exactly one unit.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailintake.errors import ConfigError
+
+#: the 名额配比 categories of 附件2, in the order the report shows them
+CATEGORIES: tuple[str, ...] = (
+    "市、区审批局",
+    "开发区、镇审批局",
+    "交易中心、便民中心（12345）",
+    "局机关处室、直属单位、大厅窗口",
+)
+#: where a submission whose unit is not in the roster is counted
+UNMATCHED = "未匹配名录"
+
+#: containment needs at least this many characters on the shorter side
+_MIN_CONTAINMENT = 6
+_SPACES = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
+_OPEN = str.maketrans({"【": "(", "〔": "(", "[": "(", "［": "(", "〈": "(", "《": "(",
+                       "】": ")", "〕": ")", "]": ")", "］": ")", "〉": ")", "》": ")"})
+_STAMP = re.compile(r"\(?(?:单位)?(?:签章|盖章|公章)\)?$")
+_TRAILING = re.compile(r"[:：,，.。;；、\-—_]+$")
+_PREFIXES = ("江苏省",)
+
+
+def normalise(name: str) -> str:
+    """The comparable form of a unit name: NFKC, no spaces, ASCII brackets, no trailing （盖章）."""
+    text = unicodedata.normalize("NFKC", name or "")
+    text = _SPACES.sub("", text).translate(_OPEN)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _TRAILING.sub("", text)
+        text = _STAMP.sub("", text)
+        text = text.removesuffix("()")
+    for prefix in _PREFIXES:
+        if text.startswith(prefix) and len(text) > len(prefix) + 2:
+            text = text[len(prefix):]
+    return text
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One roster line."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    category: str = CATEGORIES[0]
+    email: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for k in (normalise(self.name), *map(normalise, self.aliases)) if k))
+
+
+@dataclass
+class Roster:
+    """All units, with a lookup table of their normalised names and aliases."""
+
+    units: list[Unit] = field(default_factory=list)
+    _index: dict[str, Unit] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for unit in self.units:
+            for key in unit.keys:
+                self._index.setdefault(key, unit)
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self.units)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def get(self, name: str) -> Unit | None:
+        """The unit whose canonical name is exactly ``name``."""
+        for unit in self.units:
+            if unit.name == name:
+                return unit
+        return None
+
+    def match(self, name: str) -> Unit | None:
+        """The roster unit a typed name refers to, or None when unknown or ambiguous."""
+        key = normalise(name)
+        if not key:
+            return None
+        exact = self._index.get(key)
+        if exact is not None:
+            return exact
+        return self._contained(key)
+
+    def _contained(self, key: str) -> Unit | None:
+        """A department appended ("…审批局政务服务科") or a prefix dropped ("工业园区行政审批局").
+
+        Only start/end containment counts, the shorter side needs _MIN_CONTAINMENT characters, and
+        the longest matching key must belong to a single unit.
+        """
+        best: dict[int, set[str]] = {}
+        for candidate, unit in self._index.items():
+            shorter, longer = sorted((candidate, key), key=len)
+            if len(shorter) >= _MIN_CONTAINMENT and (longer.startswith(shorter) or longer.endswith(shorter)):
+                best.setdefault(len(shorter), set()).add(unit.name)
+        if not best:
+            return None
+        names = best[max(best)]
+        return self.get(next(iter(names))) if len(names) == 1 else None
+
+    def category(self, name: str) -> str:
+        unit = self.match(name)
+        return unit.category if unit else UNMATCHED
+
+
+def _split_aliases(text: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in re.split(r"[；;|]", text or "") if a.strip())
+
+
+def load_roster(path: str | Path) -> Roster:
+    """Read units.csv (columns name, aliases, category, email; UTF-8 with or without BOM)."""
+    source = Path(path)
+    try:
+        text = source.read_text("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"roster: {source} not found; copy config/units.csv or fix [campaign] roster") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"roster: cannot read {source} ({exc}); save it as UTF-8 CSV") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = {"name", "category"} - set(reader.fieldnames or ())
+    if missing:
+        raise ConfigError(f"roster: {source} lacks the column(s) {', '.join(sorted(missing))}; "
+                          "the header is name,aliases,category,email")
+    units: list[Unit] = []
+    for line_no, row in enumerate(reader, start=2):
+        name = (row.get("name") or "").strip()
+        if not name:
+            continue
+        category = (row.get("category") or "").strip()
+        if category not in CATEGORIES:
+            raise ConfigError(f"roster: {source} line {line_no}: unknown category {category!r}; "
+                              f"use one of {' / '.join(CATEGORIES)}")
+        units.append(Unit(name=name, aliases=_split_aliases(row.get("aliases") or ""), category=category,
+                          email=(row.get("email") or "").strip().lower()))
+    return Roster(units)
