@@ -53,7 +53,9 @@ class Quotas:
 
 def _category(source: Path, table: int, category: str, value: Any) -> CategoryQuota:
     if category not in CATEGORIES:
-        raise ConfigError(f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(CATEGORIES)}")
+        raise ConfigError(
+            f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(CATEGORIES)}"
+        )
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigError(f"quotas: {source} 表{table} {category}: give a number or a text such as \"视情\"")
     if isinstance(value, int):
