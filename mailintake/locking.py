@@ -1,0 +1,181 @@
+"""One worker per database.
+
+* PostgreSQL: a session-level ``pg_try_advisory_lock`` held on a dedicated connection for as long
+  as the worker runs (the server releases it when the connection dies, so a killed worker never
+  leaves a stale lock).
+* SQLite: an exclusive ``flock`` on a lock file next to the database file
+  (``var/mailintake.db.lock``); the kernel releases it when the process dies.
+
+``mailintake run`` refuses at once when the lock is held; ``mailintake poll`` waits a bounded time,
+then refuses. Either way the operator gets one line naming the holder and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mailintake.config import Settings
+from mailintake.errors import DatabaseError, WorkerBusyError
+
+#: the two int4 keys of the advisory lock: "mi" and a fixed id (any stable pair unique to this app)
+PG_LOCK_KEYS = (0x6D69, 0x5E1F)
+_RETRY_SECONDS = 0.2
+
+
+def busy_message(pid: int | None) -> str:
+    holder = f" (pid {pid})" if pid else ""
+    return (
+        f"another mailintake worker holds the lock on this database{holder}; "
+        "stop it first or use `mailintake status`"
+    )
+
+
+def lock_file_path(settings: Settings) -> Path | None:
+    """The lock file next to a file-based SQLite database; None for other databases."""
+    from sqlalchemy.engine import make_url
+
+    from mailintake.db.engine import resolve_url
+
+    url = make_url(resolve_url(settings.database.url, settings.base_dir))
+    if url.get_backend_name() != "sqlite":
+        return None
+    if not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database + ".lock")
+
+
+def _read_pid(fd: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    return None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DatabaseError(f"database: cannot create lock file {path} ({exc.strerror}); check permissions") from None
+    try:
+        deadline = time.monotonic() + (timeout if wait else 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WorkerBusyError(busy_message(_read_pid(fd))) from None
+                time.sleep(_RETRY_SECONDS)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _pg_holder(connection: Any) -> int | None:
+    """The client pid of the worker holding the lock, from its application_name."""
+    from sqlalchemy import text
+
+    row = connection.execute(
+        text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :k1 AND l.objid = :k2 "
+            "AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]},
+    ).first()
+    if row is None or not row[0]:
+        return None
+    name = str(row[0])
+    if name.startswith("mailintake-worker-"):
+        with contextlib.suppress(ValueError):
+            return int(name.rsplit("-", 1)[1])
+    return None
+
+
+@contextlib.contextmanager
+def _pg_lock(settings: Settings, wait: bool, timeout: float) -> Iterator[None]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    from mailintake.db.engine import resolve_url
+
+    url = resolve_url(settings.database.url, settings.base_dir)
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={"application_name": f"mailintake-worker-{os.getpid()}"},
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        try:
+            connection = engine.connect()
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
+            raise DatabaseError(
+                f"database: cannot connect for the worker lock ({reason}); check [database] url"
+            ) from None
+        try:
+            deadline = time.monotonic() + (timeout if wait else 0.0)
+            while True:
+                acquired = connection.execute(
+                    text("SELECT pg_try_advisory_lock(:k1, :k2)"), {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]}
+                ).scalar()
+                if acquired:
+                    break
+                if time.monotonic() >= deadline:
+                    raise WorkerBusyError(busy_message(_pg_holder(connection)))
+                time.sleep(_RETRY_SECONDS)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(SQLAlchemyError):
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:k1, :k2)"), {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]}
+                    )
+        finally:
+            with contextlib.suppress(SQLAlchemyError):
+                connection.close()
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def worker_lock(settings: Settings, wait: bool = False, timeout: float = 30.0) -> Iterator[None]:
+    """Hold this database's worker lock for the ``with`` block.
+
+    ``wait=False`` refuses at once when another process holds it; ``wait=True`` retries for up to
+    ``timeout`` seconds. Refusal raises :class:`WorkerBusyError` (exit code 7) with one line.
+    An in-memory SQLite database is private to its process and needs no lock.
+    """
+    from sqlalchemy.engine import make_url
+
+    from mailintake.db.engine import resolve_url
+
+    backend = make_url(resolve_url(settings.database.url, settings.base_dir)).get_backend_name()
+    if backend == "postgresql":
+        with _pg_lock(settings, wait, timeout):
+            yield
+        return
+    path = lock_file_path(settings)
+    if path is None:
+        yield
+        return
+    with _file_lock(path, wait, timeout):
+        yield

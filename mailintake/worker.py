@@ -1,0 +1,355 @@
+"""The long-running worker behind ``mailintake run``.
+
+An APScheduler 3.x ``BlockingScheduler`` in the campaign time zone runs three jobs:
+
+* ``poll``    every ``[schedule] poll_interval`` seconds (first run at once): one intake cycle, then
+              the replies that became due;
+* ``deliver`` every minute: replies whose retry time has come;
+* ``report``  daily at ``[report] time``: build the report, queue it for the office, deliver.
+
+All jobs share one work lock, so the database only ever sees one of them at a time; each has
+``max_instances=1``, ``coalesce=True`` and ``misfire_grace_time`` so a machine that slept catches up
+once. With ``[mailbox] idle = true`` a thread keeps an IMAP IDLE open (re-issued every few minutes)
+and asks for an immediate poll when mail arrives; any IDLE trouble only costs latency: the
+interval polling goes on. Mailbox errors back the polling off exponentially (capped).
+
+SIGTERM/SIGINT set a stop event that ``poll_once`` checks between mails: the mail in hand is
+finished and committed, then the worker exits.
+
+Heavy modules (APScheduler, the pipeline, the report) are imported inside functions, so importing
+this module at CLI start-up is cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mailintake.config import Settings
+from mailintake.errors import MailboxError, MailintakeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("mailintake.worker")
+
+DELIVER_INTERVAL = 60
+#: IMAP IDLE is re-issued at least this often (RFC 2177 asks for < 29 minutes; some servers drop at 10)
+IDLE_REISSUE = 300.0
+BACKOFF_START = 5.0
+BACKOFF_MAX = 600.0
+#: after this many IDLE failures in a row, IDLE is given up and the worker only polls
+IDLE_MAX_FAILURES = 5
+
+
+@dataclass
+class CycleOutcome:
+    """What one worker cycle did (for the log line, the demo and the tests)."""
+
+    poll: Any = None  # PollResult | None
+    delivery: Any = None  # DeliveryResult | None
+    error: str | None = None
+    duration: float = 0.0
+    counts_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def backoff_delay(failures: int, cap: float = BACKOFF_MAX) -> float:
+    """5 s, 10 s, 20 s, … capped: the wait before reconnecting after ``failures`` errors in a row."""
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, BACKOFF_START * 2 ** (failures - 1)))
+
+
+def status_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
+    """Messages by status in the whole database."""
+    from sqlalchemy import func, select
+
+    from mailintake.db.models import Message
+
+    with session_factory() as session:
+        rows = session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
+    return {str(status): int(count) for status, count in sorted(rows)}
+
+
+def _fields_of(result: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(result, name) for name in names if hasattr(result, name)}
+
+
+class Worker:
+    """Runs the cycles; ``run()`` blocks until a signal or :meth:`request_stop`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        *,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.stop_event = stop or threading.Event()
+        self.progress = progress
+        self._work_lock = threading.RLock()
+        self._poll_again = threading.Event()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._scheduler: Any = None
+        self._idle_thread: threading.Thread | None = None
+        self.idle_active = False
+
+    # ------------------------------------------------------------------------------------- cycles
+
+    def poll_cycle(self) -> CycleOutcome | None:
+        """Poll (unless backing off), then deliver due replies; one log line. Never raises."""
+        if self.stop_event.is_set():
+            return None
+        now = time.monotonic()
+        if now < self._retry_at:
+            log.debug("poll skipped: backing off after mailbox errors", extra={"fields": {
+                "retry_in": round(self._retry_at - now, 1)}})
+            return None
+        with self._work_lock:
+            outcome = self._poll_and_deliver()
+            while self._poll_again.is_set() and not self.stop_event.is_set() and outcome.error is None:
+                self._poll_again.clear()
+                outcome = self._poll_and_deliver()
+        return outcome
+
+    def _poll_and_deliver(self) -> CycleOutcome:
+        from mailintake.pipeline import poll_once
+
+        self._poll_again.clear()
+        started = time.monotonic()
+        outcome = CycleOutcome()
+        try:
+            outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress, stop=self.stop_event)
+        except MailboxError as err:
+            outcome.error = str(err)
+            self._note_failure(str(err))
+        except MailintakeError as err:
+            outcome.error = str(err)
+            log.error("poll failed: %s", err)
+        except Exception as err:  # a bug must not kill the worker; the next cycle tries again
+            outcome.error = f"{type(err).__name__}: {err}"
+            log.exception("poll failed unexpectedly")
+        else:
+            if self._failures:
+                log.info("mailbox reachable again", extra={"fields": {"after_failures": self._failures}})
+            self._failures = 0
+            self._retry_at = 0.0
+        outcome.delivery = self._deliver_quietly()
+        outcome.duration = time.monotonic() - started
+        try:
+            outcome.counts_by_status = status_counts(self.session_factory)
+        except Exception:  # the log line is not worth failing over
+            log.debug("could not count messages by status", exc_info=True)
+        self._log_cycle(outcome)
+        return outcome
+
+    def _note_failure(self, reason: str) -> None:
+        self._failures += 1
+        delay = backoff_delay(self._failures, cap=min(BACKOFF_MAX, max(BACKOFF_START, self.poll_interval)))
+        self._retry_at = time.monotonic() + delay
+        log.warning("mailbox unavailable: %s", reason, extra={"fields": {
+            "failures": self._failures, "retry_in": delay}})
+        if self._scheduler is not None and delay < self.poll_interval:
+            self._schedule_poll(dt.timedelta(seconds=delay))
+
+    def _log_cycle(self, outcome: CycleOutcome) -> None:
+        fields: dict[str, Any] = {}
+        if outcome.poll is not None:
+            fields["fetched"] = getattr(outcome.poll, "fetched", 0)
+            for status, count in sorted((getattr(outcome.poll, "counts", None) or {}).items()):
+                fields[f"new_{status}"] = count
+            fields.update(_fields_of(outcome.poll, ("duplicates", "retried")))
+            fields["errors"] = len(getattr(outcome.poll, "errors", None) or [])
+        if outcome.delivery is not None:
+            fields.update({f"replies_{k}": v for k, v in _fields_of(
+                outcome.delivery, ("sent", "retried", "failed")).items()})
+        for status, count in outcome.counts_by_status.items():
+            fields[f"total_{status}"] = count
+        fields["duration"] = round(outcome.duration, 3)
+        if outcome.error:
+            fields["error"] = outcome.error
+            log.warning("cycle failed", extra={"fields": fields})
+        else:
+            log.info("cycle done", extra={"fields": fields})
+
+    def deliver(self) -> Any:
+        """Deliver due replies (skipped while a poll holds the work lock: it delivers afterwards)."""
+        if self.stop_event.is_set() or not self._work_lock.acquire(blocking=False):
+            return None
+        try:
+            result = self._deliver_quietly()
+        finally:
+            self._work_lock.release()
+        if result is not None and (int(getattr(result, "sent", 0)) + int(getattr(result, "failed", 0))) > 0:
+            log.info("replies delivered", extra={"fields": _fields_of(result, ("sent", "retried", "failed"))})
+        return result
+
+    def _deliver_quietly(self) -> Any:
+        from mailintake.sender import deliver_due
+
+        try:
+            result = deliver_due(self.settings, self.session_factory)
+        except MailintakeError as err:
+            log.warning("delivery failed: %s", err)
+            return None
+        except Exception:
+            log.exception("delivery failed unexpectedly")
+            return None
+        for error in getattr(result, "errors", None) or []:
+            log.warning("delivery: %s", error)
+        return result
+
+    def daily_report(self, for_date: dt.date | None = None) -> Any:
+        """Build today's report, queue it for ``[report] recipients`` and deliver. Never raises."""
+        from mailintake.report import build_report, queue_report_mail
+
+        with self._work_lock:
+            try:
+                with self.session_factory() as session:
+                    files = build_report(self.settings, session, for_date=for_date)
+                    if self.settings.report.recipients:
+                        queue_report_mail(self.settings, session, files)
+                    session.commit()
+            except Exception as err:
+                log.exception("daily report failed: %s", err)
+                return None
+            log.info("daily report written", extra={"fields": {
+                "html": str(files.html_path), "xlsx": str(files.xlsx_path),
+                "mailed_to": len(self.settings.report.recipients)}})
+            self._deliver_quietly()
+            return files
+
+    # ---------------------------------------------------------------------------------- scheduling
+
+    @property
+    def poll_interval(self) -> int:
+        return max(1, int(self.settings.schedule.poll_interval))
+
+    def request_poll(self) -> None:
+        """Poll as soon as possible (called by the IDLE thread when mail arrives)."""
+        self._poll_again.set()
+        self._schedule_poll(dt.timedelta(0))
+
+    def _schedule_poll(self, delay: dt.timedelta) -> None:
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return
+        when = dt.datetime.now(self.settings.campaign.tz) + delay
+        try:
+            job = scheduler.get_job("poll")
+            if job is not None and (job.next_run_time is None or job.next_run_time > when):
+                scheduler.modify_job("poll", next_run_time=when)
+        except Exception:  # the scheduler is shutting down
+            log.debug("could not reschedule the poll", exc_info=True)
+
+    def build_scheduler(self) -> Any:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        tz = self.settings.campaign.tz
+        grace = int(self.settings.schedule.misfire_grace)
+        scheduler = BlockingScheduler(
+            timezone=tz,
+            executors={"default": ThreadPoolExecutor(3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+        )
+        now = dt.datetime.now(tz)
+        scheduler.add_job(self.poll_cycle, IntervalTrigger(seconds=self.poll_interval, timezone=tz),
+                          id="poll", name="poll", next_run_time=now)
+        scheduler.add_job(self.deliver, IntervalTrigger(seconds=DELIVER_INTERVAL, timezone=tz),
+                          id="deliver", name="deliver",
+                          next_run_time=now + dt.timedelta(seconds=DELIVER_INTERVAL))
+        report_at = self.settings.report.time
+        scheduler.add_job(self.daily_report, CronTrigger(hour=report_at.hour, minute=report_at.minute, timezone=tz),
+                          id="report", name="daily report")
+        return scheduler
+
+    # ---------------------------------------------------------------------------------------- IDLE
+
+    def _idle_loop(self) -> None:
+        """Keep an IMAP IDLE open; ask for a poll on every arrival; give up after repeated trouble."""
+        from mailintake.mailbox import MailboxClient
+
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                with MailboxClient(self.settings.mailbox) as client:
+                    client.select()
+                    self.idle_active = True
+                    log.info("IMAP IDLE active", extra={"fields": {"folder": self.settings.mailbox.folder}})
+                    failures = 0
+                    while not self.stop_event.is_set():
+                        if client.idle_wait(IDLE_REISSUE):
+                            log.debug("IDLE: new mail")
+                            self.request_poll()
+            except Exception as err:
+                failures += 1
+                unsupported = "idle" in str(err).lower() and "support" in str(err).lower()
+                if unsupported or failures >= IDLE_MAX_FAILURES:
+                    log.warning("IMAP IDLE given up (%s); polling every %d s", err, self.poll_interval)
+                    self.idle_active = False
+                    return
+                delay = backoff_delay(failures)
+                log.warning("IMAP IDLE interrupted (%s); polling continues, IDLE retried in %.0f s", err, delay,
+                            extra={"fields": {"failures": failures}})
+            finally:
+                self.idle_active = False
+            if self.stop_event.wait(backoff_delay(max(failures, 1))):
+                return
+
+    # ----------------------------------------------------------------------------------------- run
+
+    def request_stop(self) -> None:
+        """Finish the mail in hand, then stop (safe from a signal handler or another thread)."""
+        if self.stop_event.is_set():
+            return
+        self.stop_event.set()
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            try:
+                scheduler.shutdown(wait=False)
+            except Exception:
+                log.debug("scheduler already stopped", exc_info=True)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        log.info("stopping after the mail in hand", extra={"fields": {"signal": signal.Signals(signum).name}})
+        # the scheduler takes locks the interrupted main thread may hold: stop it from another thread
+        threading.Thread(target=self.request_stop, name="stop", daemon=True).start()
+
+    def run(self, install_signals: bool = True) -> None:
+        """Block until stopped. The caller holds the worker lock."""
+        self._scheduler = self.build_scheduler()
+        if install_signals:
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        if self.settings.mailbox.idle:
+            self._idle_thread = threading.Thread(target=self._idle_loop, name="imap-idle", daemon=True)
+            self._idle_thread.start()
+        log.info("worker started", extra={"fields": {
+            "poll_interval": self.poll_interval, "report_at": self.settings.report.time.strftime("%H:%M"),
+            "timezone": self.settings.campaign.timezone, "idle": self.settings.mailbox.idle}})
+        try:
+            if not self.stop_event.is_set():
+                self._scheduler.start()
+        finally:
+            self.stop_event.set()
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=False)
+            # wait for the cycle in hand: poll_once stops after the current mail
+            with self._work_lock:
+                pass
+            if self._idle_thread is not None:
+                self._idle_thread.join(timeout=1.0)
+            log.info("worker stopped")
