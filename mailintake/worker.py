@@ -44,8 +44,6 @@ DELIVER_INTERVAL = 60
 IDLE_REISSUE = 300.0
 BACKOFF_START = 5.0
 BACKOFF_MAX = 600.0
-#: after this many IDLE failures in a row, IDLE is given up and the worker only polls
-IDLE_MAX_FAILURES = 5
 
 
 @dataclass
@@ -279,7 +277,11 @@ class Worker:
     # ---------------------------------------------------------------------------------------- IDLE
 
     def _idle_loop(self) -> None:
-        """Keep an IMAP IDLE open; ask for a poll on every arrival; give up after repeated trouble."""
+        """Keep an IMAP IDLE open; ask for a poll on every arrival.
+
+        Any trouble (connection lost, login refused) is retried with backoff while the interval
+        polling goes on; a server without IDLE ends the thread for good.
+        """
         from mailintake.mailbox import MailboxClient
 
         failures = 0
@@ -287,23 +289,22 @@ class Worker:
             try:
                 with MailboxClient(self.settings.mailbox) as client:
                     client.select()
+                    if not client.has_capability("IDLE"):
+                        log.warning("IMAP server offers no IDLE; polling every %d s", self.poll_interval)
+                        return
                     self.idle_active = True
                     log.info("IMAP IDLE active", extra={"fields": {"folder": self.settings.mailbox.folder}})
                     failures = 0
+                    # new mail may have arrived between the last poll and this IDLE
+                    self.request_poll()
                     while not self.stop_event.is_set():
                         if client.idle_wait(IDLE_REISSUE):
                             log.debug("IDLE: new mail")
                             self.request_poll()
             except Exception as err:
                 failures += 1
-                unsupported = "idle" in str(err).lower() and "support" in str(err).lower()
-                if unsupported or failures >= IDLE_MAX_FAILURES:
-                    log.warning("IMAP IDLE given up (%s); polling every %d s", err, self.poll_interval)
-                    self.idle_active = False
-                    return
-                delay = backoff_delay(failures)
-                log.warning("IMAP IDLE interrupted (%s); polling continues, IDLE retried in %.0f s", err, delay,
-                            extra={"fields": {"failures": failures}})
+                log.warning("IMAP IDLE interrupted (%s); polling continues, IDLE retried in %.0f s",
+                            err, backoff_delay(failures), extra={"fields": {"failures": failures}})
             finally:
                 self.idle_active = False
             if self.stop_event.wait(backoff_delay(max(failures, 1))):

@@ -1,0 +1,142 @@
+"""``mailintake status``: what the worker did last and what is waiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+from mailintake.commands._common import database, load, user_errors
+from mailintake.config import Settings
+
+
+def _local(value: dt.datetime | None, settings: Settings) -> str | None:
+    return value.astimezone(settings.campaign.tz).isoformat(timespec="seconds") if value else None
+
+
+def worker_state(settings: Settings) -> dict[str, Any]:
+    """Whether a worker holds this database's lock right now (and its pid when known)."""
+    from mailintake.errors import WorkerBusyError
+    from mailintake.locking import worker_lock
+
+    try:
+        with worker_lock(settings, wait=False):
+            return {"running": False, "pid": None}
+    except WorkerBusyError as err:
+        pid = None
+        text = str(err)
+        if "(pid " in text:
+            pid = int(text.split("(pid ", 1)[1].split(")", 1)[0])
+        return {"running": True, "pid": pid}
+
+
+def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
+    """Everything ``status`` shows, as plain data."""
+    from sqlalchemy import func, select
+
+    from mailintake.db.models import MailboxState, Message, OutboxItem, PollRun, Report
+
+    with session_factory() as session:
+        poll = session.scalars(select(PollRun).order_by(PollRun.id.desc()).limit(1)).first()
+        last_ok = session.scalars(
+            select(PollRun).where(PollRun.error.is_(None), PollRun.finished_at.is_not(None))
+            .order_by(PollRun.id.desc()).limit(1)
+        ).first()
+        report = session.scalars(select(Report).order_by(Report.id.desc()).limit(1)).first()
+        states = session.scalars(select(MailboxState).order_by(MailboxState.folder)).all()
+        by_status = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
+        outbox = dict(session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
+        failed = session.scalars(
+            select(OutboxItem).where(OutboxItem.status == "failed").order_by(OutboxItem.id.desc()).limit(10)
+        ).all()
+        pending = session.scalars(
+            select(OutboxItem).where(OutboxItem.status == "pending").order_by(OutboxItem.next_attempt_at).limit(10)
+        ).all()
+
+        def poll_dict(run: PollRun | None) -> dict[str, Any] | None:
+            if run is None:
+                return None
+            duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+            return {"started_at": _local(run.started_at, settings), "finished_at": _local(run.finished_at, settings),
+                    "duration": round(duration, 3) if duration is not None else None,
+                    "counts": run.counts or {}, "error": run.error}
+
+        def item(row: OutboxItem) -> dict[str, Any]:
+            return {"id": row.id, "kind": row.kind, "to": list(row.recipients or []), "subject": row.subject,
+                    "attempts": row.attempts, "next_attempt_at": _local(row.next_attempt_at, settings),
+                    "last_error": row.last_error}
+
+        return {
+            "worker": worker_state(settings),
+            "last_poll": poll_dict(poll),
+            "last_successful_poll": poll_dict(last_ok) if last_ok is not None and last_ok is not poll else None,
+            "mailbox": [{"folder": s.folder, "uidvalidity": s.uidvalidity, "last_uid": s.last_uid,
+                         "last_poll_at": _local(s.last_poll_at, settings)} for s in states],
+            "last_report": None if report is None else {
+                "for_date": report.for_date.isoformat(), "generated_at": _local(report.generated_at, settings),
+                "html": report.html_path, "xlsx": report.xlsx_path, "sent": report.sent},
+            "messages": {str(k): int(v) for k, v in sorted(by_status.items())},
+            "replies": {str(k): int(v) for k, v in sorted(outbox.items())},
+            "replies_pending": [item(r) for r in pending],
+            "replies_failed": [item(r) for r in failed],
+        }
+
+
+def render(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    worker = data["worker"]
+    console.print(f"[bold]Worker[/]: {'running' if worker['running'] else 'not running'}"
+                  + (f" (pid {worker['pid']})" if worker["pid"] else ""))
+    poll = data["last_poll"]
+    if poll is None:
+        console.print("[bold]Last poll[/]: never")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in poll["counts"].items()) or "nothing new"
+        result = f"[red]FAILED[/] {poll['error']}" if poll["error"] else f"OK — {counts}"
+        took = f" in {poll['duration']:.1f} s" if poll["duration"] is not None else " (unfinished)"
+        console.print(f"[bold]Last poll[/]: {poll['started_at']}{took}: {result}", highlight=False)
+        if data["last_successful_poll"]:
+            console.print(f"  last successful poll: {data['last_successful_poll']['started_at']}")
+    report = data["last_report"]
+    console.print("[bold]Last report[/]: " + ("never" if report is None else
+                  f"{report['for_date']} (written {report['generated_at']}, "
+                  f"{'mailed' if report['sent'] else 'not mailed'}) {report['html']}"), highlight=False)
+    table = Table(title="Mails by status")
+    table.add_column("status")
+    table.add_column("mails", justify="right")
+    for status, count in data["messages"].items():
+        table.add_row(status, str(count))
+    table.add_row("[bold]total[/]", str(sum(data["messages"].values())))
+    console.print(table)
+    replies = data["replies"]
+    console.print(f"[bold]Replies[/]: {replies.get('sent', 0)} sent, {replies.get('pending', 0)} waiting, "
+                  f"{replies.get('failed', 0)} failed")
+    for title, rows in (("Waiting", data["replies_pending"]), ("Failed", data["replies_failed"])):
+        if not rows:
+            continue
+        detail = Table(title=f"{title} replies")
+        for column in ("id", "kind", "to", "subject", "attempts", "last error"):
+            detail.add_column(column)
+        for row in rows:
+            detail.add_row(str(row["id"]), row["kind"], ", ".join(row["to"]), row["subject"], str(row["attempts"]),
+                           row["last_error"] or "")
+        console.print(detail)
+
+
+@click.command("status", help="Show the last poll and its result, the last report, mails by status and replies "
+                              "waiting or failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    with user_errors():
+        settings = load(ctx)
+        data = gather_status(settings, database(settings))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        render(data)
