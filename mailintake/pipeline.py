@@ -1,17 +1,43 @@
 """The intake cycle: fetch new mail, read it, parse its forms, apply the rules, store, queue replies.
 
-(Interface stub — being implemented.)
+Crash safety: each mail is written in one transaction together with its ledger row, its reply
+and the folder's ``last_uid``; a killed poll redoes at most the mails not yet committed, and the
+ledger's unique (folder, UIDVALIDITY, UID) plus the (Message-ID, SHA-256) identity make a redo
+record nothing twice. Mail on the server is only ever read with BODY.PEEK[]; the optional
+flag/move happens after the commit.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings
+from mailintake.db.models import Ledger, MailboxState, Message, PollRun, utcnow
+from mailintake.intake import (
+    FetchedMail,
+    PreparedMail,
+    find_duplicate,
+    prepare,
+    record_duplicate,
+    record_failure,
+    store,
+)
+from mailintake.sandbox import ParseJob, ParserPool
+from mailintake.storage import Storage
+
+log = logging.getLogger("mailintake.pipeline")
+
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -24,6 +50,119 @@ class PollResult:
     retried: int = 0
     errors: list[str] = field(default_factory=list)
     duration: float = 0.0
+    rescanned: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fetched": self.fetched,
+            "counts": dict(self.counts),
+            "duplicates": self.duplicates,
+            "retried": self.retried,
+            "errors": list(self.errors),
+            "duration": round(self.duration, 3),
+            "rescanned": self.rescanned,
+        }
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def make_pool(settings: Settings) -> ParserPool:
+    return ParserPool(memory_mb=settings.limits.parse_memory_mb, timeout=settings.limits.parse_timeout)
+
+
+class _Cycle:
+    """State of one poll: the settings, the database, the storage and the parser pool."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], pool: ParserPool) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.storage = Storage(settings.path(settings.storage.dir))
+        self.pool = pool
+        self.result = PollResult()
+        self.counter: Counter[str] = Counter()
+
+    def state(self, session: Session, folder: str) -> MailboxState:
+        state = session.scalars(select(MailboxState).where(MailboxState.folder == folder)).first()
+        if state is None:
+            state = MailboxState(folder=folder, last_uid=0)
+            session.add(state)
+            session.flush()
+        return state
+
+    def process_batch(self, fetched: list[FetchedMail]) -> list[int]:
+        """Prepare, parse (in child processes) and store a batch; return the UIDs committed."""
+        jobs: list[ParseJob] = []
+        by_sha: dict[str, int] = {}
+        prepared: list[PreparedMail | FetchedMail] = []
+        for item in fetched:
+            try:
+                prepared.append(prepare(item, self.settings, self.storage, jobs, by_sha))
+            except Exception as exc:
+                if type(exc).__name__ == "StorageError":
+                    raise
+                log.exception("reading mail UID %s failed", item.uid)
+                prepared.append(item)
+        results = self.pool.parse_many(jobs)
+        done: list[int] = []
+        for item in prepared:
+            fetched_mail = item.fetched if isinstance(item, PreparedMail) else item
+            self.commit_one(item, results)
+            done.append(fetched_mail.uid)
+        return done
+
+    def commit_one(self, item: PreparedMail | FetchedMail, results: list[Any]) -> None:
+        fetched_mail = item.fetched if isinstance(item, PreparedMail) else item
+        with self.session_factory() as session, session.begin():
+            already = session.scalars(
+                select(Ledger.id).where(
+                    Ledger.folder == fetched_mail.folder,
+                    Ledger.uidvalidity == fetched_mail.uidvalidity,
+                    Ledger.uid == fetched_mail.uid,
+                )
+            ).first()
+            state = self.state(session, fetched_mail.folder)
+            state.last_uid = max(state.last_uid, fetched_mail.uid)
+            if already is not None:
+                return
+            if not isinstance(item, PreparedMail):
+                record_failure(session, item, "the mail could not be read; see the worker log")
+                self.counter["failed"] += 1
+                return
+            duplicate = find_duplicate(session, item)
+            if duplicate is not None:
+                record_duplicate(session, fetched_mail, duplicate)
+                self.result.duplicates += 1
+                return
+            try:
+                with session.begin_nested():
+                    message = store(session, self.settings, item, results)
+                self.counter[message.status] += 1
+            except Exception as exc:
+                log.exception("processing mail UID %s failed", fetched_mail.uid)
+                record_failure(session, item, "".join(traceback.format_exception_only(exc)).strip())
+                self.counter["failed"] += 1
+
+    def retry_failed(self) -> None:
+        with self.session_factory() as session:
+            ids = session.scalars(
+                select(Message.id).where(
+                    Message.status == "failed", Message.attempts < MAX_ATTEMPTS, Message.raw_path.is_not(None)
+                )
+            ).all()
+        for message_pk in ids:
+            try:
+                reprocess_message(self.settings, self.session_factory, message_pk, pool=self.pool, retry=True)
+                self.result.retried += 1
+            except Exception as exc:
+                log.warning("retrying message %s failed again: %s", message_pk, exc)
+                with self.session_factory() as session, session.begin():
+                    message = session.get(Message, message_pk)
+                    if message is not None:
+                        message.attempts += 1
+                        message.error = str(exc)[:2000]
 
 
 def poll_once(
@@ -32,14 +171,141 @@ def poll_once(
     *,
     progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
+    pool: ParserPool | None = None,
 ) -> PollResult:
     """One cycle against the configured mailbox. Raises MailboxError when it cannot connect/login."""
-    raise NotImplementedError
+    from mailintake.mailbox import MailboxClient
+
+    started = time.monotonic()
+    own_pool = pool is None
+    parser_pool = pool or make_pool(settings)
+    cycle = _Cycle(settings, session_factory, parser_pool)
+    cycle.storage.ensure_writable()
+    with session_factory() as session, session.begin():
+        run = PollRun(started_at=utcnow())
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    error: str | None = None
+    try:
+        with MailboxClient(settings.mailbox) as client:
+            _poll_folder(cycle, client, progress, stop)
+        cycle.retry_failed()
+    except Exception as exc:
+        error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise
+    finally:
+        if own_pool:
+            parser_pool.close()
+        cycle.result.counts = dict(cycle.counter)
+        cycle.result.duration = time.monotonic() - started
+        if error:
+            cycle.result.errors.append(error)
+        with session_factory() as session, session.begin():
+            run_row = session.get(PollRun, run_id)
+            if run_row is not None:
+                run_row.finished_at = utcnow()
+                run_row.counts = cycle.result.summary()
+                run_row.error = error
+            state = session.scalars(
+                select(MailboxState).where(MailboxState.folder == settings.mailbox.folder)
+            ).first()
+            if state is not None:
+                state.last_poll_at = utcnow()
+                state.last_poll_result = cycle.result.summary()
+    return cycle.result
 
 
-def reprocess_message(settings: Settings, session_factory: sessionmaker[Session], message_pk: int) -> str:
+def _poll_folder(cycle: _Cycle, client: Any, progress: Callable[[int, int], None] | None,
+                 stop: threading.Event | None) -> None:
+    settings = cycle.settings
+    folder = settings.mailbox.folder
+    uidvalidity = client.select().uidvalidity
+    with cycle.session_factory() as session, session.begin():
+        state = cycle.state(session, folder)
+        if state.uidvalidity != uidvalidity:
+            if state.uidvalidity is not None:
+                log.warning("UIDVALIDITY of %s changed (%s -> %s): rescanning the folder",
+                            folder, state.uidvalidity, uidvalidity)
+                cycle.result.rescanned = True
+            state.uidvalidity = uidvalidity
+            state.last_uid = 0
+        last_uid = state.last_uid
+    uids = sorted(client.uids_above(last_uid))
+    total = len(uids)
+    done = 0
+    for batch in _chunks(uids, max(1, settings.mailbox.fetch_batch)):
+        if stop is not None and stop.is_set():
+            break
+        meta = client.fetch_meta(list(batch))
+        limit = settings.mailbox.max_message_bytes
+        small = [uid for uid in batch if uid in meta and meta[uid].size <= limit]
+        large = [uid for uid in batch if uid in meta and meta[uid].size > limit]
+        raws = client.fetch_raw(small) if small else {}
+        headers = _fetch_headers(client, large) if large else {}
+        fetched = [
+            FetchedMail(folder=folder, uidvalidity=uidvalidity, uid=uid, received_at=meta[uid].internaldate,
+                        size=meta[uid].size, raw=raws.get(uid), header=headers.get(uid, b""))
+            for uid in batch
+            if uid in meta and (uid in raws or uid in headers)
+        ]
+        cycle.result.fetched += len(fetched)
+        committed = cycle.process_batch(fetched)
+        if settings.mailbox.processed_action != "none" and committed:
+            client.mark_processed(committed, settings.mailbox.processed_action,
+                                  settings.mailbox.processed_flag, settings.mailbox.processed_folder)
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+
+
+def _fetch_headers(client: Any, uids: list[int]) -> dict[int, bytes]:
+    """Only the header of a mail too large to read: enough to record and answer it."""
+    response = client.imap.fetch(uids, [b"BODY.PEEK[HEADER]"])
+    return {uid: bytes(data.get(b"BODY[HEADER]", b"")) for uid, data in response.items()}
+
+
+def reprocess_message(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    message_pk: int,
+    *,
+    pool: ParserPool | None = None,
+    retry: bool = False,
+) -> str:
     """Re-parse a stored mail; supersede its old submissions; queue a reply only if the outcome changed.
 
     Returns the new status.
     """
-    raise NotImplementedError
+    from mailintake.errors import MailintakeError
+
+    storage = Storage(settings.path(settings.storage.dir))
+    own_pool = pool is None
+    parser_pool = pool or make_pool(settings)
+    try:
+        with session_factory() as session, session.begin():
+            message = session.get(Message, message_pk)
+            if message is None:
+                raise MailintakeError(f"no stored mail with id {message_pk}; see `mailintake export`")
+            if message.raw_path is None:
+                raise MailintakeError(
+                    f"mail {message.message_id} was never stored (too large); it cannot be reprocessed"
+                )
+            raw = storage.get(message.raw_path)
+            fetched = FetchedMail(folder=message.folder, uidvalidity=message.uidvalidity, uid=message.uid,
+                                  received_at=message.received_at, size=message.size, raw=raw)
+            jobs: list[ParseJob] = []
+            prepared = prepare(fetched, settings, storage, jobs, {})
+            results = parser_pool.parse_many(jobs)
+            before = message.status
+            if retry:
+                message.attempts += 1
+            store(session, settings, prepared, results, existing=message, enqueue=False)
+            if message.status != before:
+                from mailintake.intake import enqueue_reply
+
+                enqueue_reply(session, settings, message)
+            return message.status
+    finally:
+        if own_pool:
+            parser_pool.close()

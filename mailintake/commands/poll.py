@@ -1,0 +1,49 @@
+"""`mailintake poll`: one intake cycle, then deliver the replies that are due."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from mailintake.commands._common import database, load, user_errors
+
+
+@click.command("poll")
+@click.option("--no-send", is_flag=True, help="Store and queue replies but do not deliver them now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cycle's counts as JSON.")
+@click.option("--wait", "wait_seconds", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for a running worker to release the database.")
+@click.pass_context
+def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: float) -> None:
+    """Fetch new mail, parse the forms, apply the rules, store everything and answer the senders.
+
+    Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails.
+    """
+    with user_errors():
+        from mailintake.locking import worker_lock
+        from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
+        from mailintake.pipeline import poll_once
+
+        settings = load(ctx)
+        register_settings_secrets(settings)
+        setup_logging(verbosity_of(ctx))
+        session_factory = database(settings)
+        with worker_lock(settings, wait=True, timeout=wait_seconds):
+            result = poll_once(settings, session_factory)
+            delivery = None
+            if not no_send:
+                from mailintake.sender import deliver_due
+
+                delivery = deliver_due(settings, session_factory)
+        summary = result.summary()
+        if delivery is not None:
+            summary["replies"] = {"sent": delivery.sent, "retried": delivery.retried, "failed": delivery.failed}
+        if as_json:
+            click.echo(json.dumps(summary, ensure_ascii=False))
+        else:
+            counts = ", ".join(f"{k}={v}" for k, v in sorted(result.counts.items())) or "no new mail"
+            line = f"fetched {result.fetched} mail(s): {counts}; duplicates={result.duplicates}"
+            if delivery is not None:
+                line += f"; replies sent={delivery.sent} retried={delivery.retried} failed={delivery.failed}"
+            click.echo(line)

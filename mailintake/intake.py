@@ -1,0 +1,268 @@
+"""Turn one fetched mail into stored rows: message, attachments, submissions and its reply.
+
+``prepare`` does the CPU work outside any transaction (read the MIME, collect parse jobs);
+``store`` writes everything for one mail in the caller's transaction, so a crash leaves either
+the whole mail recorded (with its ledger row and queued reply) or nothing of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailintake.config import Settings
+from mailintake.db.models import AttachmentRow, Ledger, Message, Submission, utcnow
+from mailintake.mail.model import ParsedMail
+from mailintake.rules.base import FileOutcome, MailContext
+from mailintake.rules.chain import decide, run_chain
+from mailintake.sandbox import ParseJob
+from mailintake.storage import Storage, sha256_hex
+from mailintake.submissions import identity_key, submission_unit, supersede
+from parsers.records import FileResult, Flag
+
+
+@dataclass
+class FetchedMail:
+    """A mail as it came from IMAP. ``raw`` is None when it was too large to fetch."""
+
+    folder: str
+    uidvalidity: int
+    uid: int
+    received_at: dt.datetime
+    size: int
+    raw: bytes | None
+    header: bytes = b""
+
+
+@dataclass
+class PreparedMail:
+    fetched: FetchedMail
+    sha256: str
+    raw_path: str | None
+    mail: ParsedMail
+    #: indexes into the poll's job list, one per candidate attachment (empty for ignored mail)
+    job_indexes: list[int] = field(default_factory=list)
+    attachment_paths: list[str | None] = field(default_factory=list)
+    attachment_shas: list[str] = field(default_factory=list)
+
+
+def read(raw: bytes, settings: Settings) -> ParsedMail:
+    from mailintake.mail.reader import read_mail
+
+    return read_mail(raw, own_addresses=settings.own_addresses)
+
+
+def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:
+    limits = settings.limits
+    return ParseJob(
+        name=name,
+        data=data,
+        max_chars=settings.campaign.max_chars,
+        max_file_bytes=limits.max_attachment_bytes,
+        max_uncompressed_bytes=limits.max_uncompressed_bytes,
+        max_compression_ratio=limits.max_compression_ratio,
+        max_members=limits.max_archive_members,
+    )
+
+
+def prepare(fetched: FetchedMail, settings: Settings, storage: Storage, jobs: list[ParseJob],
+            job_by_sha: dict[str, int]) -> PreparedMail:
+    """Store the raw mail, read it, and add a parse job per distinct attachment to ``jobs``."""
+    if fetched.raw is None:
+        mail = read(fetched.header, settings)
+        digest = sha256_hex(fetched.header + str(fetched.size).encode())
+        return PreparedMail(fetched, digest, None, mail)
+    digest, raw_path = storage.put(fetched.raw)
+    mail = read(fetched.raw, settings)
+    prepared = PreparedMail(fetched, digest, raw_path, mail)
+    automatic = mail.automatic_reason is not None or mail.from_addr.lower() in settings.own_addresses
+    if automatic:
+        return prepared
+    for attachment in mail.attachments:
+        sha, path = storage.put(attachment.data)
+        prepared.attachment_shas.append(sha)
+        prepared.attachment_paths.append(path)
+        if sha not in job_by_sha:
+            job_by_sha[sha] = len(jobs)
+            jobs.append(make_job(attachment.path, attachment.data, settings))
+        prepared.job_indexes.append(job_by_sha[sha])
+    return prepared
+
+
+def find_duplicate(session: Session, prepared: PreparedMail) -> Message | None:
+    return session.scalars(
+        select(Message).where(
+            Message.message_id == prepared.mail.message_id, Message.sha256 == prepared.sha256
+        )
+    ).first()
+
+
+def next_receipt_no(session: Session, settings: Settings) -> str:
+    count = session.scalar(select(func.count()).where(Message.receipt_no.is_not(None))) or 0
+    return f"{settings.campaign.receipt_prefix}-{count + 1:04d}"
+
+
+def _flags(flags: list[Flag]) -> list[dict[str, object]]:
+    return [flag.to_dict() for flag in flags]
+
+
+def _too_large_flag(size: int, settings: Settings) -> Flag:
+    limit_mb = settings.mailbox.max_message_bytes / 1024 / 1024
+    return Flag(
+        "too_large",
+        f"邮件大小约为{size / 1024 / 1024:.1f}MB，超过{limit_mb:.0f}MB的接收限制，未能读取。"
+        "请仅附Word格式（.docx）申报表后重新发送。",
+    )
+
+
+def _rename(result: FileResult, name: str) -> FileResult:
+    """Results are shared between identical files: give each its own display name back."""
+    if result.file == name:
+        return result
+    return FileResult(file=name, format=result.format, forms=result.forms,
+                      flags=[Flag(f.code, f.message.replace(result.file, name), f.field) for f in result.flags])
+
+
+def store(session: Session, settings: Settings, prepared: PreparedMail, results: list[FileResult],
+          *, existing: Message | None = None, enqueue: bool = True) -> Message:
+    """Write the message and everything derived from it; queue its reply. Caller commits.
+
+    With ``existing`` (a retry or a reprocess) that row is brought up to date instead; its old
+    submissions stop being current and no new ledger row is written.
+    """
+    fetched, mail = prepared.fetched, prepared.mail
+    if existing is not None:
+        for old in existing.submissions:
+            old.current = False
+        session.flush()
+    message = existing or Message(
+        message_id=mail.message_id,
+        sha256=prepared.sha256,
+        folder=fetched.folder,
+        uidvalidity=fetched.uidvalidity,
+        uid=fetched.uid,
+        from_addr=mail.from_addr,
+        from_name=mail.from_name,
+        reply_to=list(mail.reply_to),
+        subject=mail.subject,
+        date_header=mail.date_header,
+        received_at=fetched.received_at,
+        size=fetched.size,
+        raw_path=prepared.raw_path,
+        automatic_reason=mail.automatic_reason,
+        processed_at=utcnow(),
+        status="pending",
+    )
+    if existing is not None:
+        existing.from_addr, existing.from_name, existing.subject = mail.from_addr, mail.from_name, mail.subject
+        existing.reply_to, existing.error, existing.processed_at = list(mail.reply_to), None, utcnow()
+    else:
+        session.add(message)
+    ctx = MailContext(mail=mail, received_at=fetched.received_at, settings=settings, session=session)
+    run_chain(ctx, pre_parse=True)
+    if fetched.raw is None and ctx.ignored_reason is None:
+        message.status = "too_large"
+        message.flags = _flags([_too_large_flag(fetched.size, settings)])
+    else:
+        for position, job_index in enumerate(prepared.job_indexes):
+            attachment = mail.attachments[position]
+            ctx.files.append(
+                FileOutcome(
+                    attachment=attachment,
+                    result=_rename(results[job_index], attachment.path),
+                    sha256=prepared.attachment_shas[position],
+                    storage_path=prepared.attachment_paths[position],
+                )
+            )
+        if ctx.ignored_reason is None:
+            run_chain(ctx, pre_parse=False)
+        message.status = decide(ctx)
+        message.flags = _flags([*ctx.defects, *ctx.notes])
+    message.automatic_reason = ctx.ignored_reason or mail.automatic_reason
+    session.flush()
+    _store_files(session, message, ctx)
+    if message.status != "ignored" and message.receipt_no is None:
+        message.receipt_no = next_receipt_no(session, settings)
+    if existing is None:
+        session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
+                           message_pk=message.id, outcome="processed"))
+    session.flush()
+    if enqueue:
+        enqueue_reply(session, settings, message)
+    return message
+
+
+def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
+    counts_as_current = message.status in ("accepted", "needs_correction")
+    for file_index, outcome in enumerate(ctx.files):
+        row = AttachmentRow(
+            message_pk=message.id,
+            path=outcome.attachment.path,
+            sha256=outcome.sha256,
+            size=len(outcome.attachment.data),
+            format=outcome.result.format,
+            storage_path=outcome.storage_path,
+            flags=_flags(outcome.result.flags),
+        )
+        session.add(row)
+        session.flush()
+        for form_index, form in enumerate(outcome.result.forms):
+            flags = ctx.all_form_flags(file_index, form_index, form)
+            if ctx.late:
+                flags = [*flags, *[f for f in ctx.defects if f.code == "late"]]
+            submission = Submission(
+                message_pk=message.id,
+                attachment_id=row.id,
+                table_no=form.table,
+                title=form.title,
+                fields=dict(form.fields),
+                word_count=form.word_count,
+                flags=_flags(flags),
+                identity_key=identity_key(form.table, form.fields),
+                unit=submission_unit(form.table, form.fields),
+                current=counts_as_current,
+                received_at=message.received_at,
+            )
+            session.add(submission)
+            session.flush()
+            if counts_as_current:
+                supersede(session, submission)
+    message.attachments  # noqa: B018  (load the relationship for the reply composer)
+
+
+def enqueue_reply(session: Session, settings: Settings, message: Message) -> None:
+    from mailintake.outbox import enqueue_reply as enqueue
+
+    session.refresh(message, ["attachments", "submissions"])
+    enqueue(session, settings, message)
+
+
+def record_duplicate(session: Session, fetched: FetchedMail, original: Message) -> None:
+    session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
+                       message_pk=original.id, outcome="duplicate"))
+
+
+def record_failure(session: Session, prepared_or_fetched: PreparedMail | FetchedMail, error: str) -> Message:
+    """A mail that broke the pipeline: kept with its error, retried on later polls (Mailman's shunt)."""
+    if isinstance(prepared_or_fetched, PreparedMail):
+        fetched = prepared_or_fetched.fetched
+        message_id = prepared_or_fetched.mail.message_id
+        digest, raw_path = prepared_or_fetched.sha256, prepared_or_fetched.raw_path
+        from_addr, subject = prepared_or_fetched.mail.from_addr, prepared_or_fetched.mail.subject
+    else:
+        fetched = prepared_or_fetched
+        digest = sha256_hex(fetched.raw or b"")
+        message_id, raw_path, from_addr, subject = f"<{digest[:32]}@mailintake.invalid>", None, "", ""
+    message = Message(
+        message_id=message_id, sha256=digest, folder=fetched.folder, uidvalidity=fetched.uidvalidity,
+        uid=fetched.uid, from_addr=from_addr, subject=subject, received_at=fetched.received_at,
+        size=fetched.size, raw_path=raw_path, status="failed", error=error[:2000], processed_at=utcnow(),
+    )
+    session.add(message)
+    session.flush()
+    session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
+                       message_pk=message.id, outcome="processed"))
+    return message

@@ -1,0 +1,33 @@
+"""Received after the deadline: per the notice, 逾期未反馈视作不申报."""
+
+from __future__ import annotations
+
+from mailintake.rules.base import MailContext
+from parsers.records import Flag
+
+
+def format_time(value: object, ctx: MailContext) -> str:
+    import datetime as dt
+
+    assert isinstance(value, dt.datetime)
+    local = value.astimezone(ctx.settings.campaign.tz)
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+class LateRule:
+    name = "late"
+    description = "Received (IMAP INTERNALDATE) after the campaign deadline."
+
+    def check(self, ctx: MailContext) -> bool:
+        deadline = ctx.settings.campaign.deadline
+        if ctx.received_at <= deadline:
+            return False
+        ctx.late = True
+        ctx.defects.append(
+            Flag(
+                "late",
+                f"本邮件于{format_time(ctx.received_at, ctx)}收到，已超过申报截止时间"
+                f"{format_time(deadline, ctx)}，按通知要求视作不申报。",
+            )
+        )
+        return True

@@ -1,0 +1,141 @@
+"""Parse attachments in child processes with a memory cap (RLIMIT_AS) and a time limit.
+
+A pathological file kills or stalls only its child; the file is flagged ``unreadable`` and the
+worker goes on. Children come from a ``forkserver`` so they never inherit the worker's threads
+(the in-process IMAP server of the demo and tests, APScheduler's threads).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parsers.records import FileResult, Flag
+
+_MEMORY_LIMIT_BYTES = 0
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    name: str
+    data: bytes
+    max_chars: int
+    max_file_bytes: int
+    max_uncompressed_bytes: int
+    max_compression_ratio: int
+    max_members: int
+
+
+def _init_child(memory_limit: int) -> None:
+    import resource
+
+    global _MEMORY_LIMIT_BYTES
+    _MEMORY_LIMIT_BYTES = memory_limit
+    if memory_limit > 0:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+        # soft limit only: the LibreOffice helper may raise it again for soffice itself
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    import parsers  # noqa: F401  (warm the import in the child)
+
+
+def _unreadable(name: str, reason: str) -> FileResult:
+    return FileResult(
+        file=name,
+        format="unknown",
+        flags=[Flag("unreadable", f"附件“{name}”无法读取（{reason}），请重新保存为 Word 文档（.docx）后发送。")],
+    )
+
+
+def run_job(job: ParseJob) -> FileResult:
+    """Executed in the child (also callable in-process for tests and `parse`)."""
+    from parsers import Limits, parse_document
+
+    limits = Limits(
+        max_file_bytes=job.max_file_bytes,
+        max_uncompressed_bytes=job.max_uncompressed_bytes,
+        max_compression_ratio=job.max_compression_ratio,
+        max_members=job.max_members,
+    )
+    try:
+        return parse_document(job.data, job.name, limits=limits, max_chars=job.max_chars)
+    except MemoryError:
+        return _unreadable(job.name, "文件解析所需内存超出限制")
+    except RecursionError:
+        return _unreadable(job.name, "文件结构嵌套过深")
+
+
+class ParserPool:
+    """A small pool of parser children; ``parse_many`` keeps results in input order."""
+
+    def __init__(self, *, workers: int | None = None, memory_mb: int = 1024, timeout: float = 60.0) -> None:
+        self.workers = workers or max(1, min(2, os.cpu_count() or 1))
+        self.memory_limit = memory_mb * 1024 * 1024
+        self.timeout = timeout
+        self._executor: cf.ProcessPoolExecutor | None = None
+
+    def _pool(self) -> cf.ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["parsers", "mailintake.sandbox"])
+            self._executor = cf.ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_init_child,
+                initargs=(self.memory_limit,),
+            )
+        return self._executor
+
+    def _reset(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        for process in list(getattr(executor, "_processes", {}).values()):
+            with contextlib.suppress(OSError, AttributeError):
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def parse_many(self, jobs: Sequence[ParseJob]) -> list[FileResult]:
+        if not jobs:
+            return []
+        results: list[FileResult | None] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        while pending:
+            pool = self._pool()
+            futures = {index: pool.submit(run_job, jobs[index]) for index in pending}
+            pending = []
+            broken = False
+            for index, future in futures.items():
+                if broken:
+                    pending.append(index)
+                    continue
+                try:
+                    results[index] = future.result(timeout=self.timeout)
+                except cf.TimeoutError:
+                    results[index] = _unreadable(jobs[index].name, "解析超时")
+                    broken = True
+                except cf.process.BrokenProcessPool:
+                    results[index] = _unreadable(jobs[index].name, "文件解析所需资源超出限制")
+                    broken = True
+                except Exception as exc:  # a parser bug must not stop the intake; the file is flagged
+                    results[index] = _unreadable(jobs[index].name, f"解析程序错误：{type(exc).__name__}")
+            if broken:
+                # the pool is unusable (a child died or hangs): start over for the jobs not yet done
+                self._reset()
+                pending = [i for i in pending if results[i] is None]
+        return [r if r is not None else _unreadable(jobs[i].name, "未知原因") for i, r in enumerate(results)]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
