@@ -1,0 +1,88 @@
+"""The library call behind ``mailintake parse`` and the mail pipeline: bytes in, records out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parsers import messages
+from parsers.convert import ConversionError, resolve_soffice, to_docx
+from parsers.definitions import FormSet, load_definitions
+from parsers.docx_grid import read_docx
+from parsers.extract import extract_forms
+from parsers.records import FileResult
+from parsers.rules import build_form
+from parsers.safety import MB, Limits, UnsafeFile
+from parsers.sniff import CONVERTIBLE, detect_format
+
+#: formats read directly as Office Open XML
+DIRECT = frozenset({"docx", "docm"})
+
+
+def is_form_format(fmt: str) -> bool:
+    """True for formats a form can be read from: .docx, or anything LibreOffice converts to it."""
+    return fmt in DIRECT or fmt in CONVERTIBLE
+
+
+def _refine(fmt: str, filename: str) -> str:
+    """WPS writes the same OLE container as Word 97; the extension only names which one it was."""
+    if fmt == "doc" and filename.lower().endswith(".wps"):
+        return "wps"
+    return fmt
+
+
+def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = None, limits: Limits | None = None,
+                   max_chars: int = 1000, soffice: str | None = "auto") -> FileResult:
+    """Read every form in one file. Never raises on bad input: problems become file-level flags.
+
+    ``filename`` is only a display name (and a hint for telling 表3 from 表4 without a title);
+    the format comes from the bytes. ``soffice``: "auto" finds LibreOffice on PATH, None disables
+    conversion of .doc/.wps/.rtf/.odt.
+    """
+    definitions = definitions or load_definitions()
+    limits = limits or Limits()
+    name = Path(filename).name or filename
+    fmt = _refine(detect_format(data), filename)
+    result = FileResult(file=filename, format=fmt)
+    if len(data) > limits.max_file_bytes:
+        result.flags.append(messages.unreadable(name, f"文件超过{limits.max_file_bytes // MB}MB"))
+        return result
+    if fmt == "encrypted":
+        result.flags.append(messages.encrypted(name))
+        return result
+    if fmt == "empty":
+        result.flags.append(messages.unreadable(name, "文件为空"))
+        return result
+    if not is_form_format(fmt):
+        result.flags.append(messages.unsupported(name, fmt))
+        return result
+    docx = data
+    if fmt not in DIRECT:
+        binary = resolve_soffice(soffice)
+        if binary is None:
+            result.flags.append(messages.no_converter(name, fmt))
+            return result
+        try:
+            docx = to_docx(data, "doc" if fmt == "wps" else fmt, soffice=binary)
+        except (ConversionError, OSError):
+            result.flags.append(messages.unreadable(name, "文件已损坏或格式无法转换"))
+            return result
+    try:
+        blocks = read_docx(docx, limits)
+    except UnsafeFile as exc:
+        reason = exc.reason
+        if reason == "文件设有密码保护":
+            result.flags.append(messages.encrypted(name))
+        else:
+            result.flags.append(messages.unreadable(name, reason))
+        return result
+    for found in extract_forms(blocks, definitions, filename=name):
+        result.forms.append(build_form(found.definition, found.fields, max_chars=max_chars))
+    if not result.forms:
+        result.flags.append(messages.no_form(name))
+    return result
+
+
+def parse_path(path: str | Path, **kw: object) -> FileResult:
+    """parse_document on a file; the path as given is the display name. A missing file raises OSError."""
+    data = Path(path).read_bytes()
+    return parse_document(data, str(path), **kw)  # type: ignore[arg-type]
