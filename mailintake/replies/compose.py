@@ -1,0 +1,233 @@
+"""Choose the kind of reply a mail gets and render its subject and body from the templates."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mailintake.config import Settings
+from mailintake.db.models import Message, Submission
+from mailintake.replies import templates
+from mailintake.replies.recipients import header_text
+
+if TYPE_CHECKING:
+    from parsers.definitions import FormSet
+
+#: message status -> reply kind; statuses not listed (ignored, failed) are never answered
+KIND_BY_STATUS: dict[str, str] = {
+    "accepted": "receipt",
+    "needs_correction": "correction",
+    "too_large": "correction",
+    "late": "late",
+    "no_form": "no_form",
+}
+_CN_DIGITS = {1: "一", 2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九", 10: "十"}
+_RECEIPT_TAG = re.compile(r"\s*\[申报回执[^\]]*\]")
+_REPLY_PREFIX = re.compile(r"^\s*re\s*[:：]", re.IGNORECASE)
+
+
+def reply_kind(message: Message) -> str | None:
+    """The reply a mail deserves, or None (ignored, failed, and any automatic mail)."""
+    if message.automatic_reason:
+        return None
+    return KIND_BY_STATUS.get(message.status)
+
+
+def cn_datetime(value: datetime, settings: Settings) -> str:
+    """``2019年12月18日17:30`` in the campaign time zone."""
+    local = value.astimezone(settings.campaign.tz)
+    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+def receipt_tag(receipt_no: str | None) -> str:
+    return f"[申报回执 {header_text(receipt_no, 32)}]" if receipt_no else ""
+
+
+def reply_subject(original: str, receipt_no: str | None, settings: Settings) -> str:
+    """``Re: <original subject> [申报回执 2019-0042]`` — one line, older receipt tags removed."""
+    base = _RECEIPT_TAG.sub("", header_text(original, 150)).strip() or settings.campaign.name
+    if not _REPLY_PREFIX.match(base):
+        base = f"Re: {base}"
+    tag = receipt_tag(receipt_no)
+    return header_text(f"{base} {tag}" if tag else base, 250)
+
+
+@functools.lru_cache(maxsize=8)
+def _definitions(path: str) -> FormSet | None:
+    from parsers.definitions import load_definitions
+
+    try:
+        return load_definitions(path) if Path(path).exists() else load_definitions()
+    except Exception:  # a broken forms file must not stop a reply; labels fall back to keys
+        return None
+
+
+def _line(value: object, limit: int = 500) -> str:
+    return header_text(value, limit)
+
+
+@dataclass
+class FormView:
+    """One recognised form as the templates show it."""
+
+    table: int
+    display: str
+    name: str
+    who: str
+    word_count: int
+    max_chars: int
+    defects: list[str] = field(default_factory=list)
+
+    @property
+    def words(self) -> str:
+        return f"{self.word_count}/{self.max_chars}"
+
+    @property
+    def overlong(self) -> bool:
+        return self.word_count > self.max_chars
+
+
+@dataclass
+class AttachmentView:
+    """One file of the mail: its own problems and the forms read from it."""
+
+    path: str
+    defects: list[str] = field(default_factory=list)
+    forms: list[FormView] = field(default_factory=list)
+
+    @property
+    def has_defects(self) -> bool:
+        return bool(self.defects) or any(form.defects for form in self.forms)
+
+
+@dataclass(frozen=True)
+class RenderedReply:
+    kind: str
+    subject: str
+    text: str
+    html: str | None
+
+
+class Composer:
+    """Builds the template context for one mail."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.forms = _definitions(str(settings.path(settings.campaign.forms)))
+
+    def label(self, table: int, key: str) -> str:
+        if self.forms is not None:
+            try:
+                return self.forms.label(table, key)
+            except KeyError:
+                pass
+        return key
+
+    def display(self, submission: Submission) -> tuple[str, str]:
+        if self.forms is not None:
+            try:
+                definition = self.forms.get(submission.table_no)
+                return definition.display, definition.name
+            except KeyError:
+                pass
+        title = _line(submission.title, 100)
+        return f"表{submission.table_no}（{title}）", title
+
+    def flag_line(self, flag: object, table: int | None = None) -> str:
+        """A stored flag as one line: its message verbatim, prefixed by the field's label if not named."""
+        if not isinstance(flag, dict):
+            return _line(flag)
+        message = _line(flag.get("message") or flag.get("code") or "")
+        key = flag.get("field")
+        if key and table is not None:
+            label = self.label(table, str(key))
+            if label not in message:
+                return f"{label}：{message}"
+        return message
+
+    @staticmethod
+    def who(submission: Submission) -> str:
+        fields = submission.fields or {}
+        name = _line(fields.get("name"), 60)
+        unit = _line(fields.get("unit") or submission.unit, 120)
+        recommender = _line(fields.get("recommender") or fields.get("unit_and_title"), 120)
+        if name:
+            return f"{name}（申报单位：{recommender}）" if recommender else name
+        return unit or "（未填写申报单位）"
+
+    def form_view(self, submission: Submission) -> FormView:
+        display, name = self.display(submission)
+        limit = self.settings.campaign.max_chars
+        defects = [self.flag_line(flag, submission.table_no) for flag in submission.flags or []]
+        codes = {flag.get("code") for flag in submission.flags or [] if isinstance(flag, dict)}
+        if submission.word_count > limit and "overlong" not in codes:
+            defects.append(f"字数超出限制（{submission.word_count}/{limit}），请精简至{limit}字以内")
+        return FormView(
+            table=submission.table_no,
+            display=display,
+            name=name,
+            who=self.who(submission),
+            word_count=submission.word_count,
+            max_chars=limit,
+            defects=_unique(defects),
+        )
+
+    def attachment_views(self, message: Message) -> list[AttachmentView]:
+        views: dict[int, AttachmentView] = {}
+        for attachment in message.attachments:
+            views[attachment.id] = AttachmentView(
+                path=_line(attachment.path, 200),
+                defects=_unique(self.flag_line(flag) for flag in attachment.flags or []),
+            )
+        for submission in message.submissions:
+            view = views.get(submission.attachment_id)
+            if view is None:
+                view = views.setdefault(submission.attachment_id, AttachmentView(path="（附件）"))
+            view.forms.append(self.form_view(submission))
+        return [view for view in views.values() if view.defects or view.forms]
+
+    def context(self, message: Message, kind: str) -> dict[str, Any]:
+        campaign = self.settings.campaign
+        attachments = self.attachment_views(message)
+        return {
+            "kind": kind,
+            "status": message.status,
+            "receipt_no": message.receipt_no or "",
+            "received_at": cn_datetime(message.received_at, self.settings),
+            "deadline": cn_datetime(campaign.deadline, self.settings),
+            "campaign_name": campaign.name,
+            "office_name": campaign.office_name,
+            "office_contact": campaign.office_contact,
+            "office_address": campaign.office_address,
+            "paper_copies": campaign.paper_copies,
+            "paper_copies_cn": _CN_DIGITS.get(campaign.paper_copies, str(campaign.paper_copies)),
+            "max_chars": campaign.max_chars,
+            "max_projects_per_unit": campaign.max_projects_per_unit,
+            "original_subject": _line(message.subject, 150),
+            "attachments": attachments,
+            "forms": [form for view in attachments for form in view.forms],
+            "message_flags": _unique(self.flag_line(flag) for flag in message.flags or []),
+            "too_large": message.status == "too_large",
+            "max_message_mb": self.settings.mailbox.max_message_bytes // (1024 * 1024),
+        }
+
+
+def _unique(lines: Any) -> list[str]:
+    seen: list[str] = []
+    for line in lines:
+        if line and line not in seen:
+            seen.append(line)
+    return seen
+
+
+def render_reply(settings: Settings, message: Message, kind: str) -> RenderedReply:
+    """Subject, plain text and (when an HTML template exists) HTML of the reply ``kind`` to ``message``."""
+    context = Composer(settings).context(message, kind)
+    text = templates.render(settings, f"reply_{kind}.txt.j2", context)
+    html = templates.render(settings, f"reply_{kind}.html.j2", context, optional=True)
+    assert text is not None
+    return RenderedReply(kind, reply_subject(message.subject, message.receipt_no, settings), text, html)

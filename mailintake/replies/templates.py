@@ -1,0 +1,79 @@
+"""The Jinja2 environment for reply templates the office edits under ``config/templates/``.
+
+Plain-text templates (``reply_<kind>.txt.j2``) are rendered without escaping; an optional HTML
+variant (``reply_<kind>.html.j2``) is autoescaped, so a ``<script>`` typed into a form shows as text.
+When the office's copy of a template is missing or broken, the copy shipped with mailintake is used
+and the problem is logged, so an applicant is still answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, TemplateError, TemplateNotFound, select_autoescape
+
+from mailintake.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: the templates shipped in the repository (config/templates next to the package)
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
+
+
+def make_environment(directory: str | Path) -> Environment:
+    """An environment loading from ``directory``; ``.html``/``.html.j2`` templates autoescaped."""
+    return Environment(
+        loader=FileSystemLoader(str(directory)),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "html.j2"), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def template_dir(settings: Settings) -> Path:
+    return settings.path(settings.campaign.templates)
+
+
+def _render(directory: Path, name: str, context: dict[str, Any]) -> str:
+    return make_environment(directory).get_template(name).render(**context)
+
+
+def render(settings: Settings, name: str, context: dict[str, Any], *, optional: bool = False) -> str | None:
+    """Render template ``name`` from the configured directory, falling back to the shipped copy.
+
+    With ``optional`` a template absent from both places yields None (the HTML variants).
+    """
+    configured = template_dir(settings)
+    try:
+        return _render(configured, name, context)
+    except TemplateNotFound:
+        if not (SHIPPED_DIR / name).exists():
+            if optional:
+                return None
+            raise
+        if configured.resolve() != SHIPPED_DIR:
+            log.warning("template %s not found in %s; using the shipped copy", name, configured)
+    except TemplateError as exc:
+        if configured.resolve() == SHIPPED_DIR:
+            raise
+        log.error("template %s in %s is broken (%s); using the shipped copy", name, configured, exc)
+        if optional and not (SHIPPED_DIR / name).exists():
+            return None
+    return _render(SHIPPED_DIR, name, context)
+
+
+def check_templates(settings: Settings, names: list[str]) -> list[str]:
+    """One line per template in the configured directory that is missing or does not compile."""
+    problems: list[str] = []
+    env = make_environment(template_dir(settings))
+    for name in names:
+        try:
+            env.get_template(name)
+        except TemplateNotFound:
+            problems.append(f"templates: {name} not found in {template_dir(settings)}; the shipped copy is used")
+        except TemplateError as exc:
+            problems.append(f"templates: {name} does not compile ({exc}); fix it")
+    return problems

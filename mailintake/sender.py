@@ -1,0 +1,276 @@
+"""Deliver due outbox rows over SMTP: one connection per batch, retries with backoff, one commit per row.
+
+Each row is first *claimed* (a conditional UPDATE pushing ``next_attempt_at`` out by a lease, so a
+second sender running at the same time skips it), then sent, then marked ``sent`` and committed at
+once. The only window in which a crash makes a message go out twice is between the server's
+``250`` reply to DATA and the commit of that row's ``sent`` status — a few milliseconds; after a
+crash there the row becomes due again when its lease ends and is sent a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailintake.config import Settings, SmtpSettings
+from mailintake.db.models import OutboxItem, utcnow
+from mailintake.errors import SmtpError
+
+log = logging.getLogger(__name__)
+
+#: how long a claimed row stays invisible to other senders (it becomes due again after a crash)
+MIN_LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class DeliveryResult:
+    """What one delivery run did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class _Temporary(Exception):
+    """A failure worth retrying (4xx, connection lost, timeout)."""
+
+
+class _Permanent(Exception):
+    """A failure retrying cannot fix (5xx)."""
+
+
+def _one_line(value: object, limit: int = 300) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return " ".join(str(value).split())[:limit]
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, … minutes after the 1st, 2nd, 3rd … failed attempt, capped at 60."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
+    if not smtp.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    """An open, (STARTTLS-)secured and logged-in SMTP connection.
+
+    Raises :class:`_Temporary` for network trouble and 4xx, :class:`SmtpError` for what the operator
+    must fix (refused login, certificate not trusted, STARTTLS unsupported).
+    """
+    host, port = smtp.host, smtp.effective_port
+    local = socket.gethostname() or "localhost"
+    client: smtplib.SMTP | None = None
+    try:
+        if smtp.security == "ssl":
+            client = smtplib.SMTP_SSL(host, port, local_hostname=local, timeout=smtp.timeout,
+                                      context=tls_context(smtp))
+        else:
+            client = smtplib.SMTP(host, port, local_hostname=local, timeout=smtp.timeout)
+            client.ehlo()
+            if smtp.security == "starttls":
+                client.starttls(context=tls_context(smtp))
+                client.ehlo()
+        if smtp.username:
+            client.login(smtp.username, smtp.password)
+        return client
+    except smtplib.SMTPAuthenticationError as exc:
+        _close(client)
+        raise SmtpError(
+            f"smtp: {host} refused the login ({exc.smtp_code} {_one_line(exc.smtp_error)}); "
+            "check [smtp] username and password (QQ mail needs an authorisation code)"
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        _close(client)
+        raise SmtpError(f"smtp: {host} does not support {_one_line(exc)}; check [smtp] security and port") from None
+    except ssl.SSLCertVerificationError as exc:
+        _close(client)
+        raise SmtpError(
+            f"smtp: certificate of {host} not trusted ({exc.verify_message}); set [smtp] ca_file"
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        _close(client)
+        if 400 <= exc.smtp_code < 500:
+            raise _Temporary(f"{exc.smtp_code} {_one_line(exc.smtp_error)}") from None
+        raise SmtpError(f"smtp: {host} refused us ({exc.smtp_code} {_one_line(exc.smtp_error)})") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(client)
+        raise _Temporary(f"cannot reach {host}:{port} ({_one_line(exc) or type(exc).__name__})") from None
+
+
+def _close(client: smtplib.SMTP | None) -> None:
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        with contextlib.suppress(OSError):
+            client.close()
+
+
+def _send(client: smtplib.SMTP, envelope_from: str, row: OutboxItem) -> str | None:
+    """Hand one row to the server; returns a note about refused copies, raises _Temporary/_Permanent."""
+    recipients = [str(a) for a in [*row.recipients, *row.cc]]
+    if not recipients:
+        raise _Permanent("no recipients")
+    if not row.raw:
+        raise _Permanent("empty message")
+    try:
+        refused = client.sendmail(envelope_from, recipients, row.raw)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        detail = "; ".join(f"{addr}: {code} {_one_line(msg)}" for addr, (code, msg) in exc.recipients.items())
+        if all(code >= 500 for code in codes):
+            raise _Permanent(f"recipient refused: {detail}") from None
+        raise _Temporary(f"recipient deferred: {detail}") from None
+    except smtplib.SMTPResponseException as exc:  # sender refused, data error, 421 ...
+        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)}"
+        if exc.smtp_code >= 500:
+            raise _Permanent(text) from None
+        raise _Temporary(text) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise _Temporary(f"connection lost ({_one_line(exc) or type(exc).__name__})") from None
+    if refused:
+        return "; ".join(f"copy to {addr} refused: {code} {_one_line(msg)}" for addr, (code, msg) in refused.items())
+    return None
+
+
+def _alive(client: smtplib.SMTP) -> bool:
+    try:
+        return client.noop()[0] == 250
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
+def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
+    with session_factory() as session:
+        query = (
+            select(OutboxItem.id)
+            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(limit)
+        )
+        return list(session.scalars(query))
+
+
+def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, lease: timedelta) -> OutboxItem | None:
+    """Take the row for this sender (None when another sender took or finished it meanwhile)."""
+    with session_factory() as session:
+        result = session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == row_id, OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .values(next_attempt_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        return session.get(OutboxItem, row_id)
+
+
+def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime) -> None:
+    """Give a claimed row back untouched (the run stopped before trying it)."""
+    with session_factory() as session:
+        row = session.get(OutboxItem, row_id)
+        if row is not None and row.status == "pending":
+            row.next_attempt_at = now
+            session.commit()
+
+
+def _record(
+    session_factory: sessionmaker[Session],
+    row_id: int,
+    settings: Settings,
+    now: datetime,
+    result: DeliveryResult,
+    *,
+    error: Exception | None = None,
+    note: str | None = None,
+) -> None:
+    """Write the outcome of one attempt and commit it at once."""
+    with session_factory() as session:
+        row = session.get(OutboxItem, row_id)
+        if row is None:
+            return
+        row.attempts += 1
+        if error is None:
+            row.status = "sent"
+            row.sent_at = now
+            row.last_error = note
+            result.sent += 1
+        elif isinstance(error, _Temporary) and row.attempts < settings.smtp.max_attempts:
+            row.next_attempt_at = now + backoff(row.attempts)
+            row.last_error = _one_line(error)
+            result.retried += 1
+            result.errors.append(f"outbox {row_id}: {row.last_error} (retry {row.next_attempt_at:%H:%M} UTC)")
+        else:
+            row.status = "failed"
+            prefix = "" if isinstance(error, _Permanent) else f"gave up after {row.attempts} attempts: "
+            row.last_error = prefix + _one_line(error)
+            result.failed += 1
+            result.errors.append(f"outbox {row_id}: {row.last_error}")
+        session.commit()
+
+
+def deliver_due(
+    settings: Settings, session_factory: sessionmaker[Session], *, now: datetime | None = None, limit: int = 200
+) -> DeliveryResult:
+    """Send every pending row due by ``now`` (at most ``limit``) over one SMTP connection.
+
+    Raises SmtpError only for what the operator must fix (login refused, untrusted certificate);
+    network trouble and 4xx answers are recorded on the rows and retried later.
+    """
+    fixed_clock = now is not None
+    now = now or utcnow()
+    result = DeliveryResult()
+    ids = _due_ids(session_factory, now, limit)
+    if not ids:
+        return result
+    lease = max(MIN_LEASE, timedelta(seconds=settings.smtp.timeout * 4))
+    envelope_from = settings.smtp.sender or settings.smtp.username
+    client: smtplib.SMTP | None = None
+    try:
+        for row_id in ids:
+            row = _claim(session_factory, row_id, now, lease)
+            if row is None:
+                continue
+            if client is None:
+                try:
+                    client = connect(settings.smtp)
+                except SmtpError:
+                    _release(session_factory, row_id, now)
+                    raise
+                except _Temporary as exc:
+                    # the server is unreachable: every remaining row waits for the next run
+                    for pending_id in ids[ids.index(row_id):]:
+                        if pending_id == row_id or _claim(session_factory, pending_id, now, lease) is not None:
+                            _record(session_factory, pending_id, settings, now, result, error=exc)
+                    break
+            try:
+                note = _send(client, envelope_from, row)
+            except (_Temporary, _Permanent) as exc:
+                log.warning("outbox %s: %s", row_id, exc)
+                _record(session_factory, row_id, settings, now, result, error=exc)
+                if not _alive(client):
+                    _close(client)
+                    client = None
+                continue
+            _record(session_factory, row_id, settings, now if fixed_clock else utcnow(), result, note=note)
+    finally:
+        _close(client)
+    return result
