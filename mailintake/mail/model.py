@@ -19,6 +19,8 @@ class Attachment:
     data: bytes
     content_type: str = "application/octet-stream"
     inline: bool = False
+    #: the real format, sniffed from the bytes (``parsers.sniff.detect_format``)
+    format: str = ""
 
 
 @dataclass

@@ -1,0 +1,374 @@
+"""Unpack archives found in mail (zip, 7z, rar, winmail.dat) into candidate files, in memory.
+
+Nothing is written to disk, so member names (``../x``, ``/etc/x``, ``C:\\x``, symlinks) only ever
+become display paths. Every limit is checked from the archive's declared sizes before anything is
+inflated, and reads are bounded by those sizes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mailintake.mail.headers import decode_bytes
+from mailintake.mail.model import Attachment
+from parsers.records import Flag
+from parsers.sniff import ARCHIVES, detect_format
+
+if TYPE_CHECKING:
+    from mailintake.config import LimitsSettings
+
+MiB = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNICODE_PATH_EXTRA = 0x7075
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Safety limits for one mail's attachments and the archives inside them."""
+
+    max_members: int = 500
+    max_total_bytes: int = 200 * MiB
+    max_member_bytes: int = 50 * MiB
+    max_ratio: int = 200
+    #: members smaller than this are never refused for their ratio (small XML compresses well)
+    ratio_floor_bytes: int = 1 * MiB
+    max_depth: int = 3
+    #: candidate files per mail, after expanding archives
+    max_attachments: int = 200
+
+    @classmethod
+    def from_settings(cls, limits: LimitsSettings) -> ArchiveLimits:
+        return cls(
+            max_members=limits.max_archive_members,
+            max_total_bytes=limits.max_uncompressed_bytes,
+            max_member_bytes=limits.max_attachment_bytes,
+            max_ratio=limits.max_compression_ratio,
+            max_depth=limits.max_archive_depth,
+        )
+
+
+@dataclass
+class Budget:
+    """What is left of one mail's allowance while its archives are expanded."""
+
+    limits: ArchiveLimits
+    bytes_left: int = 0
+    files: list[Attachment] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    capped: bool = False
+
+    def __post_init__(self) -> None:
+        self.bytes_left = self.limits.max_total_bytes
+
+    def add_file(self, attachment: Attachment) -> bool:
+        """Keep a candidate file; False once the per-mail cap is reached (flagged once)."""
+        if len(self.files) >= self.limits.max_attachments:
+            if not self.capped:
+                self.capped = True
+                self.flags.append(Flag("unreadable", f"邮件中的附件超过 {self.limits.max_attachments} 个，"
+                                                     f"仅处理前 {self.limits.max_attachments} 个，请精简后重新发送。"))
+            return False
+        self.files.append(attachment)
+        return True
+
+
+def _bomb(name: str) -> Flag:
+    return Flag("unreadable",
+                f"压缩包“{name}”中的文件超出解压限制（疑似压缩炸弹），已拒绝处理，请直接发送 Word 申报表。")
+
+
+def _corrupt(name: str) -> Flag:
+    return Flag("unreadable", f"压缩包“{name}”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。")
+
+
+def _member_corrupt(name: str, member: str) -> Flag:
+    return Flag("unreadable", f"压缩包“{name}”中的“{member}”已损坏，无法读取，请重新发送该文件。")
+
+
+def _encrypted(name: str, member: str | None = None) -> Flag:
+    what = f"压缩包“{name}”中的“{member}”" if member else f"压缩包“{name}”"
+    return Flag("unreadable", f"{what}已加密，无法读取，请发送未加密的文件。")
+
+
+def clean_member_path(name: str) -> str:
+    """A display path from an archive member name: ``..``, ``.``, leading slashes, drive letters gone."""
+    parts = [p.strip() for p in _CONTROL.sub("", name).replace("\\", "/").split("/")]
+    parts = [p for p in parts if p and p not in (".", "..")]
+    if parts and _DRIVE.match(parts[0]):
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _unsafe(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or bool(parts and _DRIVE.match(parts[0]))
+
+
+def _unicode_path_extra(extra: bytes) -> str | None:
+    """The Info-ZIP Unicode Path extra field (0x7075), written by 7-Zip and WinRAR."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4 : pos + 4 + size]
+        if tag == _UNICODE_PATH_EXTRA and len(body) > 5 and body[0] == 1:
+            try:
+                return body[5:].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        pos += 4 + size
+    return None
+
+
+def zip_member_name(info: zipfile.ZipInfo) -> str:
+    """Decode a member name: UTF-8 when flagged, else the raw bytes as UTF-8, then GB18030.
+
+    Windows tools store names in the local code page (GBK here) without the UTF-8 flag; zipfile
+    then hands out a cp437 reading of those bytes, which is undone here.
+    """
+    if info.flag_bits & 0x800:
+        return info.filename
+    unicode_name = _unicode_path_extra(info.extra)
+    if unicode_name:
+        return unicode_name
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    return decode_bytes(raw)
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and (info.external_attr >> 16) & 0o170000 == 0o120000
+
+
+def _too_big(declared: int, compressed: int, limits: ArchiveLimits, budget: Budget) -> bool:
+    if declared > limits.max_member_bytes or declared > budget.bytes_left:
+        return True
+    return declared >= limits.ratio_floor_bytes and declared > limits.max_ratio * max(compressed, 1)
+
+
+def _expand_zip(name: str, data: bytes, budget: Budget, depth: int) -> None:
+    limits = budget.limits
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        budget.flags.append(_corrupt(name))
+        return
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) > limits.max_members:
+        budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
+                                               f"已拒绝处理，请直接发送 Word 申报表。"))
+        return
+    declared = sum(i.file_size for i in files)
+    if declared > budget.bytes_left or any(_too_big(i.file_size, i.compress_size, limits, budget) for i in files):
+        budget.flags.append(_bomb(name))
+        return
+    with archive:
+        for info in files:
+            member = clean_member_path(zip_member_name(info)) or f"未命名文件{files.index(info) + 1}"
+            if _is_symlink(info):
+                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”是符号链接，已忽略。"))
+                continue
+            if info.flag_bits & 0x1:
+                budget.flags.append(_encrypted(name, member))
+                continue
+            try:
+                with archive.open(info) as stream:
+                    content = stream.read(info.file_size + 1)[: info.file_size]
+            except NotImplementedError:
+                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”使用了不支持的压缩方式，"
+                                                               f"请改用常规 zip 格式或直接发送 Word 申报表。"))
+                continue
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError):
+                budget.flags.append(_member_corrupt(name, member))
+                continue
+            budget.bytes_left -= len(content)
+            if not _add(f"{name}/{member}", content, budget, depth):
+                return
+
+
+class _MemoryFactory:
+    """A py7zr writer factory keeping every member in memory, in extraction order."""
+
+    def __init__(self, limit: int) -> None:
+        import py7zr.io
+
+        self._factory = py7zr.io.BytesIOFactory(limit)
+        self.names: list[str] = []
+
+    def create(self, filename: str) -> Any:
+        self.names.append(filename)
+        return self._factory.create(filename)
+
+    def read(self, filename: str) -> bytes:
+        product = self._factory.get(filename)
+        product.seek(0)
+        return bytes(product.read())
+
+
+def _expand_7z(name: str, data: bytes, budget: Budget, depth: int) -> None:
+    import py7zr
+    import py7zr.io
+
+    limits = budget.limits
+    try:
+        archive = py7zr.SevenZipFile(io.BytesIO(data), mode="r")
+    except py7zr.PasswordRequired:
+        budget.flags.append(_encrypted(name))
+        return
+    except Exception:  # py7zr raises a mix of its own, lzma, struct and value errors on damage
+        budget.flags.append(_corrupt(name))
+        return
+    with archive:
+        if archive.needs_password():
+            budget.flags.append(_encrypted(name))
+            return
+        entries = [f for f in archive.files if not f.is_directory]
+        if len(entries) > limits.max_members:
+            budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
+                                                   f"已拒绝处理，请直接发送 Word 申报表。"))
+            return
+        declared = sum(f.uncompressed for f in entries)
+        too_big = any(f.uncompressed > limits.max_member_bytes for f in entries)
+        if too_big or declared > budget.bytes_left or (
+            declared >= limits.ratio_floor_bytes and declared > limits.max_ratio * max(len(data), 1)
+        ):
+            budget.flags.append(_bomb(name))
+            return
+        targets = []
+        for entry in entries:
+            member = clean_member_path(entry.filename)
+            if entry.is_symlink or entry.is_junction:
+                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”是符号链接，已忽略。"))
+            elif _unsafe(entry.filename):
+                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”路径异常，已忽略。"))
+            else:
+                targets.append(entry.filename)
+        archive.max_extract_size = min(budget.bytes_left, declared) + 1
+        factory = _MemoryFactory(limits.max_member_bytes + 1)
+        try:
+            archive.extract(targets=targets, factory=factory)  # type: ignore[arg-type]
+        except Exception:  # see above: damage surfaces as many exception types
+            budget.flags.append(_corrupt(name))
+            return
+        for written in factory.names:
+            content = factory.read(written)
+            budget.bytes_left -= len(content)
+            if not _add(f"{name}/{clean_member_path(written)}", content, budget, depth):
+                return
+
+
+def _expand_rar(name: str, data: bytes, budget: Budget, depth: int) -> None:
+    unsupported = Flag("unsupported_format",
+                       f"暂不支持读取 RAR 压缩包“{name}”，请改用 zip 格式压缩或直接发送 Word 申报表。")
+    try:
+        import rarfile  # optional: needs an unrar tool on the machine as well
+    except ImportError:
+        budget.flags.append(unsupported)
+        return
+    limits = budget.limits
+    try:
+        archive = rarfile.RarFile(io.BytesIO(data))
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        if archive.needs_password():
+            budget.flags.append(_encrypted(name))
+            return
+        if len(infos) > limits.max_members:
+            budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
+                                                   f"已拒绝处理，请直接发送 Word 申报表。"))
+            return
+        if any(_too_big(i.file_size, i.compress_size, limits, budget) for i in infos):
+            budget.flags.append(_bomb(name))
+            return
+        for info in infos:
+            member = clean_member_path(info.filename)
+            if info.is_symlink():
+                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”是符号链接，已忽略。"))
+                continue
+            content = archive.read(info)[: info.file_size]
+            budget.bytes_left -= len(content)
+            if not _add(f"{name}/{member}", content, budget, depth):
+                return
+    except rarfile.RarCannotExec:
+        budget.flags.append(unsupported)
+    except Exception:  # rarfile raises many error types on damage
+        budget.flags.append(_corrupt(name))
+
+
+def _tnef_name(attachment: Any, index: int) -> str:
+    try:
+        long_name = attachment.long_filename() if attachment.mapi_attrs else ""
+    except Exception:  # tnefparse decodes the short name as UTF-8 and may fail on GBK
+        long_name = ""
+    if isinstance(long_name, bytes):
+        long_name = decode_bytes(long_name.rstrip(b"\x00"))
+    if long_name:
+        return str(long_name).strip("\x00")
+    raw = attachment._name
+    if isinstance(raw, bytes):
+        return decode_bytes(raw.rstrip(b"\x00"))
+    return str(raw).strip("\x00") or f"未命名文件{index}"
+
+
+def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
+    from tnefparse import TNEF
+
+    try:
+        tnef = TNEF(data, do_checksum=False)
+    except Exception:  # tnefparse raises value, struct and index errors on damage
+        budget.flags.append(Flag("unreadable", f"附件“{name}”（Outlook 专用格式）无法解析，"
+                                               f"请在 Outlook 中改用 HTML 或纯文本格式重新发送。"))
+        return
+    if len(tnef.attachments) > budget.limits.max_members:
+        budget.flags.append(Flag("unreadable",
+                                 f"附件“{name}”中的文件超过 {budget.limits.max_members} 个，已拒绝处理。"))
+        return
+    for index, attachment in enumerate(tnef.attachments, start=1):
+        content = attachment.data if isinstance(attachment.data, bytes) else b""
+        member = clean_member_path(_tnef_name(attachment, index)) or f"未命名文件{index}"
+        if len(content) > budget.bytes_left:
+            budget.flags.append(_bomb(name))
+            return
+        budget.bytes_left -= len(content)
+        if not _add(f"{name}/{member}", content, budget, depth):
+            return
+
+
+_EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], None]] = {
+    "zip": _expand_zip,
+    "7z": _expand_7z,
+    "rar": _expand_rar,
+    "tnef": _expand_tnef,
+}
+
+
+def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str = "application/octet-stream",
+         fmt: str | None = None) -> bool:
+    """Add one file, expanding it first if it is an archive. False when the mail's cap is reached."""
+    fmt = fmt or detect_format(data)
+    if fmt in ARCHIVES:
+        if depth >= budget.limits.max_depth:
+            budget.flags.append(Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
+                                                   f"未再解压，请直接发送 Word 申报表。"))
+            return True
+        files_before, flags_before = len(budget.files), len(budget.flags)
+        _EXPANDERS[fmt](path, data, budget, depth + 1)
+        if len(budget.files) == files_before and len(budget.flags) == flags_before:
+            budget.flags.append(Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。"))
+        return not budget.capped
+    return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt))
+
+
+def add_candidate(path: str, data: bytes, budget: Budget, content_type: str = "application/octet-stream",
+                  *, fmt: str | None = None) -> bool:
+    """Add one attachment of a mail (expanding archives into their members). False once capped."""
+    return _add(path, data, budget, 0, content_type, fmt)
