@@ -21,6 +21,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -128,8 +129,19 @@ class PymapServer(ImapServer):
 
     kind = "pymap"
 
-    def __init__(self, host: str, port: int, users: dict[str, str]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        users: dict[str, str],
+        tls: Literal["none", "starttls", "ssl"] = "none",
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(host, port, users)
+        if tls != "none" and ssl_context is None:
+            raise ValueError("tls needs a server ssl_context (certificate and key loaded)")
+        self.tls = tls
+        self._ssl_context = ssl_context
         self._loop = _LoopThread(f"pymap-{host}:{port}")
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[tuple[asyncio.StreamWriter, asyncio.Task[Any]]] = set()
@@ -162,7 +174,8 @@ class PymapServer(ImapServer):
             demo_data=False,
             demo_user="demouser",
             demo_password="",
-            tls_enabled=False,
+            tls_enabled=self.tls == "starttls",
+            ssl_context=self._ssl_context,
             hash_context=Cleartext(),
             cpu_subsystem=Subsystem.for_asyncio(),
             invalid_user_sleep=0.0,
@@ -201,7 +214,13 @@ class PymapServer(ImapServer):
                 self._connections.discard(entry)
 
         callback = ProxyProtocolReader(self._config.proxy_protocol).get_callback(tracked)
-        self._server = await asyncio.start_server(callback, host=self.host, port=self.port, reuse_address=True)
+        self._server = await asyncio.start_server(
+            callback,
+            host=self.host,
+            port=self.port,
+            reuse_address=True,
+            ssl=self._ssl_context if self.tls == "ssl" else None,
+        )
         self.port = int(self._server.sockets[0].getsockname()[1])
 
     async def _drop(self) -> None:
@@ -257,9 +276,20 @@ class PymapServer(ImapServer):
         self._loop.close()
 
 
-def start_imap_server(users: dict[str, str] | None = None, host: str = "127.0.0.1", port: int = 0) -> PymapServer:
-    """Start pymap in-process on a free loopback port (plaintext, LOGIN and AUTHENTICATE PLAIN)."""
-    return PymapServer(host, port, users or dict(DEFAULT_USERS))
+def start_imap_server(
+    users: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    tls: Literal["none", "starttls", "ssl"] = "none",
+    ssl_context: ssl.SSLContext | None = None,
+) -> PymapServer:
+    """Start pymap in-process on a free loopback port (LOGIN and AUTHENTICATE PLAIN).
+
+    Plaintext by default; ``tls="starttls"`` offers STARTTLS (and refuses login before it),
+    ``tls="ssl"`` is implicit TLS like port 993. Both need a server ``ssl_context``.
+    """
+    return PymapServer(host, port, users or dict(DEFAULT_USERS), tls=tls, ssl_context=ssl_context)
 
 
 # ------------------------------------------------------------------------------------------- dovecot
@@ -285,6 +315,7 @@ listen = {host}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
@@ -351,6 +382,7 @@ class DovecotServer(ImapServer):
         super().__init__(host, port or free_port(host), users)
         self.binary = binary
         self.base = Path(tmpdir).resolve()
+        self.base.mkdir(parents=True, exist_ok=True)
         self.config_path = self.base / "dovecot.conf"
         self._process: subprocess.Popen[bytes] | None = None
         self._write_config()
@@ -434,14 +466,10 @@ class DovecotServer(ImapServer):
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
+        # a throwaway server: SIGKILL the whole group (SIGTERM makes the master linger ~1 s)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
         if process.stderr:
             process.stderr.close()
 
@@ -615,9 +643,7 @@ class _SinkHandler:
             asyncio.get_running_loop().call_later(0.05, server.transport.close)
         return f"{failure.code} {failure.message}"
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         failure = self._take("RCPT")
         if failure is not None:
             return self._reply(server, failure)
