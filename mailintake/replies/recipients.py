@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_BARE_BREAK = re.compile(r"[\r\n](?![ \t\r\n])")
 _SPACES = re.compile(r"\s{2,}")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -44,7 +45,9 @@ def parse_address(value: object) -> tuple[str, str] | None:
     raw = str(value or "")
     if not raw.strip():
         return None
-    # line breaks inside a header value are folding at best and an injection at worst: flatten first
+    # a line break not followed by white space is not folding but a smuggled header: refuse it
+    if _BARE_BREAK.search(raw):
+        return None
     flat = _CONTROL.sub(" ", raw)
     pairs = getaddresses([flat])
     if not pairs:
