@@ -99,6 +99,7 @@ class Worker:
         self._failures = 0
         self._retry_at = 0.0
         self._scheduler: Any = None
+        self._pool: Any = None  # ParserPool kept across cycles (its children start once)
         self._idle_thread: threading.Thread | None = None
         self.idle_active = False
 
@@ -121,13 +122,16 @@ class Worker:
         return outcome
 
     def _poll_and_deliver(self) -> CycleOutcome:
-        from mailintake.pipeline import poll_once
+        from mailintake.pipeline import make_pool, poll_once
 
         self._poll_again.clear()
         started = time.monotonic()
         outcome = CycleOutcome()
+        if self._pool is None:
+            self._pool = make_pool(self.settings)
         try:
-            outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress, stop=self.stop_event)
+            outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
+                                     stop=self.stop_event, pool=self._pool)
         except MailboxError as err:
             outcome.error = str(err)
             self._note_failure(str(err))
@@ -150,6 +154,13 @@ class Worker:
             log.debug("could not count messages by status", exc_info=True)
         self._log_cycle(outcome)
         return outcome
+
+    def close(self) -> None:
+        """Release the parser children (after the last cycle)."""
+        with self._work_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def _note_failure(self, reason: str) -> None:
         self._failures += 1
@@ -353,4 +364,5 @@ class Worker:
                 pass
             if self._idle_thread is not None:
                 self._idle_thread.join(timeout=1.0)
+            self.close()
             log.info("worker stopped")
