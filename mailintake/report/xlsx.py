@@ -1,0 +1,183 @@
+"""Write the 汇总表 workbook: a 汇总 sheet, one sheet per table with every current record, a 邮件 sheet.
+
+Made to be printed and worked from: Chinese headers, frozen header row, wrapped text, landscape
+pages fitted to the width with the header repeated. Times are real Excel datetimes in the campaign
+time zone (Excel has no time zones, so they are written naive).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from mailintake.report.data import ReportData, SubmissionView
+from parsers.definitions import FormDefinition
+
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+MAX_CELL = 32767
+
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_HEAD_ALIGN = Alignment(wrap_text=True, vertical="center", horizontal="center")
+_HEAD_FONT = Font(bold=True)
+_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+_THIN = Side(style="thin", color="999999")
+_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_TITLE_FONT = Font(bold=True, size=14)
+
+
+def sheet_title(definition: FormDefinition) -> str:
+    """表1 改革创新标兵单位 — the sheet of one table (at most 31 characters, as Excel demands)."""
+    return f"表{definition.table} {definition.name}"[:31]
+
+
+def clean(value: Any) -> Any:
+    """Strings without characters XML cannot carry, cut to Excel's cell limit; datetimes made naive."""
+    if isinstance(value, str):
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
+    return value
+
+
+def _put(ws: Worksheet, row: int, col: int, value: Any, *, wrap: bool = True) -> None:
+    cell = ws.cell(row=row, column=col, value=clean(value))
+    if isinstance(cell.value, str) and cell.data_type == "f":
+        cell.data_type = "s"  # text typed by an applicant is never a formula
+    if isinstance(cell.value, dt.datetime):
+        cell.number_format = DATETIME_FORMAT
+    if wrap:
+        cell.alignment = _WRAP
+    cell.border = _BORDER
+
+
+def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[Any]], *, start: int = 1) -> None:
+    """A header row plus data rows, formatted for screen and print."""
+    for col, (label, width) in enumerate(headers, start=1):
+        cell = ws.cell(row=start, column=col, value=label)
+        cell.font = _HEAD_FONT
+        cell.fill = _HEAD_FILL
+        cell.alignment = _HEAD_ALIGN
+        cell.border = _BORDER
+        ws.column_dimensions[get_column_letter(col)].width = width
+    for offset, values in enumerate(rows, start=1):
+        for col, value in enumerate(values, start=1):
+            _put(ws, start + offset, col, value)
+    last = get_column_letter(len(headers))
+    ws.freeze_panes = ws.cell(row=start + 1, column=1)
+    if rows:
+        ws.auto_filter.ref = f"A{start}:{last}{start + len(rows)}"
+    ws.print_title_rows = f"{start}:{start}"
+    _print_setup(ws)
+
+
+def _print_setup(ws: Worksheet) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def record_headers(definition: FormDefinition, extra_keys: list[str]) -> list[tuple[str, float]]:
+    """Column headers of a table sheet: the form's fields in order, then what the office needs."""
+    headers: list[tuple[str, float]] = [("序号", 6)]
+    for item in definition.fields:
+        headers.append((item.label, 60 if item.narrative else 20))
+    headers += [(key, 20) for key in extra_keys]
+    headers += [("字数", 8), ("问题", 40), ("名录单位", 22), ("名录类别", 18), ("发件人", 26), ("发件人姓名", 14),
+                ("收件时间", 20), ("回执编号", 14), ("附件", 26), ("记录编号", 9)]
+    return headers
+
+
+def record_row(index: int, view: SubmissionView, definition: FormDefinition, extra_keys: list[str]) -> list[Any]:
+    values: list[Any] = [index]
+    values += [view.fields.get(item.key, "") for item in definition.fields]
+    values += [view.fields.get(key, "") for key in extra_keys]
+    values += [view.word_count, "\n".join(view.flag_texts), view.roster_unit, view.category, view.sender,
+               view.sender_name,
+               view.received_at, view.receipt_no, view.attachment, view.id]
+    return values
+
+
+def _summary_sheet(ws: Worksheet, data: ReportData) -> None:
+    ws.title = "汇总"
+    ws.cell(row=1, column=1, value=f"{data.campaign}申报汇总表").font = _TITLE_FONT
+    since = data.since.strftime("%Y-%m-%d %H:%M") if data.since else "开始收件"
+    facts: list[tuple[str, Any]] = [
+        ("报告日期", data.for_date.isoformat()),
+        ("生成时间", data.generated_at),
+        ("申报截止", data.deadline),
+        (f"新收邮件（{since}以来）", data.counts.mails_since),
+        ("累计邮件", data.counts.mails_total),
+        (f"新收申报表（{since}以来）", data.counts.forms_since),
+        ("累计申报表", data.counts.forms_total),
+        ("当前有效申报表", data.counts.current_forms),
+        ("逾期邮件", len(data.late_mails)),
+        ("超过字数", len(data.issues.get("overlong", []))),
+        ("填写不完整", len(data.issues.get("incomplete", []))),
+        ("超出申报数量", len(data.issues.get("quota_exceeded", []))),
+        ("待更正未重报", len(data.pending_corrections)),
+        ("回复发送失败", len(data.failed_replies)),
+        ("尚未报送的名录单位", len(data.silent_units)),
+        ("纸质材料未收到", len(data.paper_missing)),
+        ("未匹配名录的单位名称", len(data.unmatched)),
+    ]
+    for row, (label, value) in enumerate(facts, start=3):
+        _put(ws, row, 1, label)
+        _put(ws, row, 2, value)
+    start = len(facts) + 5
+    rows: list[list[Any]] = []
+    for honour in data.honours:
+        for category in honour.categories:
+            rows.append([f"表{honour.table} {honour.name}", category.category, category.quota_text, category.count,
+                         f"超出{category.over}个" if category.over else ""])
+        rows.append([f"表{honour.table} {honour.name}", "合计", honour.total_text, honour.count, ""])
+    _table(ws, [("荣誉", 26), ("类别", 30), ("名额配比", 16), ("当前申报", 10), ("说明", 16)], rows, start=start)
+    ws.freeze_panes = None
+    ws.print_title_rows = None
+
+
+def _mail_sheet(ws: Worksheet, data: ReportData) -> None:
+    headers = [("序号", 6), ("收件时间", 20), ("发件人", 28), ("发件人姓名", 14), ("主题", 36), ("状态", 10),
+               ("回执编号", 14), ("附件", 30), ("申报表数", 9), ("问题", 40), ("回复", 40), ("Message-ID", 30)]
+    rows = []
+    for index, mail in enumerate(data.mails, start=1):
+        replies = [
+            f"{r.kind_label}：{r.status_label}"
+            + (f" {r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "")
+            + (f"（{r.last_error}）" if r.status == "failed" and r.last_error else "")
+            + (f" → {'，'.join(r.recipients)}" if r.recipients else "")
+            for r in mail.replies
+        ]
+        rows.append([index, mail.received_at, mail.from_addr, mail.from_name, mail.subject, mail.status_label,
+                     mail.receipt_no, "\n".join(mail.attachments), mail.form_count, "\n".join(mail.flags),
+                     "\n".join(replies), mail.message_id])
+    _table(ws, headers, rows)
+
+
+def write_workbook(data: ReportData, path: Path) -> Path:
+    """Write the whole workbook in one pass and return its path."""
+    wb = Workbook()
+    _summary_sheet(wb.active, data)
+    for definition in data.forms.tables:
+        views = [v for v in data.submissions if v.table == definition.table]
+        known = set(definition.keys)
+        extra = sorted({k for v in views for k in v.fields if k not in known})
+        ws = wb.create_sheet(sheet_title(definition))
+        rows = [record_row(i, v, definition, extra) for i, v in enumerate(views, start=1)]
+        _table(ws, record_headers(definition, extra), rows)
+    _mail_sheet(wb.create_sheet("邮件"), data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
