@@ -76,6 +76,9 @@ class ImapServer:
         imap.login(user, self.users[user])
         return imap
 
+    def add_user(self, username: str, password: str) -> None:
+        raise NotImplementedError
+
     def stop(self) -> None:
         raise NotImplementedError
 
