@@ -527,7 +527,7 @@ def append_mail(
     raw: bytes,
     internaldate: datetime | None = None,
     folder: str = "INBOX",
-    flags: Iterable[str] = (),
+    flags: Iterable[str | bytes] = (),
     username: str | None = None,
 ) -> int | None:
     """APPEND one message (INTERNALDATE defaults to now, UTC); returns its UID when the server says."""
