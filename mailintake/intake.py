@@ -233,11 +233,12 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
     message.attachments  # noqa: B018  (load the relationship for the reply composer)
 
 
-def enqueue_reply(session: Session, settings: Settings, message: Message) -> None:
+def enqueue_reply(session: Session, settings: Settings, message: Message, *, again: bool = False) -> None:
+    """Queue the mail's reply in the current transaction (``again``: after a reprocess changed it)."""
     from mailintake.outbox import enqueue_reply as enqueue
 
     session.refresh(message, ["attachments", "submissions"])
-    enqueue(session, settings, message)
+    enqueue(session, settings, message, again=again)
 
 
 def record_duplicate(session: Session, fetched: FetchedMail, original: Message) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings
 from mailintake.db.models import Ledger, MailboxState, Message, PollRun, utcnow
+from mailintake.errors import StorageError
 from mailintake.intake import (
     FetchedMail,
     PreparedMail,
@@ -97,20 +98,19 @@ class _Cycle:
         jobs: list[ParseJob] = []
         by_sha: dict[str, int] = {}
         prepared: list[PreparedMail | FetchedMail] = []
-        for item in fetched:
+        for raw_mail in fetched:
             try:
-                prepared.append(prepare(item, self.settings, self.storage, jobs, by_sha))
-            except Exception as exc:
-                if type(exc).__name__ == "StorageError":
-                    raise
-                log.exception("reading mail UID %s failed", item.uid)
-                prepared.append(item)
+                prepared.append(prepare(raw_mail, self.settings, self.storage, jobs, by_sha))
+            except StorageError:
+                raise
+            except Exception:
+                log.exception("reading mail UID %s failed", raw_mail.uid)
+                prepared.append(raw_mail)
         results = self.pool.parse_many(jobs)
         done: list[int] = []
         for item in prepared:
-            fetched_mail = item.fetched if isinstance(item, PreparedMail) else item
             self.commit_one(item, results)
-            done.append(fetched_mail.uid)
+            done.append(item.fetched.uid if isinstance(item, PreparedMail) else item.uid)
         return done
 
     def commit_one(self, item: PreparedMail | FetchedMail, results: list[Any]) -> None:
@@ -304,7 +304,7 @@ def reprocess_message(
             if message.status != before:
                 from mailintake.intake import enqueue_reply
 
-                enqueue_reply(session, settings, message)
+                enqueue_reply(session, settings, message, again=not retry)
             return message.status
     finally:
         if own_pool:
