@@ -27,6 +27,8 @@ _WSP_ONLY = re.compile(r"[ \t\r\n]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)[ \t]*")
 _MULTI_SPACE = re.compile(r"[ \t]{2,}")
+_TWO_BYTE_UTF8 = re.compile("[\u0080-\u07ff]")
+_CJK = re.compile("[\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 
@@ -56,14 +58,33 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
         except (UnicodeDecodeError, LookupError):
             pass
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        return _prefer_gb18030(data, text)
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
         pass
     return data.decode(codec or "utf-8", errors="replace") if codec else data.decode("utf-8", errors="replace")
+
+
+def _chinese_only(text: str) -> bool:
+    return all(ch < "\x80" or _CJK.match(ch) for ch in text)
+
+
+def _prefer_gb18030(data: bytes, utf8_text: str) -> str:
+    """Short GBK byte strings are often valid UTF-8 too (一 is D2 BB, U+04BB in UTF-8): when the UTF-8
+    reading holds two-byte-sequence characters (Latin, Cyrillic...) and the GB18030 reading is plain
+    Chinese, the bytes were GBK."""
+    if not _TWO_BYTE_UTF8.search(utf8_text):
+        return utf8_text
+    try:
+        gb_text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return utf8_text
+    return gb_text if _chinese_only(gb_text) else utf8_text
 
 
 def recover_raw(value: str) -> str:
@@ -177,7 +198,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def parse_params(value: str | None, *, max_params: int = 64) -> tuple[str, dict[str, str]]:
+def parse_params(value: str | None, *, max_params: int = 1000) -> tuple[str, dict[str, str]]:
     """Parse a Content-Type / Content-Disposition value into (lowercased main value, params).
 
     RFC 2231 continuations and charsets are joined as bytes and decoded once (gb2312 as gb18030);
@@ -197,6 +218,8 @@ def parse_params(value: str | None, *, max_params: int = 64) -> tuple[str, dict[
         if not sep:
             continue
         name = name.strip().lower()
+        if not name or name.startswith("*"):
+            continue
         if "*" in name:
             base, _, rest = name.partition("*")
             encoded = rest.endswith("*") or rest == ""
@@ -216,7 +239,7 @@ def parse_params(value: str | None, *, max_params: int = 64) -> tuple[str, dict[
 def _join_rfc2231(sections: dict[int, tuple[bool, str]]) -> str:
     charset = ""
     data = bytearray()
-    for index in sorted(sections)[:256]:
+    for index in sorted(sections)[:1000]:
         encoded, text = sections[index]
         if encoded:
             if index == sorted(sections)[0] and text.count("'") >= 2:

@@ -26,7 +26,7 @@ from parsers.records import Flag
 #: address headers longer than this are cut before mail-parser sees them
 MAX_ADDRESS_HEADER = 8192
 _HEADERS = frozenset({"message-id", "from", "sender", "reply-to", "subject", "date"})
-_ADDRESS = re.compile(r"[^\s<>()\",;:@]+@[^\s<>()\",;:@]+")
+_ADDRESS = re.compile(r"[^\s<>()\",;:@\x00-\x1f\x7f]+@[^\s<>()\",;:@\x00-\x1f\x7f]+")
 _MSGID = re.compile(r"<([^<>\s]{1,900})>")
 
 
