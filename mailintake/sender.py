@@ -97,7 +97,9 @@ def connect(smtp: SmtpSettings) -> smtplib.SMTP:
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
         _close(client)
-        raise SmtpError(f"smtp: {host} does not support {_one_line(exc)}; check [smtp] security and port") from None
+        raise SmtpError(
+            f"smtp: {host} lacks a needed feature ({_one_line(exc)}); check [smtp] security, port and username"
+        ) from None
     except ssl.SSLCertVerificationError as exc:
         _close(client)
         raise SmtpError(
