@@ -26,7 +26,7 @@ def _one_line(value: str) -> str:
 
 
 def report_subject(settings: Settings, for_date: dt.date) -> str:
-    return _one_line(f"{settings.campaign.name}申报情况日报（{for_date.isoformat()}）")
+    return _one_line(f"{settings.campaign.name}情况日报（{for_date.isoformat()}）")
 
 
 def attachment_name(for_date: dt.date) -> str:
@@ -36,7 +36,7 @@ def attachment_name(for_date: dt.date) -> str:
 def _plain_text(settings: Settings, files: ReportFiles) -> str:
     s = files.summary
     return (
-        f"{settings.campaign.name}申报情况日报（{files.for_date.isoformat()}）\n\n"
+        f"{settings.campaign.name}情况日报（{files.for_date.isoformat()}）\n\n"
         f"新收邮件 {s.get('mails_since', 0)} 封、申报表 {s.get('forms_since', 0)} 份；"
         f"累计邮件 {s.get('mails_total', 0)} 封、申报表 {s.get('forms_total', 0)} 份，"
         f"当前有效 {s.get('current_forms', 0)} 份。\n"
