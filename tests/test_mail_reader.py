@@ -208,7 +208,8 @@ def test_auto_reply_and_bounce_are_read_whole() -> None:
 
 def _nested(depth: int) -> bytes:
     head = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(depth))
-    return b"From: a@b.cn\r\nSubject: deep\r\nMessage-ID: <d@b.cn>\r\n" + head + b"Content-Type: text/plain\r\n\r\nhi\r\n"
+    top = b"From: a@b.cn\r\nSubject: deep\r\nMessage-ID: <d@b.cn>\r\n"
+    return top + head + b"Content-Type: text/plain\r\n\r\nhi\r\n"
 
 
 def test_mime_nested_a_thousand_deep_is_flagged_not_raised() -> None:

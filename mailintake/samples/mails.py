@@ -383,7 +383,9 @@ def bomb_zip(size: int = 300 * 1024 * 1024, name: str = "表1.docx") -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         chunk = b"\x00" * (1024 * 1024)
-        with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as stream:
+        info = zipfile.ZipInfo(name)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as stream:
             for _ in range(size // len(chunk)):
                 stream.write(chunk)
     return out.getvalue()
