@@ -292,3 +292,21 @@ def test_typical_mail_reads_fast() -> None:
             read_mail(raw)
     per_mail = (time.perf_counter() - start) / (30 * len(raws))
     assert per_mail < 0.02
+
+
+def test_same_filename_twice_gets_distinct_display_paths() -> None:
+    raw = MessageBuilder("qq").attach("表1.docx", minimal_docx("a")).attach("表1.docx", minimal_docx("b")).build()
+    assert [a.path for a in read_mail(raw).attachments] == ["表1.docx", "表1（2）.docx"]
+
+
+def test_mail_forwarded_as_attachment_yields_its_files_not_its_body() -> None:
+    """GIVEN Outlook's 'forward as attachment' of a unit's mail WHEN read THEN the inner mail's form is a
+    candidate and the body is the forwarder's own."""
+    inner = MessageBuilder("163").subject("表1").text("内层正文").attach("表1 内层.docx", minimal_docx()).build()
+    raw = (b"From: fwd@wz.gov.cn\r\nSubject: FW\r\nContent-Type: multipart/mixed; boundary=OUT\r\n\r\n"
+           b"--OUT\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + "转发各单位材料".encode() + b"\r\n"
+           b"--OUT\r\nContent-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"unit.eml\"\r\n\r\n"
+           + inner + b"\r\n--OUT--\r\n")
+    mail = read_mail(raw)
+    assert mail.body_text == "转发各单位材料"
+    assert [(a.path, a.format) for a in mail.attachments] == [("表1 内层.docx", "docx")]

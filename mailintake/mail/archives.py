@@ -76,8 +76,24 @@ class Budget:
                 self.flags.append(Flag("unreadable", f"邮件中的附件超过 {self.limits.max_attachments} 个，"
                                                      f"仅处理前 {self.limits.max_attachments} 个，请精简后重新发送。"))
             return False
+        attachment.path = self._unique(attachment.path)
         self.files.append(attachment)
         return True
+
+    def _unique(self, path: str) -> str:
+        """Two files of one mail never share a display path: the second becomes ``表1（2）.docx``."""
+        taken = {f.path for f in self.files}
+        if path not in taken:
+            return path
+        head, slash, name = path.rpartition("/")
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem:
+            stem, dot, ext = name, "", ""
+        for n in range(2, len(taken) + 3):
+            candidate = f"{head}{slash}{stem}（{n}）{dot}{ext}"
+            if candidate not in taken:
+                return candidate
+        return path
 
 
 def _bomb(name: str) -> Flag:
