@@ -256,3 +256,19 @@ def test_send_and_resend_commands(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     assert runner.invoke(cli, ["--config", str(config), "send"], env={}).stdout == "sent 1, retry later 0, failed 0\n"
     assert len(smtp_sink.wait_for(2)) == 2
     db.kw["bind"].dispose()
+
+
+def test_claimed_row_is_skipped_until_its_lease_ends(
+    settings: Settings, db: sessionmaker[Session], smtp_sink: SmtpSink
+) -> None:
+    """GIVEN a row claimed by a sender that then died WHEN another run comes THEN it waits for the lease,
+    then sends the row exactly once (the crash window the sender's docstring describes)."""
+    from mailintake.sender import MIN_LEASE, _claim
+
+    row_id = accepted_mail(db, settings)
+    assert _claim(db, row_id, NOW, MIN_LEASE) is not None
+    assert _claim(db, row_id, NOW, MIN_LEASE) is None  # a second sender cannot take it
+    assert deliver_due(settings, db, now=NOW + timedelta(minutes=1)).sent == 0
+    assert deliver_due(settings, db, now=NOW + MIN_LEASE).sent == 1
+    assert len(smtp_sink.wait_for(1)) == 1
+    assert get_row(db, row_id).status == "sent"
