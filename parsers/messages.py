@@ -7,13 +7,13 @@ from parsers.records import Flag
 _ASK_DOCX = "请重新保存为 Word 文档（.docx）后发送。"
 
 _KIND_NAMES = {
-    "pdf": "PDF 文件",
+    "pdf": " PDF 文件",
     "png": "图片文件", "jpeg": "图片文件", "gif": "图片文件", "bmp": "图片文件", "tiff": "图片文件", "webp": "图片文件",
-    "xlsx": "Excel 表格", "xls": "Excel 表格", "pptx": "演示文稿", "ppt": "演示文稿",
+    "xlsx": " Excel 表格", "xls": " Excel 表格", "pptx": "演示文稿", "ppt": "演示文稿",
     "html": "网页文件", "text": "纯文本文件",
 }
-_LEGACY_NAMES = {"doc": "Word 97-2003 文档（.doc）", "wps": "WPS 文档（.wps）", "rtf": "RTF 文档（.rtf）",
-                 "odt": "OpenDocument 文档（.odt）", "docm": "启用宏的 Word 文档（.docm）"}
+_LEGACY_NAMES = {"doc": " Word 97-2003 文档（.doc）", "wps": " WPS 文档（.wps）", "rtf": " RTF 文档（.rtf）",
+                 "odt": " OpenDocument 文档（.odt）", "docm": "启用宏的 Word 文档（.docm）"}
 
 
 def unreadable(name: str, reason: str = "文件已损坏或不完整") -> Flag:
@@ -27,7 +27,7 @@ def encrypted(name: str) -> Flag:
 def unsupported(name: str, fmt: str) -> Flag:
     """A file that is not a Word document (PDF, image, spreadsheet, ...)."""
     kind = _KIND_NAMES.get(fmt)
-    if kind in ("PDF 文件", "图片文件"):
+    if fmt == "pdf" or kind == "图片文件":
         return Flag("unsupported_format",
                     f"附件“{name}”为{kind}，无法读取表格内容，请发送 Word 格式（.docx）的申报表；扫描件可另行附上。")
     what = f"为{kind}" if kind else "不是 Word 文档"
