@@ -71,9 +71,10 @@ class Story:
         flags: list[dict[str, str]] | None = None,
         replies: list[dict[str, Any]] | None = None,
         receipt_no: str | None = None,
+        n: int | None = None,
     ) -> Message:
         self.count += 1
-        n = self.count
+        n = n or self.count + 100
         created = received + dt.timedelta(minutes=1)
         message = Message(
             message_id=f"<m{n}@example.cn>", sha256=f"{n:064x}", folder="INBOX", uidvalidity=1, uid=n,
@@ -130,41 +131,45 @@ UNREADABLE = {"code": "unreadable", "message": "附件“申报表10.docx”无�
 def build_story(session: Session) -> dict[str, Message]:
     s = Story(session)
     m: dict[str, Message] = {}
-    m["m1"] = s.mail("accepted", at(16, 10, 12, 5), "zjg@example.cn", name="张家港审批局", receipt_no="2019-0001",
+
+    def mk(n: int, *args: Any, **kwargs: Any) -> Message:
+        return s.mail(*args, n=n, **kwargs)
+
+    m["m1"] = mk(1, "accepted", at(16, 10, 12, 5), "zjg@example.cn", name="张家港审批局", receipt_no="2019-0001",
                      forms=[t1("张家港市行政审批局（盖章）", "一件事一窗办"), t1("张家港市行政审批局", "不见面审批"),
                             t2("张家港市行政审批局")],
                      replies=[{"kind": "receipt", "sent_at": at(16, 10, 14)}])
-    m["m2"] = s.mail("needs_correction", at(16, 15), "ks@example.cn", receipt_no="2019-0002",
+    m["m2"] = mk(2, "needs_correction", at(16, 15), "ks@example.cn", receipt_no="2019-0002",
                      forms=[t1("昆山市行政审批局", "全域通办", word_count=1203, flags=[OVERLONG])],
                      replies=[{"kind": "correction", "status": "failed", "attempts": 1,
                                "last_error": "550 5.1.1 mailbox unavailable"}])
-    m["m5"] = s.mail("needs_correction", at(16, 16), "sgc@example.cn", receipt_no="2019-0003",
+    m["m5"] = mk(5, "needs_correction", at(16, 16), "sgc@example.cn", receipt_no="2019-0003",
                      forms=[t1("审批制度改革处", "一网通办", flags=[INCOMPLETE_T1], current=False,
                                identity="1:审改处:一网通办")],
                      replies=[{"kind": "correction", "sent_at": at(16, 16, 2)}])
     session.add(Report(for_date=dt.date(2019, 12, 17), generated_at=at(17, 8), since=None,
                        html_path="old.html", xlsx_path="old.xlsx", sent=True))
-    m["m3"] = s.mail("late", at(18, 19, 5), "wj@example.cn", flags=[LATE], receipt_no="2019-0004",
+    m["m3"] = mk(3, "late", at(18, 19, 5), "wj@example.cn", flags=[LATE], receipt_no="2019-0004",
                      forms=[t34(3, "王六", "苏州市吴江区行政审批局", flags=[LATE])],
                      replies=[{"kind": "late", "sent_at": at(18, 19, 6)}])
-    m["m4"] = s.mail("needs_correction", at(17, 9), "jd@example.cn", name=SCRIPT, subject=f"申报 {SCRIPT}",
+    m["m4"] = mk(4, "needs_correction", at(17, 9), "jd@example.cn", name=SCRIPT, subject=f"申报 {SCRIPT}",
                      receipt_no="2019-0005",
                      forms=[t34(3, "张三", "某某街道便民服务站", deeds=f"事迹{SCRIPT}\n{FORMULA}"),
                             t34(4, "李四", "市公安局窗口", flags=[INCOMPLETE_T4])],
                      replies=[{"kind": "correction", "status": "pending", "attempts": 0}])
-    m["m6"] = s.mail("accepted", at(17, 10), "SGC@example.cn", receipt_no="2019-0006",
+    m["m6"] = mk(6, "accepted", at(17, 10), "SGC@example.cn", receipt_no="2019-0006",
                      forms=[t1("审批制度改革处", "一网通办", identity="1:审改处:一网通办")],
                      replies=[{"kind": "receipt", "sent_at": at(17, 10, 2)}])
     old = m["m5"].submissions[0]
     old.superseded_by = m["m6"].submissions[0].id
-    m["m7"] = s.mail("no_form", at(17, 11), "q@example.cn", subject="请问申报表在哪里下载",
+    m["m7"] = mk(7, "no_form", at(17, 11), "q@example.cn", subject="请问申报表在哪里下载",
                      replies=[{"kind": "no_form", "sent_at": at(17, 11, 2)}])
-    m["m8"] = s.mail("ignored", at(17, 12), "MAILER-DAEMON@example.cn", subject="Undelivered Mail")
-    m["m9"] = s.mail("needs_correction", at(17, 14), "tc@example.cn", receipt_no="2019-0007",
+    m["m8"] = mk(8, "ignored", at(17, 12), "MAILER-DAEMON@example.cn", subject="Undelivered Mail")
+    m["m9"] = mk(9, "needs_correction", at(17, 14), "tc@example.cn", receipt_no="2019-0007",
                      forms=[t1("太仓市行政审批局", "项目甲"), t1("太仓市行政审批局", "项目乙"),
                             t1("太仓市行政审批局", "项目丙", flags=[QUOTA])],
                      replies=[{"kind": "correction", "sent_at": at(17, 14, 2)}])
-    m["m10"] = s.mail("needs_correction", at(17, 15), "wz@example.cn", attachment_flags=[UNREADABLE],
+    m["m10"] = mk(10, "needs_correction", at(17, 15), "wz@example.cn", attachment_flags=[UNREADABLE],
                       receipt_no="2019-0008", replies=[{"kind": "correction", "sent_at": at(17, 15, 2)}])
     session.add(PaperCopy(unit="张家港市行政审批局", received_on=dt.date(2019, 12, 18)))
     session.flush()

@@ -51,6 +51,11 @@ ISSUE_CODES: dict[str, str] = {
 NO_UNIT = "（未填写单位）"
 
 
+def report_title(campaign: str) -> str:
+    """“双争双创”活动先进荣誉申报 → “双争双创”活动先进荣誉申报情况日报 (no doubled 申报)."""
+    return f"{campaign}情况日报" if campaign.endswith("申报") else f"{campaign}申报情况日报"
+
+
 def local(value: dt.datetime | None, tz: ZoneInfo) -> dt.datetime | None:
     return value.astimezone(tz) if value is not None else None
 
@@ -207,6 +212,10 @@ class ReportData:
     mails: list[MailView]
     forms: FormSet
     categories: tuple[str, ...] = CATEGORIES
+
+    @property
+    def title(self) -> str:
+        return report_title(self.campaign)
 
     def summary(self) -> dict[str, Any]:
         """Counts for logs and the command line."""

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mailintake.config import Settings
 from mailintake.db.models import OutboxItem, Report
 from mailintake.errors import ConfigError
+from mailintake.report.data import report_title
 
 if TYPE_CHECKING:
     from mailintake.report import ReportFiles
@@ -26,7 +27,7 @@ def _one_line(value: str) -> str:
 
 
 def report_subject(settings: Settings, for_date: dt.date) -> str:
-    return _one_line(f"{settings.campaign.name}情况日报（{for_date.isoformat()}）")
+    return _one_line(f"{report_title(settings.campaign.name)}（{for_date.isoformat()}）")
 
 
 def attachment_name(for_date: dt.date) -> str:
@@ -36,7 +37,7 @@ def attachment_name(for_date: dt.date) -> str:
 def _plain_text(settings: Settings, files: ReportFiles) -> str:
     s = files.summary
     return (
-        f"{settings.campaign.name}情况日报（{files.for_date.isoformat()}）\n\n"
+        f"{report_subject(settings, files.for_date)}\n\n"
         f"新收邮件 {s.get('mails_since', 0)} 封、申报表 {s.get('forms_since', 0)} 份；"
         f"累计邮件 {s.get('mails_total', 0)} 封、申报表 {s.get('forms_total', 0)} 份，"
         f"当前有效 {s.get('current_forms', 0)} 份。\n"

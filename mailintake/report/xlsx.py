@@ -112,7 +112,7 @@ def record_row(index: int, view: SubmissionView, definition: FormDefinition, ext
 
 def _summary_sheet(ws: Worksheet, data: ReportData) -> None:
     ws.title = "汇总"
-    ws.cell(row=1, column=1, value=f"{data.campaign}申报汇总表").font = _TITLE_FONT
+    ws.cell(row=1, column=1, value=f"{data.campaign.removesuffix('申报')}申报汇总表").font = _TITLE_FONT
     since = data.since.strftime("%Y-%m-%d %H:%M") if data.since else "开始收件"
     facts: list[tuple[str, Any]] = [
         ("报告日期", data.for_date.isoformat()),
