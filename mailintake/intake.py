@@ -50,9 +50,10 @@ class PreparedMail:
 
 
 def read(raw: bytes, settings: Settings) -> ParsedMail:
+    from mailintake.mail.archives import ArchiveLimits
     from mailintake.mail.reader import read_mail
 
-    return read_mail(raw, own_addresses=settings.own_addresses)
+    return read_mail(raw, own_addresses=settings.own_addresses, limits=ArchiveLimits.from_settings(settings.limits))
 
 
 def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:
