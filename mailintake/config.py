@@ -230,6 +230,11 @@ def load_settings(
                                           else config_path.resolve().parent))
     elif require_file:
         raise ConfigError("config: no configuration file; pass --config PATH or set MAILINTAKE_CONFIG")
+    else:
+        # no file: the shipped form definitions and templates of this checkout, wherever we run from
+        project_root = Path(__file__).resolve().parent.parent
+        if (project_root / "config" / "forms.toml").exists():
+            data.setdefault("base_dir", str(project_root))
     for section, values in _env_overrides(env).items():
         if isinstance(data.get(section), dict):
             data[section] = {**data[section], **values}
