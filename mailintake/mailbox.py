@@ -110,6 +110,7 @@ class MailboxClient:
         self.port = settings.effective_port
         self._imap: IMAPClient | None = None
         self._state: FolderState | None = None
+        self._uidnext_fresh = False
 
     # ------------------------------------------------------------------------------ connection
 
@@ -181,8 +182,9 @@ class MailboxClient:
         if isinstance(exc, imaplib.IMAP4.abort):  # before IMAPClientError: abort is a subclass
             if isinstance(exc.__context__, OSError):
                 return self._network_error(exc.__context__, during)
+            reason = _one_line(exc).split(" => ", 1)[-1]  # imapclient prefixes "command: FETCH => "
             return MailboxUnavailable(
-                f"IMAP connection to {self.target} lost during {during} ({_one_line(exc)}): check the network; "
+                f"IMAP connection to {self.target} lost during {during} ({reason}): check the network; "
                 "the next poll retries"
             )
         if isinstance(exc, OSError | EOFError):
@@ -333,6 +335,7 @@ class MailboxClient:
             readonly=readonly,
             permanent_flags=tuple(_flag_text(f) for f in response.get(b"PERMANENTFLAGS", ())),
         )
+        self._uidnext_fresh = True
         return self._state
 
     def _known_folders_hint(self) -> str:
@@ -362,7 +365,13 @@ class MailboxClient:
         ``UID SEARCH UID n:*`` always matches the highest existing UID even when it is below n
         (RFC 3501: ``*`` is the largest UID in use), so the answer is filtered.
         """
-        self._selected()
+        state = self._selected()
+        fresh, self._uidnext_fresh = self._uidnext_fresh, False
+        if fresh and state.uidnext is not None and last_uid + 1 >= state.uidnext:
+            # nothing can be above UIDNEXT as of the SELECT just made: skip a search that costs
+            # some servers time proportional to the folder (a mail arriving meanwhile is found
+            # on the next poll, as the ledger's last UID has not moved past it)
+            return []
         try:
             found = self.imap.search(["UID", f"{max(0, last_uid) + 1}:*"])
         except Exception as exc:
@@ -467,12 +476,21 @@ class MailboxClient:
         except Exception as exc:
             raise self._wrap(exc, f"MOVE to {destination}") from None
 
+    def noop(self) -> None:
+        """NOOP: lets a long-lived session learn about new mail (and checks the connection)."""
+        self._uidnext_fresh = False
+        try:
+            self.imap.noop()
+        except Exception as exc:
+            raise self._wrap(exc, "NOOP") from None
+
     # ------------------------------------------------------------------------------------ IDLE
 
     def idle_wait(self, timeout: float) -> bool:
         """IDLE up to ``timeout`` seconds. True when new mail arrived (EXISTS); False on timeout
         or when the server has no IDLE (then the caller polls)."""
         self._selected()
+        self._uidnext_fresh = False
         if not self.has_capability("IDLE"):
             return False
         try:

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 import trustme
 
+from mailintake import __version__
 from mailintake.devservers import (
     DEFAULT_USERS,
+    DovecotServer,
     ImapServer,
     PymapServer,
     append_mail,
+    append_many,
     free_port,
     recreate_folder,
     reset_uidvalidity,
@@ -406,3 +409,57 @@ def test_operations_need_a_selected_folder(imap_server: PymapServer) -> None:
     with MailboxClient(mailbox_settings(imap_server)) as box, pytest.raises(MailboxError) as caught:
         box.uids_above(0)
     assert str(caught.value) == "no IMAP folder selected: call select() first (a programming error)"
+
+
+def test_uidnext_shortcut_only_right_after_select(any_imap_server: ImapServer) -> None:
+    """A mail arriving after SELECT is not lost: the next search (or poll) finds it."""
+    fill(any_imap_server, 2)
+    with MailboxClient(mailbox_settings(any_imap_server)) as box:
+        state = box.select()
+        uids = box.all_uids()
+        assert state.uidnext == uids[-1] + 1
+        box.select()
+        late_uid = append_mail(any_imap_server, make_mail(9))
+        assert box.uids_above(uids[-1]) == []  # UIDNEXT as of SELECT says nothing new: no search sent
+        box.noop()  # the session learns about the new mail (EXISTS)
+        assert box.uids_above(uids[-1]) == [late_uid]  # the next call searches
+        box.select()
+        assert box.uids_above(uids[-1]) == [late_uid]
+
+
+def test_connection_dropped_mid_fetch(imap_server: PymapServer) -> None:
+    mails = fill(imap_server, 3)
+    imap_server.drop_on("FETCH")
+    settings = mailbox_settings(imap_server)
+    with MailboxClient(settings) as box:
+        box.select()
+        uids = box.uids_above(0)
+        with pytest.raises(MailboxUnavailable) as caught:
+            box.fetch_raw(uids)
+    assert str(caught.value) == (
+        f"IMAP connection to 127.0.0.1:{imap_server.port} lost during FETCH (socket error: EOF): "
+        "check the network; the next poll retries"
+    )
+    with MailboxClient(settings) as box:
+        box.select()
+        assert list(box.fetch_raw(uids).values()) == [m[0] for m in mails]
+
+
+def test_append_many_for_benchmarks(any_imap_server: ImapServer) -> None:
+    when = datetime(2019, 12, 16, 8, 0, tzinfo=CST)
+    count = append_many(any_imap_server, [(make_mail(i), when) for i in range(250)] + [make_mail(999)])
+    assert count == 251
+    with MailboxClient(mailbox_settings(any_imap_server)) as box:
+        assert box.select().exists == 251
+        uids = box.all_uids()
+        assert box.fetch_meta(uids[:1])[uids[0]].internaldate == when
+
+
+def test_id_is_sent_after_login(any_imap_server: ImapServer) -> None:
+    """163/126 refuse SELECT until the client sends ID; Dovecot logs the ID it receives."""
+    with MailboxClient(mailbox_settings(any_imap_server)) as box:
+        assert box.has_capability("ID")
+        box.select()
+    if isinstance(any_imap_server, DovecotServer):
+        log = (any_imap_server.base / "dovecot.log").read_text("utf-8")
+        assert f"ID sent: name=mailintake, version={__version__}, vendor=mailintake" in log
