@@ -260,7 +260,7 @@ def _main_part(archive: zipfile.ZipFile, limits: Limits) -> str:
                     return target
     if "word/document.xml" in names:
         return "word/document.xml"
-    raise UnsafeFile("文件已损坏或不完整（缺少正文部件）")
+    raise UnsafeFile("文件已损坏或不完整，缺少正文部件")
 
 
 def read_docx(data: bytes, limits: Limits | None = None) -> list[Block]:
@@ -277,5 +277,5 @@ def read_docx(data: bytes, limits: Limits | None = None) -> list[Block]:
         root = parse_xml(read_member(archive, _main_part(archive, limits), limits))
     body = root.find(_w("body"))
     if body is None:
-        raise UnsafeFile("文件已损坏或不完整（缺少正文）")
+        raise UnsafeFile("文件已损坏或不完整，缺少正文")
     return read_blocks(body)

@@ -98,7 +98,7 @@ def parse_xml(data: bytes) -> etree._Element:
     """Parse an XML part with DTDs refused outright (Word never writes one; entity bombs need one)."""
     head = data[:4096]
     if b"<!DOCTYPE" in data or b"<!ENTITY" in head:
-        raise UnsafeFile("文档内容格式异常（含有不允许的 XML 声明）")
+        raise UnsafeFile("文档内容格式异常，含有不允许的 XML 声明")
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:

@@ -73,7 +73,8 @@ def test_parse_json_flags_for_pdf(tmp_path: Path) -> None:
     assert run.returncode == 0
     assert json.loads(run.stdout) == {"files": [{"file": str(pdf), "format": "pdf", "forms": [], "flags": [
         {"code": "unsupported_format",
-         "message": "附件“scan.pdf”为 PDF 文件，无法读取表格内容，请发送 Word 格式（.docx）的申报表；扫描件可另行附上。"}]}]}
+         "message": "附件“scan.pdf”为 PDF 文件，无法读取表格内容，"
+                    "请发送 Word 格式（.docx）的申报表；扫描件可另行附上。"}]}]}
 
 
 def test_parse_summary_is_readable(tmp_path: Path) -> None:

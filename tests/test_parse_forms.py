@@ -6,6 +6,7 @@ import pytest
 
 from mailintake.samples.forms import DEFAULTS, VARIANTS, FormSpec, filler, make_form_docx, make_multi_form_docx
 from parsers import Flag, load_definitions, parse_document
+from parsers.docx_grid import Block, Table, blocks_text, read_docx
 
 TABLE1 = {
     "unit": "苏州工业园区行政审批局",
@@ -128,7 +129,9 @@ def test_overlong_at_1000_and_1001() -> None:
     assert (at_limit.word_count, at_limit.flags) == (1000, [])
     over = parse_document(make_form_docx(2, {"deeds": filler(1001)}), "f.docx", soffice=None).forms[0]
     assert over.word_count == 1001
-    assert over.flags == [Flag("overlong", "表2（为民服务工作先进集体申报表）申报材料字数为1001字，超过1000字的限制，请精简后重新发送。")]
+    assert over.flags == [
+        Flag("overlong", "表2（为民服务工作先进集体申报表）申报材料字数为1001字，超过1000字的限制，请精简后重新发送。")
+    ]
 
 
 def test_overlong_counts_table1_narrative_together_and_collects_every_reason() -> None:
@@ -137,7 +140,9 @@ def test_overlong_counts_table1_narrative_together_and_collects_every_reason() -
     form = parse_document(make_form_docx(1, fields), "f.docx", soffice=None).forms[0]
     assert form.word_count == 400 + 8 + 640
     assert [(f.code, f.field) for f in form.flags] == [("incomplete", "contact"), ("overlong", None)]
-    assert form.flags[1].message == "表1（改革创新标兵单位申报表）申报材料字数为1048字，超过1000字的限制，请精简后重新发送。"
+    assert form.flags[1].message == (
+        "表1（改革创新标兵单位申报表）申报材料字数为1048字，超过1000字的限制，请精简后重新发送。"
+    )
 
 
 def test_limit_is_configurable() -> None:
@@ -214,3 +219,24 @@ def test_definitions_labels() -> None:
     assert [f.key for f in forms.get(1).fields if f.required] == ["unit", "contact", "project", "summary"]
     assert [f.key for f in forms.get(1).fields if f.narrative] == ["project", "recognition", "summary"]
     assert [f.key for f in forms.get(4).fields] == ["date", "name", "unit_and_title", "deeds", "recommender"]
+
+
+def _all_text(blocks: list[Block]) -> str:
+    return blocks_text(blocks)
+
+
+def test_grid_reads_text_box_once_and_skips_deletions() -> None:
+    """The walker: mc:Choice only (no VML duplicate), w:del skipped, merged cells listed once."""
+    rich = read_docx(make_form_docx(1, variant="rich"))
+    assert _all_text(rich).count("联系方式") == 1
+    tracked = read_docx(make_form_docx(3, variant="tracked"))
+    text = _all_text(tracked)
+    assert "待填写" not in text and "（可另附）" in text
+    table = next(b for b in tracked if isinstance(b, Table))
+    assert [[(c.col, c.colspan, c.rowspan) for c in row] for row in table.rows] == [
+        [(0, 1, 1), (1, 1, 1), (2, 1, 1), (3, 1, 1)],
+        [(0, 1, 2), (1, 3, 1)],
+        [(1, 3, 1)],
+        [(0, 1, 1), (1, 3, 1)],
+        [(0, 1, 1), (1, 3, 1)],
+    ]

@@ -98,7 +98,9 @@ def test_xml_entity_bomb() -> None:
     data = replace_member(make_form_docx(2), "word/document.xml", lol)
     result = parse_document(data, "lol.docx", soffice=None)
     assert (result.format, result.forms) == ("docx", [])
-    assert result.flags == [Flag("unreadable", f"附件“lol.docx”无法读取（文档内容格式异常（含有不允许的 XML 声明）），{ASK_DOCX}")]
+    assert result.flags == [
+        Flag("unreadable", f"附件“lol.docx”无法读取（文档内容格式异常，含有不允许的 XML 声明），{ASK_DOCX}")
+    ]
 
 
 def test_truncated_zip() -> None:
@@ -145,7 +147,9 @@ def test_png_scan_is_unsupported() -> None:
 def test_readable_document_without_form() -> None:
     result = parse_document(make_letter_docx(), "说明.docx", soffice=None)
     assert (result.format, result.forms) == ("docx", [])
-    assert result.flags == [Flag("no_form", "附件“说明.docx”中未找到申报表（表1至表4），请使用通知附件1中的申报表填写后发送。")]
+    assert result.flags == [
+        Flag("no_form", "附件“说明.docx”中未找到申报表（表1至表4），请使用通知附件1中的申报表填写后发送。")
+    ]
 
 
 def test_extensionless_docx_is_a_docx() -> None:
@@ -157,8 +161,10 @@ def test_extensionless_docx_is_a_docx() -> None:
 def test_rtf_without_libreoffice_asks_for_docx() -> None:
     result = parse_document(b"{\\rtf1\\ansi \\u30003?}", "申报表.rtf", soffice=None)
     assert (result.format, result.forms) == ("rtf", [])
-    assert result.flags == [Flag("unsupported_format",
-                                 "附件“申报表.rtf”为 RTF 文档（.rtf），暂无法读取，请另存为 Word 文档（.docx）后发送。")]
+    assert result.flags == [
+        Flag("unsupported_format",
+             "附件“申报表.rtf”为 RTF 文档（.rtf），暂无法读取，请另存为 Word 文档（.docx）后发送。")
+    ]
 
 
 def test_empty_and_garbage_files() -> None:
