@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from parsers import messages
@@ -13,6 +14,8 @@ from parsers.records import FileResult
 from parsers.rules import build_form
 from parsers.safety import MB, Limits, UnsafeFile
 from parsers.sniff import CONVERTIBLE, detect_format
+
+log = logging.getLogger(__name__)
 
 #: formats read directly as Office Open XML
 DIRECT = frozenset({"docx", "docm"})
@@ -68,6 +71,7 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
             return result
     try:
         blocks = read_docx(docx, limits)
+        found_forms = extract_forms(blocks, definitions, filename=name)
     except UnsafeFile as exc:
         reason = exc.reason
         if reason == "文件设有密码保护":
@@ -75,7 +79,11 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         else:
             result.flags.append(messages.unreadable(name, reason))
         return result
-    for found in extract_forms(blocks, definitions, filename=name):
+    except Exception:  # a parser bug must not lose the attachment: it becomes a flag, logged for a fix
+        log.exception("parsing %s failed", filename)
+        result.flags.append(messages.unreadable(name, "文件内容无法解析"))
+        return result
+    for found in found_forms:
         result.forms.append(build_form(found.definition, found.fields, max_chars=max_chars))
     if not result.forms:
         result.flags.append(messages.no_form(name))
