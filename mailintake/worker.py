@@ -96,6 +96,7 @@ class Worker:
         self.progress = progress
         self._work_lock = threading.RLock()
         self._poll_again = threading.Event()
+        self._polling = False
         self._failures = 0
         self._retry_at = 0.0
         self._scheduler: Any = None
@@ -115,10 +116,15 @@ class Worker:
                 "retry_in": round(self._retry_at - now, 1)}})
             return None
         with self._work_lock:
-            outcome = self._poll_and_deliver()
-            while self._poll_again.is_set() and not self.stop_event.is_set() and outcome.error is None:
-                self._poll_again.clear()
+            self._polling = True
+            try:
                 outcome = self._poll_and_deliver()
+                while self._poll_again.is_set() and not self.stop_event.is_set() and outcome.error is None:
+                    outcome = self._poll_and_deliver()
+            finally:
+                self._polling = False
+        if self._poll_again.is_set() and not self.stop_event.is_set():
+            self._schedule_poll(dt.timedelta(0))  # mail arrived as this cycle was finishing
         return outcome
 
     def _poll_and_deliver(self) -> CycleOutcome:
@@ -247,7 +253,8 @@ class Worker:
     def request_poll(self) -> None:
         """Poll as soon as possible (called by the IDLE thread when mail arrives)."""
         self._poll_again.set()
-        self._schedule_poll(dt.timedelta(0))
+        if not self._polling:  # a running cycle sees the flag and polls again itself
+            self._schedule_poll(dt.timedelta(0))
 
     def _schedule_poll(self, delay: dt.timedelta) -> None:
         scheduler = self._scheduler
@@ -313,6 +320,8 @@ class Worker:
                             log.debug("IDLE: new mail")
                             self.request_poll()
             except Exception as err:
+                if self.stop_event.is_set():
+                    return
                 failures += 1
                 log.warning("IMAP IDLE interrupted (%s); polling continues, IDLE retried in %.0f s",
                             err, backoff_delay(failures), extra={"fields": {"failures": failures}})

@@ -130,3 +130,53 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path: Path) -> Non
     (demo_dir / "old.db").write_text("x", "utf-8")
     prepare_directory(demo_dir)  # its own directory is emptied for a fresh run
     assert sorted(p.name for p in demo_dir.iterdir()) == [MARKER]
+
+
+def test_keep_running_answers_mail_a_client_drops_in(tmp_path: Path) -> None:
+    """GIVEN `mailintake demo --keep-running` WHEN a mail client appends a mail to the printed IMAP server
+    THEN the running worker answers it (IDLE) and Ctrl-C stops everything cleanly."""
+    import re
+    import signal
+    import threading
+    import time
+
+    from mailintake.demo import DEMO_PASSWORD, OFFICE
+    from mailintake.devservers import ImapServer, append_mail
+    from mailintake.samples.mails import MessageBuilder
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")} | {"COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "mailintake", "demo", "--no-doc", "--keep-running",
+                             "--dir", str(tmp_path / "demo")], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        lines.extend(line.rstrip("\n") for line in proc.stdout)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def wait_for(pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(lines):
+                if match := re.search(pattern, line):
+                    return match
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} not in {lines}")
+
+    try:
+        port = int(wait_for(r"IMAP +host 127\.0\.0\.1 +port (\d+)").group(1))
+        wait_for(rf"user {re.escape(OFFICE)} +password {DEMO_PASSWORD}")
+        time.sleep(1.0)  # let the worker open its IDLE
+        server = ImapServer("127.0.0.1", port, {OFFICE: DEMO_PASSWORD})
+        append_mail(server, MessageBuilder("163").sender("测试", "tester@163.com").subject("演示：新来的问题")
+                    .text("请问截止时间是哪天？").build())
+        got = wait_for(r"SMTP sink got: → (\S+)  (.*)$", timeout=30)
+        assert got.group(1) == "tester@163.com"
+        assert got.group(2).startswith("Re: 演示：新来的问题 [申报回执 2019-")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0
