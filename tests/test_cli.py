@@ -230,3 +230,14 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
         missing = _keys(model) - set(data.get(section, {})) - commented
         assert missing == set(), f"[{section}] undocumented: {missing}"
     assert "授权码" in text and "office confirms" in text
+
+
+def test_unwritable_storage_is_one_line_and_exit_6(tmp_path: Path, imap_server: PymapServer,
+                                                   smtp_sink: SmtpSink) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", "utf-8")
+    config = local_config(tmp_path, imap_server, smtp_sink, storage={"dir": str(blocker / "storage")})
+    result = invoke("--config", str(config), "run")
+    assert result.exit_code == 6
+    assert result.stderr.splitlines() == [
+        f"storage: cannot write to {blocker / 'storage'} (Not a directory); fix [storage] dir or its permissions"]
