@@ -72,6 +72,7 @@ class ImapServer:
         """A logged-in plaintext IMAPClient (timezone-aware dates); the caller logs out."""
         user = username or self.username
         imap = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        imap.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else ~40 ms per command
         imap.normalise_times = False
         imap.login(user, self.users[user])
         return imap

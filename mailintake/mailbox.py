@@ -205,6 +205,7 @@ class MailboxClient:
             raise self._wrap(exc, "connect") from None
         imap.normalise_times = False
         self._imap = imap
+        self._no_delay()
         try:
             if security == "starttls":
                 self._starttls(context)
@@ -229,6 +230,15 @@ class MailboxClient:
             self.imap.starttls(context)
         except Exception as exc:
             raise self._wrap(exc, "STARTTLS") from None
+        self._no_delay()
+
+    def _no_delay(self) -> None:
+        """imaplib writes a command in several pieces: without TCP_NODELAY, Nagle's algorithm and
+        the server's delayed ACK add ~40 ms to every command."""
+        try:
+            self.imap.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            log.debug("cannot set TCP_NODELAY", exc_info=True)
 
     def _login(self) -> None:
         user = self.settings.username
