@@ -8,6 +8,7 @@ and the problem is logged, so an applicant is still answered.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,14 @@ def template_dir(settings: Settings) -> Path:
     return settings.path(settings.campaign.templates)
 
 
+@functools.lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
+    """One environment per directory: Jinja caches compiled templates (and reloads edited ones)."""
+    return make_environment(directory)
+
+
 def _render(directory: Path, name: str, context: dict[str, Any]) -> str:
-    return make_environment(directory).get_template(name).render(**context)
+    return _environment(directory).get_template(name).render(**context)
 
 
 def render(settings: Settings, name: str, context: dict[str, Any], *, optional: bool = False) -> str | None:
