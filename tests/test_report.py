@@ -96,7 +96,7 @@ def test_html_sections(built: dict[str, Any]) -> None:
     t4 = section(doc, "honour-4")
     assert t4.xpath(".//h3")[0].text_content() == "表4 先进工作者：当前申报 1 份，名额 各地15个+市局视情"
     assert rows(t4)[3] == ["局机关处室、直属单位、大厅窗口", "视情", "1", ""]
-    assert rows(section(doc, "late")) == [["2019-12-18 19:05", "<wj@example.cn>", "申报材料", "1"]]
+    assert rows(section(doc, "late")) == [["2019-12-18 19:05", "wj@example.cn", "申报材料", "1"]]
     assert rows(section(doc, "overlong")) == [[
         "表1", "昆山市行政审批局", "ks@example.cn", "2019-12-16 15:00", "1203",
         "表1“改革创新项目概述及成效简介”等共1203字，超过1000字的限制。"]]
@@ -105,8 +105,11 @@ def test_html_sections(built: dict[str, Any]) -> None:
     assert [r[1] for r in rows(section(doc, "quota_exceeded"))] == ["太仓市行政审批局"]
     assert rows(section(doc, "attachments")) == [
         ["2019-12-17 15:00", "wz@example.cn", "申报表10.docx", "附件“申报表10.docx”无法读取：文件已损坏。"]]
-    assert [r[1] for r in rows(section(doc, "corrections"))] == [
-        "<ks@example.cn>", f"{SCRIPT} <jd@example.cn>", "<tc@example.cn>", "<wz@example.cn>"]
+    corrections = rows(section(doc, "corrections"))
+    assert [r[1] for r in corrections] == ["ks@example.cn", f"{SCRIPT} <jd@example.cn>", "tc@example.cn",
+                                           "wz@example.cn"]
+    assert corrections[0][4] == "表1“改革创新项目概述及成效简介”等共1203字，超过1000字的限制。"
+    assert corrections[3][4] == "附件“申报表10.docx”无法读取：文件已损坏。"
     assert rows(section(doc, "failed-replies")) == [
         ["更正通知", "ks@example.cn", "申报材料（2019-0002）", "1", "550 5.1.1 mailbox unavailable"]]
     silent = [r[0] for r in rows(section(doc, "silent-units"))]
@@ -220,6 +223,8 @@ def test_workbook_summary_and_mail_sheets(built: dict[str, Any]) -> None:
     assert first[2] == "zjg@example.cn"
     assert first[10] == "回执：已发送 2019-12-16 10:14 → zjg@example.cn"
     assert mails[2][10] == "更正通知：发送失败（550 5.1.1 mailbox unavailable） → ks@example.cn"
+    assert mails[2][9] == "表1“改革创新项目概述及成效简介”等共1203字，超过1000字的限制。"
+    assert mails[3][9] is None  # m5: its flagged form was superseded
     assert wb["邮件"].freeze_panes == "A2"
 
 

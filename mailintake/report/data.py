@@ -110,6 +110,10 @@ class MailView:
     replies: list[ReplyView]
     created_at: dt.datetime | None = None
 
+    @property
+    def sender(self) -> str:
+        return f"{self.from_name} <{self.from_addr}>" if self.from_name else self.from_addr
+
 
 @dataclass
 class SubmissionView:
@@ -285,10 +289,21 @@ def _mail_view(message: Message, tz: ZoneInfo) -> MailView:
         receipt_no=message.receipt_no or "",
         attachments=[a.path for a in message.attachments],
         form_count=len(message.submissions),
-        flags=flag_messages(message.flags) + ([message.error] if message.error else []),
+        flags=_mail_defects(message),
         replies=[_reply_view(r, tz) for r in message.replies],
         created_at=local(message.created_at, tz),
     )
+
+
+def _mail_defects(message: Message) -> list[str]:
+    """Every defect of a mail, once: its own flags, its files' flags, its current forms' flags."""
+    texts = flag_messages(message.flags) + ([message.error] if message.error else [])
+    for attachment in message.attachments:
+        texts += flag_messages(attachment.flags)
+    for sub in message.submissions:
+        if sub.current:
+            texts += flag_messages(sub.flags)
+    return list(dict.fromkeys(texts))
 
 
 def _submission_view(sub: Submission, message: Message, match: _Matcher, tz: ZoneInfo) -> SubmissionView:
