@@ -93,22 +93,31 @@ class _Cycle:
             session.flush()
         return state
 
-    def process_batch(self, fetched: list[FetchedMail]) -> list[int]:
-        """Prepare, parse (in child processes) and store a batch; return the UIDs committed."""
+    def process_batch(self, fetched: list[FetchedMail], stop: threading.Event | None = None) -> list[int]:
+        """Prepare, parse (in child processes) and store a batch; return the UIDs committed.
+
+        A stop request ends the batch after the mail being committed; the rest is fetched again
+        by the next poll (their UIDs stay above ``last_uid``).
+        """
         jobs: list[ParseJob] = []
         by_sha: dict[str, int] = {}
         prepared: list[PreparedMail | FetchedMail] = []
-        for raw_mail in fetched:
-            try:
-                prepared.append(prepare(raw_mail, self.settings, self.storage, jobs, by_sha))
-            except StorageError:
-                raise
-            except Exception:
-                log.exception("reading mail UID %s failed", raw_mail.uid)
-                prepared.append(raw_mail)
-        results = self.pool.parse_many(jobs)
+        # the batch's files are fsynced together (in threads, while the children parse) and in place
+        # before the first commit refers to them
+        with self.storage.batch():
+            for raw_mail in fetched:
+                try:
+                    prepared.append(prepare(raw_mail, self.settings, self.storage, jobs, by_sha))
+                except StorageError:
+                    raise
+                except Exception:
+                    log.exception("reading mail UID %s failed", raw_mail.uid)
+                    prepared.append(raw_mail)
+            results = self.pool.parse_many(jobs)
         done: list[int] = []
         for item in prepared:
+            if stop is not None and stop.is_set():
+                break
             self.commit_one(item, results)
             done.append(item.fetched.uid if isinstance(item, PreparedMail) else item.uid)
         return done
@@ -250,7 +259,7 @@ def _poll_folder(cycle: _Cycle, client: Any, progress: Callable[[int, int], None
             if uid in meta and (uid in raws or uid in headers)
         ]
         cycle.result.fetched += len(fetched)
-        committed = cycle.process_batch(fetched)
+        committed = cycle.process_batch(fetched, stop)
         if settings.mailbox.processed_action != "none" and committed:
             client.mark_processed(committed, settings.mailbox.processed_action,
                                   settings.mailbox.processed_flag, settings.mailbox.processed_folder)
