@@ -10,7 +10,7 @@ from parsers.convert import ConversionError, resolve_soffice, to_docx
 from parsers.definitions import FormSet, load_definitions
 from parsers.docx_grid import read_docx
 from parsers.extract import extract_forms
-from parsers.records import FileResult
+from parsers.records import FileResult, Flag
 from parsers.rules import build_form
 from parsers.safety import MB, Limits, UnsafeFile
 from parsers.sniff import CONVERTIBLE, detect_format
@@ -85,6 +85,10 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         return result
     for found in found_forms:
         result.forms.append(build_form(found.definition, found.fields, max_chars=max_chars))
+    if fmt == "docm":
+        # read as XML only: the macros (vbaProject.bin) are never opened, let alone run
+        result.flags.append(Flag("macro_ignored", f"附件“{name}”为启用宏的 Word 文档（.docm），其中的宏未运行，"
+                                                  "已按普通 Word 文档读取；今后请另存为 .docx 格式发送。"))
     if not result.forms:
         result.flags.append(messages.no_form(name))
     return result

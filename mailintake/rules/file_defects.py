@@ -21,7 +21,7 @@ class FileDefectsRule:
             found = True
         for outcome in ctx.files:
             for flag in outcome.result.flags:
-                informational = flag.code == "no_form" or (
+                informational = flag.code in ("no_form", "macro_ignored") or (
                     has_forms and flag.code == "unsupported_format" and outcome.result.format in _SIDE_FORMATS
                 )
                 if informational:
