@@ -1,0 +1,807 @@
+"""End-to-end intake benchmark: full pipeline vs. the floor, idle poll, peak memory.
+
+    uv run python benchmarks/ingest.py --mails 1000 [--json OUT] [--server dovecot|pymap]
+                                       [--idle-mails 10000] [--big]
+
+Starts a local IMAP server (Dovecot when installed, else pymap) and an SMTP sink, loads N
+generated mails (not measured) and measures in one run:
+
+* floor — one imapclient ``UID FETCH BODY.PEEK[]`` loop in batches; each .docx (also inside zips)
+  opened with python-docx and every table cell read; nothing else (one process);
+* pipeline — ``poll_once`` + ``deliver_due`` until the outbox is empty: from the first FETCH to the
+  last reply accepted by the SMTP sink, with the time per stage;
+* idle — ``poll_once`` on an already-processed mailbox of ``--idle-mails`` mails, in a warm process
+  (wall and CPU time, median of several polls);
+* memory — peak RSS of each measured process (getrusage SELF + CHILDREN) and of its parser
+  children (VmHWM, sampled), since the pool's workers are children of the forkserver.
+
+Every measured phase runs in a fresh process, so the generator's memory does not count.
+See benchmarks/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import email
+import io
+import json
+import multiprocessing
+import os
+import platform
+import pwd
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OFFICE = "office@example.gov.cn"
+IDLE_USER = "idle@example.gov.cn"
+USERS = {OFFICE: "secret", IDLE_USER: "secret"}
+CST = dt.timezone(dt.timedelta(hours=8))
+BIG_BYTES = 60 * 1024 * 1024
+FETCH_BATCH = 50
+
+# ---------------------------------------------------------------------------------------- corpus
+
+UNIT_MARK = "UNITMARKER"
+NAME_MARK = "NAMEMARKER"
+DISTRICTS = ["姑苏区", "吴中区", "相城区", "吴江区", "虎丘区", "工业园区", "常熟市", "张家港市", "昆山市", "太仓市"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "晓明静华伟芳娜敏强磊军洋勇艳杰娟涛超秀霞平刚桂英"
+VARIANT_WEIGHTS = {"plain": 80, "sdt": 5, "tracked": 5, "label_cell": 5, "rich": 5}
+LENGTHS = (300, 700, 1050)  # narrative 字数: short, typical, just over the limit
+
+
+@dataclass
+class GeneratedMail:
+    raw: bytes
+    received_at: dt.datetime
+    forms: int  # forms the pipeline should find
+    kind: str  # one | several | zip | no_form | auto
+    big: bool = False
+
+
+def _fields(table: int, length: int) -> dict[str, str]:
+    from mailintake.samples.forms import filler
+
+    text = filler(length)
+    if table == 1:
+        return {"unit": UNIT_MARK, "project": f"{NAME_MARK}改革项目\n" + filler(40, start=3),
+                "recognition": filler(60, start=5), "summary": text[: max(0, length - 100)]}
+    if table == 2:
+        return {"unit": UNIT_MARK, "deeds": text}
+    return {"name": NAME_MARK, "recommender": UNIT_MARK, "unit_and_title": f"{UNIT_MARK} 科员", "deeds": text}
+
+
+def _rewrite(docx: bytes, unit: str, name: str) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(docx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                data = data.replace(UNIT_MARK.encode(), unit.encode()).replace(NAME_MARK.encode(), name.encode())
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+class FormFactory:
+    """Unique filled-in forms: a few python-docx builds (~60 ms each), then marker rewriting (~1 ms).
+
+    Every file differs, so the pipeline's per-hash deduplication cannot shortcut the parsing.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._templates: dict[tuple[int, str, int], bytes] = {}
+        self.serial = 0
+
+    def _template(self, table: int, variant: str, length: int) -> bytes:
+        from mailintake.samples.forms import make_form_docx
+
+        key = (table, variant, length)
+        if key not in self._templates:
+            self._templates[key] = make_form_docx(table, _fields(table, length), variant=variant)
+        return self._templates[key]
+
+    def unit(self) -> str:
+        return f"{self.rng.choice(DISTRICTS)}第{self.rng.randint(1, 60)}政务服务中心"
+
+    def person(self) -> str:
+        return self.rng.choice(SURNAMES) + "".join(self.rng.choices(GIVEN, k=self.rng.randint(1, 2)))
+
+    def form(self, unit: str | None = None) -> tuple[int, bytes]:
+        rng = self.rng
+        table = rng.choice((1, 1, 2, 3, 4))
+        variant = rng.choices(list(VARIANT_WEIGHTS), weights=list(VARIANT_WEIGHTS.values()))[0]
+        length = rng.choices(LENGTHS, weights=(30, 60, 10))[0]
+        self.serial += 1
+        name = f"{self.person()}{self.serial}" if table in (3, 4) else f"第{self.serial}号"
+        return table, _rewrite(self._template(table, variant, length), unit or self.unit(), name)
+
+
+def _big_scan(rng: random.Random) -> bytes:
+    """A 60 MB PDF-signed scan (incompressible, unique)."""
+    return b"%PDF-1.4\n%" + rng.randbytes(16) + os.urandom(BIG_BYTES - 26)
+
+
+def generate(count: int, *, seed: int = 7, big_every: int = 0) -> Iterator[GeneratedMail]:
+    """``count`` mails in arrival order (16–18 Dec 2019 China time; the last few after the deadline).
+
+    Mix: ~70 % one .docx, ~15 % two or three, ~10 % a zip of 5–10 forms (GBK member names), ~5 % a
+    question without a form or an auto-reply; client styles rotate (QQ, 163, Outlook, Foxmail, …).
+    """
+    from mailintake.samples.mails import CLIENTS, MessageBuilder, zip_archive
+
+    rng = random.Random(seed)
+    factory = FormFactory(rng)
+    clients = list(CLIENTS)
+    start = dt.datetime(2019, 12, 16, 8, 0, tzinfo=CST)
+    step = dt.timedelta(seconds=max(1, (3 * 24 * 3600 - 4 * 3600) // max(count, 1)))
+    for index in range(count):
+        received = start + step * index
+        unit = factory.unit()
+        domain = rng.choice(["qq.com", "163.com", "sz.gov.cn"])
+        builder = MessageBuilder(clients[index % len(clients)]).sender(f"{unit}办公室", f"u{index}@{domain}")
+        builder.date(received.strftime("%a, %d %b %Y %H:%M:%S +0800")).message_id(f"<bench{index}.{seed}@example.cn>")
+        roll = rng.random()
+        forms = 0
+        if roll < 0.70:
+            kind = "one"
+            table, data = factory.form(unit)
+            builder.subject(f"双争双创申报材料（表{table}）{unit}").attach(f"表{table} {unit}申报表.docx", data)
+            forms = 1
+        elif roll < 0.85:
+            kind = "several"
+            for position in range(rng.randint(2, 3)):
+                table, data = factory.form(unit)
+                builder.attach(f"表{table}-{position + 1}.docx", data)
+                forms += 1
+            builder.subject(f"{unit}双争双创申报材料")
+        elif roll < 0.95:
+            kind = "zip"
+            members = []
+            for position in range(rng.randint(5, 10)):
+                table, data = factory.form()
+                members.append((f"{unit}汇总/表{table}-{position + 1}.docx", data))
+            forms = len(members)
+            builder.subject(f"{unit}转报申报材料（{forms}份）").attach(f"{unit}申报材料.zip", zip_archive(members))
+        elif roll < 0.975:
+            kind = "no_form"
+            builder.subject("请问申报截止时间").text("您好，请问本次申报的截止时间是哪一天？谢谢。")
+        else:
+            kind = "auto"
+            builder.subject("自动回复：休假中").text("您好，我正在休假，将于返回后回复。").auto_reply()
+        big = big_every > 0 and index % big_every == big_every // 2
+        if big:
+            builder.attach("申报材料扫描件.pdf", _big_scan(rng), "application/pdf")
+        yield GeneratedMail(builder.build(), received, forms, kind, big)
+
+
+# --------------------------------------------------------------------------------------- loading
+
+
+def _maildir(cfg: dict[str, Any], user: str) -> Path:
+    return Path(cfg["maildir_root"]) / user
+
+
+def _deliver_to_maildir(root: Path, mails: Iterator[GeneratedMail], uid: int, gid: int) -> dict[str, Any]:
+    """Write straight into the maildir as an LDA would (mtime = INTERNALDATE, S=/W= sizes given)."""
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        os.chown(root / sub, uid, gid)
+    os.chown(root, uid, gid)
+    return _account(mails, lambda i, m: _write_one(root, i, m, uid, gid))
+
+
+def _write_one(root: Path, index: int, mail: GeneratedMail, uid: int, gid: int) -> None:
+    stamp = int(mail.received_at.timestamp())
+    size = len(mail.raw)
+    path = root / "cur" / f"{stamp}.M{index:06d}P1.bench,S={size},W={size}:2,"
+    path.write_bytes(mail.raw)
+    os.chown(path, uid, gid)
+    os.utime(path, (stamp, stamp))
+
+
+def _account(mails: Iterator[GeneratedMail], put: Callable[[int, GeneratedMail], None]) -> dict[str, Any]:
+    kinds: Counter[str] = Counter()
+    forms = big = size = 0
+    for index, mail in enumerate(mails):
+        put(index, mail)
+        kinds[mail.kind] += 1
+        forms += mail.forms
+        big += mail.big
+        size += len(mail.raw)
+    return {"mails": sum(kinds.values()), "kinds": dict(kinds), "forms": forms, "big": big, "bytes": size}
+
+
+def load_child(cfg: dict[str, Any], user: str, count: int, seed: int, big_every: int,
+               queue: Any) -> None:
+    """Generate and load ``count`` mails into ``user``'s INBOX (a child process: its memory is not measured)."""
+    mails = generate(count, seed=seed, big_every=big_every)
+    if cfg["server"] == "dovecot":
+        owner = pwd.getpwnam(cfg["mail_user"])
+        queue.put(_deliver_to_maildir(_maildir(cfg, user), mails, owner.pw_uid, owner.pw_gid))
+        return
+    from imapclient import IMAPClient
+
+    imap = IMAPClient(cfg["host"], cfg["port"], ssl=False, timeout=60)
+    imap.login(user, USERS[user])
+    try:
+        queue.put(_account(mails, lambda _i, m: imap.append("INBOX", m.raw, msg_time=m.received_at)))
+    finally:
+        imap.logout()
+
+
+def replicate_child(cfg: dict[str, Any], user: str, count: int, queue: Any) -> None:
+    """Fill ``user``'s maildir with ``count`` mails: 100 generated ones repeated with fresh Message-IDs.
+
+    Used for the idle mailbox (10,000 mails): generating each from scratch would take minutes.
+    """
+    base = list(generate(100, seed=11))
+    owner = pwd.getpwnam(cfg["mail_user"])
+
+    def repeated() -> Iterator[GeneratedMail]:
+        for index in range(count):
+            mail = base[index % len(base)]
+            copy = index // len(base)
+            raw = mail.raw.replace(b".11@example.cn>", f".11.{copy}@example.cn>".encode(), 1)
+            yield GeneratedMail(raw, mail.received_at - dt.timedelta(days=1), mail.forms, mail.kind)
+
+    if cfg["server"] == "dovecot":
+        queue.put(_deliver_to_maildir(_maildir(cfg, user), repeated(), owner.pw_uid, owner.pw_gid))
+        return
+    from imapclient import IMAPClient
+
+    imap = IMAPClient(cfg["host"], cfg["port"], ssl=False, timeout=60)
+    imap.login(user, USERS[user])
+    try:
+        queue.put(_account(repeated(), lambda _i, m: imap.append("INBOX", m.raw, msg_time=m.received_at)))
+    finally:
+        imap.logout()
+
+
+# ------------------------------------------------------------------------------------ measuring
+
+
+class TreeMemory:
+    """Samples the RSS of this process's descendants (parser workers hang below the forkserver)."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.peak_tree_kb = 0
+        self.peak_child_hwm_kb = 0
+        self.child_cpu: dict[int, float] = {}  # pid -> utime + stime seen last (seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="rss-sampler")
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    @staticmethod
+    def _descendants(pid: int) -> list[int]:
+        found: list[int] = []
+        stack = [pid]
+        while stack:
+            current = stack.pop()
+            try:
+                tasks = os.listdir(f"/proc/{current}/task")
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{current}/task/{task}/children") as handle:
+                        kids = [int(k) for k in handle.read().split()]
+                except OSError:
+                    continue
+                found.extend(kids)
+                stack.extend(kids)
+        return found
+
+    @staticmethod
+    def _status(pid: int) -> tuple[int, int]:
+        rss = hwm = 0
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        rss = int(line.split()[1])
+                    elif line.startswith("VmHWM:"):
+                        hwm = int(line.split()[1])
+        except OSError:
+            pass
+        return rss, hwm
+
+    @staticmethod
+    def _cpu(pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> None:
+        me = os.getpid()
+        total = self._status(me)[0]
+        for pid in self._descendants(me):
+            rss, hwm = self._status(pid)
+            total += rss
+            self.peak_child_hwm_kb = max(self.peak_child_hwm_kb, hwm)
+            cpu = self._cpu(pid)
+            if cpu is not None:
+                self.child_cpu[pid] = cpu
+        self.peak_tree_kb = max(self.peak_tree_kb, total)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def report(self) -> dict[str, float]:
+        self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return {
+            "self_peak_mb": round(self_kb / 1024, 1),
+            "children_peak_mb": round(max(children_kb, self.peak_child_hwm_kb) / 1024, 1),
+            "self_plus_children_mb": round((self_kb + max(children_kb, self.peak_child_hwm_kb)) / 1024, 1),
+            "tree_sampled_peak_mb": round(self.peak_tree_kb / 1024, 1),
+            "children_cpu_seconds": round(sum(self.child_cpu.values()), 2),
+        }
+
+
+class StageTimer:
+    """Wall time per pipeline stage, by wrapping the functions each stage consists of.
+
+    Costs nothing when not installed (the benchmark wraps; the service runs unwrapped).
+    ``commit`` wraps the whole per-mail transaction; ``database`` = commit − rules − reply.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+
+    def wrap(self, owner: Any, attr: str, stage: str) -> None:
+        original = getattr(owner, attr)  # AttributeError: the pipeline was refactored, update the map
+        seconds, calls = self.seconds, self.calls
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[stage] += time.perf_counter() - started
+                calls[stage] += 1
+
+        setattr(owner, attr, timed)
+
+    def install(self) -> None:
+        import mailintake.intake as intake
+        import mailintake.pipeline as pipeline
+        import mailintake.sender as sender
+        from mailintake.mailbox import MailboxClient
+        from mailintake.sandbox import ParserPool
+        from mailintake.storage import Storage
+
+        for attr in ("connect", "select", "uids_above", "fetch_meta", "fetch_raw"):
+            self.wrap(MailboxClient, attr, "fetch")
+        self.wrap(pipeline, "_fetch_headers", "fetch")
+        self.wrap(intake, "read", "mime")
+        self.wrap(Storage, "put", "storage")
+        self.wrap(ParserPool, "parse_many", "parse")
+        self.wrap(ParserPool, "close", "parse")
+        self.wrap(intake, "run_chain", "rules")
+        self.wrap(intake, "decide", "rules")
+        self.wrap(intake, "enqueue_reply", "reply")
+        self.wrap(pipeline._Cycle, "commit_one", "commit")
+        self.wrap(sender, "deliver_due", "sending")
+
+    def stages(self, total: float) -> dict[str, float]:
+        s = self.seconds
+        out = {
+            "fetch": s["fetch"],
+            "mime": s["mime"],
+            "storage": s["storage"],
+            "parse": s["parse"],
+            "rules": s["rules"],
+            "database": s["commit"] - s["rules"] - s["reply"],
+            "reply_compose": s["reply"],
+            "sending": s["sending"],
+        }
+        out["other"] = total - sum(out.values())
+        return {k: round(v, 3) for k, v in out.items()}
+
+
+def settings_for(cfg: dict[str, Any], workdir: Path, user: str) -> Any:
+    from mailintake.config import load_settings
+
+    overrides: dict[str, dict[str, Any]] = {
+        "database": {"url": f"sqlite:///{workdir / 'mailintake.db'}"},
+        "storage": {"dir": str(workdir / "storage")},
+        "report": {"dir": str(workdir / "reports")},
+        "mailbox": {"host": cfg["host"], "port": cfg["port"], "security": "none", "username": user,
+                    "password": USERS[user], "verify_tls": False, "fetch_batch": FETCH_BATCH},
+        "smtp": {"host": cfg["smtp_host"], "port": cfg["smtp_port"], "security": "none", "sender": OFFICE},
+    }
+    if cfg.get("big_limit_mb"):
+        overrides["mailbox"]["max_message_bytes"] = cfg["big_limit_mb"] * 1024 * 1024
+    return load_settings(environ={}, overrides=overrides)
+
+
+def _deliver_all(settings: Any, session_factory: Any) -> dict[str, int]:
+    from mailintake.sender import deliver_due
+
+    totals: Counter[str] = Counter()
+    while True:
+        result = deliver_due(settings, session_factory)
+        totals.update({"sent": result.sent, "retried": result.retried, "failed": result.failed})
+        if result.sent + result.retried + result.failed == 0:
+            return dict(totals)
+
+
+def _db_counts(session_factory: Any) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from mailintake.db.models import Message, OutboxItem, Submission
+
+    with session_factory() as session:
+        statuses = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
+        return {
+            "messages": sum(statuses.values()),
+            "statuses": statuses,
+            "submissions": session.scalar(select(func.count()).select_from(Submission)),
+            "outbox": dict(session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all()),
+        }
+
+
+def pipeline_child(cfg: dict[str, Any], queue: Any) -> None:
+    """The full pipeline on the loaded mailbox, in a fresh process."""
+    from mailintake.db.engine import open_database
+    from mailintake.pipeline import poll_once
+
+    workdir = Path(cfg["workdir"]) / "pipeline"
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(cfg, workdir, OFFICE)
+    session_factory = open_database(settings.database.url)
+    timer = StageTimer()
+    timer.install()
+    profiler = None
+    if cfg.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+    with TreeMemory() as memory:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = poll_once(settings, session_factory)
+        poll_seconds = time.perf_counter() - wall0
+        delivered = _deliver_all(settings, session_factory)
+        total = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+    if profiler is not None:
+        profiler.stop()
+        Path(cfg["profile"]).write_text(profiler.output_text(unicode=True, show_all=False), "utf-8")
+    queue.put({
+        "seconds": round(total, 3),
+        "poll_seconds": round(poll_seconds, 3),
+        "cpu_main_seconds": round(cpu, 3),
+        "stages": timer.stages(total),
+        "poll": result.summary(),
+        "delivered": delivered,
+        "database": _db_counts(session_factory),
+        "memory": memory.report(),
+        "children0": children0.ru_maxrss,
+    })
+
+
+def _cells_of_docx(data: bytes) -> int:
+    from docx import Document
+
+    cells = 0
+    document = Document(io.BytesIO(data))
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                _ = cell.text
+                cells += 1
+    return cells
+
+
+def _floor_file(data: bytes, counts: Counter[str]) -> None:
+    if data[:2] != b"PK":
+        return
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    names = archive.namelist()
+    if "word/document.xml" in names:
+        counts["cells"] += _cells_of_docx(data)
+        counts["docx"] += 1
+        return
+    for name in names:
+        if name.lower().endswith(".docx"):
+            _floor_file(archive.read(name), counts)
+
+
+def floor_child(cfg: dict[str, Any], queue: Any) -> None:
+    """The floor: one FETCH loop and python-docx over every form, nothing else."""
+    from imapclient import IMAPClient
+
+    counts: Counter[str] = Counter()
+    with TreeMemory() as memory:
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        imap = IMAPClient(cfg["host"], cfg["port"], ssl=False, timeout=120)
+        imap.login(OFFICE, USERS[OFFICE])
+        imap.select_folder("INBOX", readonly=True)
+        uids = sorted(imap.search("ALL"))
+        fetch_seconds = 0.0
+        for start in range(0, len(uids), FETCH_BATCH):
+            t = time.perf_counter()
+            data = imap.fetch(uids[start : start + FETCH_BATCH], ["BODY.PEEK[]"])
+            fetch_seconds += time.perf_counter() - t
+            for item in data.values():
+                counts["mails"] += 1
+                message = email.message_from_bytes(item[b"BODY[]"])
+                for part in message.walk():
+                    if part.is_multipart():
+                        continue
+                    payload = part.get_payload(decode=True)
+                    if isinstance(payload, bytes):
+                        _floor_file(payload, counts)
+            del data
+        imap.logout()
+        total = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+    queue.put({"seconds": round(total, 3), "fetch_seconds": round(fetch_seconds, 3), "cpu_seconds": round(cpu, 3),
+               "counts": dict(counts), "memory": memory.report()})
+
+
+def idle_child(cfg: dict[str, Any], queue: Any) -> None:
+    """Process the idle mailbox (not measured), then time idle polls in the same warm process."""
+    from mailintake.db.engine import open_database
+    from mailintake.pipeline import make_pool, poll_once
+
+    workdir = Path(cfg["workdir"]) / "idle"
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(cfg, workdir, IDLE_USER)
+    session_factory = open_database(settings.database.url)
+    started = time.perf_counter()
+    with make_pool(settings) as pool:
+        first = poll_once(settings, session_factory, pool=pool)
+    setup_poll = time.perf_counter() - started
+    delivered = _deliver_all(settings, session_factory)
+    setup_seconds = time.perf_counter() - started
+    walls: list[float] = []
+    cpus: list[float] = []
+    fetched = 0
+    for _ in range(cfg["idle_polls"] + 1):  # the first one only warms caches
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        result = poll_once(settings, session_factory)
+        walls.append(time.perf_counter() - wall0)
+        cpus.append(time.process_time() - cpu0)
+        fetched += result.fetched
+    profile_text = None
+    if cfg.get("profile"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        for _ in range(5):
+            poll_once(settings, session_factory)
+        profiler.stop()
+        profile_text = profiler.output_text(unicode=True)
+    warm_walls, warm_cpus = walls[1:], cpus[1:]
+    queue.put({
+        "mails": first.fetched,
+        "setup_poll_seconds": round(setup_poll, 1),
+        "setup_seconds": round(setup_seconds, 1),
+        "setup_counts": first.summary()["counts"],
+        "delivered": delivered,
+        "fetched_while_idle": fetched,
+        "polls": len(warm_walls),
+        "wall_ms_median": round(statistics.median(warm_walls) * 1000, 1),
+        "wall_ms_max": round(max(warm_walls) * 1000, 1),
+        "cpu_ms_median": round(statistics.median(warm_cpus) * 1000, 1),
+        "first_poll_ms": round(walls[0] * 1000, 1),
+        "profile": profile_text,
+        "database": _db_counts(session_factory),
+    })
+
+
+def run_child(target: Callable[..., None], *args: Any) -> Any:
+    """Run ``target(*args, queue)`` in a fresh spawned process and return what it put on the queue."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{target.__name__} exited with {process.exitcode}")
+    return result
+
+
+# ------------------------------------------------------------------------------------ orchestration
+
+
+def start_servers(kind: str, workdir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    from mailintake.devservers import dovecot_binary, start_dovecot, start_imap_server, start_smtp_sink
+
+    if kind == "auto":
+        kind = "dovecot" if dovecot_binary() else "pymap"
+    cfg: dict[str, Any]
+    if kind == "dovecot":
+        imap: Any = start_dovecot(workdir / "dovecot", USERS)
+        cfg = {"server": "dovecot", "maildir_root": str(imap.work / "mail"),
+               "mail_user": "nobody" if os.getuid() == 0 else pwd.getpwuid(os.getuid()).pw_name}
+    else:
+        imap = start_imap_server(USERS)
+        cfg = {"server": "pymap"}
+    sink = start_smtp_sink()
+    cfg.update({"host": imap.host, "port": imap.port, "smtp_host": sink.host, "smtp_port": sink.port,
+                "workdir": str(workdir)})
+    return imap, sink, cfg
+
+
+def warm_server(cfg: dict[str, Any], user: str) -> float:
+    """SELECT and FETCH the metadata once, as a server that indexed at delivery would have (not measured)."""
+    from imapclient import IMAPClient
+
+    started = time.perf_counter()
+    imap = IMAPClient(cfg["host"], cfg["port"], ssl=False, timeout=600)
+    imap.login(user, USERS[user])
+    imap.select_folder("INBOX", readonly=True)
+    uids = imap.search("ALL")
+    if uids:
+        imap.fetch(uids, ["RFC822.SIZE", "INTERNALDATE", "FLAGS", "BODY.PEEK[HEADER]"])
+    imap.logout()
+    return time.perf_counter() - started
+
+
+def _cli_startup() -> dict[str, float]:
+    """Wall time of `mailintake --help` and of importing what `poll` imports, in fresh processes."""
+    import subprocess
+
+    def timed(argv: list[str]) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, capture_output=True)
+            best = min(best, time.perf_counter() - started)
+        return round(best * 1000, 1)
+
+    python = sys.executable
+    return {
+        "python_bare_ms": timed([python, "-c", "pass"]),
+        "cli_help_ms": timed([python, "-m", "mailintake", "--help"]),
+        "poll_imports_ms": timed([python, "-c", "import mailintake.commands.poll, mailintake.pipeline, "
+                                  "mailintake.mailbox, mailintake.db.engine, mailintake.sender"]),
+    }
+
+
+def _fmt_row(name: str, value: str, goal: str = "", verdict: str = "") -> str:
+    return f"  {name:<44} {value:>22}  {goal:<20} {verdict}"
+
+
+def print_table(out: dict[str, Any]) -> None:
+    print()
+    print(f"mailintake intake benchmark — {out['mails']} mails, server {out['server']}, "
+          f"{out['cpus']} CPUs, Python {out['python']}")
+    load = out.get("load", {})
+    if load:
+        print(f"  corpus: {load['mails']} mails, {load['forms']} forms, {load['bytes'] / 1e6:.1f} MB, "
+              f"kinds {load['kinds']}" + (f", {load['big']} with a 60 MB scan" if load.get("big") else ""))
+    floor, pipe = out.get("floor"), out.get("pipeline")
+    if floor:
+        print(_fmt_row("floor (FETCH + python-docx cells)", f"{floor['seconds']:.2f} s"))
+        print(_fmt_row("  CPU", f"{floor['cpu_seconds']:.2f} s"))
+    if pipe:
+        print(_fmt_row("full pipeline (poll_once + deliver_due)", f"{pipe['seconds']:.2f} s"))
+        print(_fmt_row("  CPU main process / parser children", f"{pipe['cpu_main_seconds']:.2f} / "
+                       f"{pipe['memory']['children_cpu_seconds']:.2f} s"))
+        print(_fmt_row("  mails/s", f"{out['mails'] / pipe['seconds']:.1f}"))
+        print(_fmt_row("  forms/s", f"{pipe['database']['submissions'] / pipe['seconds']:.1f}"))
+        print(_fmt_row("  replies accepted by the SMTP sink", str(pipe["sink_messages"])))
+    if floor and pipe:
+        ratio = pipe["seconds"] / floor["seconds"] if floor["seconds"] else float("inf")
+        print(_fmt_row("pipeline / floor", f"{ratio:.2f}x", "< 1.5x", "OK" if ratio < 1.5 else "MISSED"))
+    if pipe:
+        for stage, seconds in pipe["stages"].items():
+            print(_fmt_row(f"  stage {stage}", f"{seconds:.2f} s"))
+        mem = pipe["memory"]
+        peak = mem["self_plus_children_mb"]
+        goal = "< 300 MB" + (" (big)" if out.get("big") else "")
+        print(_fmt_row("peak RSS pipeline (self + parser child)", f"{peak:.0f} MB", goal,
+                       ("OK" if peak < 300 else "MISSED")))
+        print(_fmt_row("  self / child / sampled tree", f"{mem['self_peak_mb']:.0f}/{mem['children_peak_mb']:.0f}/"
+                       f"{mem['tree_sampled_peak_mb']:.0f} MB"))
+    if floor:
+        print(_fmt_row("peak RSS floor", f"{floor['memory']['self_peak_mb']:.0f} MB"))
+    idle = out.get("idle")
+    if idle:
+        print(_fmt_row(f"idle poll at {idle['mails']} processed mails (wall)", f"{idle['wall_ms_median']:.1f} ms",
+                       "< 100 ms", "OK" if idle["wall_ms_median"] < 100 else "MISSED"))
+        print(_fmt_row("  idle poll CPU time (main process)", f"{idle['cpu_ms_median']:.1f} ms"))
+    cli = out.get("cli")
+    if cli:
+        print(_fmt_row("start-up: python / `mailintake --help`", f"{cli['python_bare_ms']:.0f} / "
+                       f"{cli['cli_help_ms']:.0f} ms"))
+        print(_fmt_row("start-up: imports of `poll`", f"{cli['poll_imports_ms']:.0f} ms"))
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mails", type=int, default=200, help="mails in the measured mailbox")
+    parser.add_argument("--json", dest="json_out", help="write the results here")
+    parser.add_argument("--server", choices=["auto", "dovecot", "pymap"], default="auto")
+    parser.add_argument("--idle-mails", type=int, default=0, help="also measure an idle poll at this many mails")
+    parser.add_argument("--idle-polls", type=int, default=7, help="measured idle polls (median reported)")
+    parser.add_argument("--big", action="store_true", help="add a 60 MB scan to every --big-every-th mail")
+    parser.add_argument("--big-every", type=int, default=100)
+    parser.add_argument("--big-limit-mb", type=int, default=128,
+                        help="with --big: [mailbox] max_message_bytes, so the big mails are read, not refused")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and idle polls) here")
+    args = parser.parse_args(argv)
+
+    out: dict[str, Any] = {"mails": args.mails, "cpus": os.cpu_count(), "python": platform.python_version(),
+                           "big": args.big, "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory(prefix="mi-bench-") as tmp:
+        workdir = Path(tmp)
+        imap, sink, cfg = start_servers(args.server, workdir)
+        out["server"] = cfg["server"]
+        cfg["big_limit_mb"] = args.big_limit_mb if args.big else 0
+        cfg["idle_polls"] = args.idle_polls
+        try:
+            if args.mails:
+                started = time.perf_counter()
+                out["load"] = run_child(load_child, cfg, OFFICE, args.mails, args.seed,
+                                        args.big_every if args.big else 0)
+                out["load"]["seconds"] = round(time.perf_counter() - started, 1)
+                out["load"]["warm_seconds"] = round(warm_server(cfg, OFFICE), 1)
+                print(f"loaded {out['load']['mails']} mails in {out['load']['seconds']} s", file=sys.stderr)
+                if not args.skip_floor:
+                    out["floor"] = run_child(floor_child, cfg)
+                    print(f"floor: {out['floor']['seconds']} s", file=sys.stderr)
+                if not args.skip_pipeline:
+                    pcfg = dict(cfg, profile=args.profile)
+                    out["pipeline"] = run_child(pipeline_child, pcfg)
+                    out["pipeline"]["sink_messages"] = len(sink.messages)
+                    print(f"pipeline: {out['pipeline']['seconds']} s", file=sys.stderr)
+            if args.idle_mails:
+                started = time.perf_counter()
+                out["idle_load"] = run_child(replicate_child, cfg, IDLE_USER, args.idle_mails)
+                out["idle_load"]["seconds"] = round(time.perf_counter() - started, 1)
+                warm_server(cfg, IDLE_USER)
+                icfg = dict(cfg, profile=(args.profile + ".idle.txt") if args.profile else None)
+                out["idle"] = run_child(idle_child, icfg)
+                print(f"idle: {out['idle']['wall_ms_median']} ms", file=sys.stderr)
+            out["cli"] = _cli_startup()
+        finally:
+            sink.stop()
+            imap.stop()
+    print_table(out)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
