@@ -132,7 +132,7 @@ def replace_members(docx: bytes, replacements: dict[str, bytes], *, drop: Iterab
 
 def document_xml(body_xml: str, *, prolog: str = "") -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>{prolog}'
-            f'<w:document xmlns:w="{W_NS}"><w:body>{body_xml}</w:body></w:document>').encode("utf-8")
+            f'<w:document xmlns:w="{W_NS}"><w:body>{body_xml}</w:body></w:document>').encode()
 
 
 def paragraph(text: str) -> str:
@@ -167,10 +167,10 @@ def xinclude_docx() -> bytes:
 
 def external_rels_docx() -> bytes:
     """Relationships pointing at local files and outside the package (altChunk, header)."""
-    rels = ('<?xml version="1.0" encoding="UTF-8"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="../../../../etc/passwd"/></Relationships>').encode()
+    rels = (b'<?xml version="1.0" encoding="UTF-8"?>'
+            b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+            b'officeDocument" Target="../../../../etc/passwd"/></Relationships>')
     return replace_members(minimal_docx(), {"_rels/.rels": rels})
 
 
@@ -278,7 +278,8 @@ def docm(fields_docx: bytes | None = None) -> bytes:
     types = types.replace("wordprocessingml.document.main+xml", "ms-word.document.macroEnabled.main+xml")
     types = types.replace("</Types>", '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
                                       "</Types>")
-    vba = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"Sub AutoOpen()\r\n Shell \"touch /tmp/" + TOKEN.encode() + b"\"\r\nEnd Sub"
+    macro = b'Sub AutoOpen()\r\n Shell "touch /tmp/' + TOKEN.encode() + b'"\r\nEnd Sub'
+    vba = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + macro
     return replace_members(source, {"[Content_Types].xml": types.encode("utf-8")}, add={"word/vbaProject.bin": vba})
 
 

@@ -37,6 +37,7 @@ BIG_ATTACHMENT = 60 * 1024 * 1024
 #: the poll child (and its parser children) must stay below this peak resident size
 RSS_LIMIT_MB = 600
 POLL_SECONDS_LIMIT = 90
+REPO = Path(__file__).resolve().parent.parent
 
 #: key -> (status, message flag codes sorted). Mails whose hostility is only in headers carry a
 #: valid form and are accepted with the values sanitised (checked separately below).
@@ -83,7 +84,7 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     "normal-after": ("accepted", []),
 }
 #: mails without a usable Message-ID get a synthetic one; recognised by their UID instead
-HEADERLESS = {"no-headers-garbage": ("no_form", []), "no-from-no-id": ("no_form", [])}
+HEADERLESS: dict[str, tuple[str, list[str]]] = {"no-headers-garbage": ("no_form", []), "no-from-no-id": ("no_form", [])}
 
 _RUSAGE_WRAPPER = """
 import json, resource, subprocess, sys, time
@@ -110,7 +111,9 @@ def write_config(path: Path, server: PymapServer, root: Path, *, smtp_port: int 
         f'[database]\nurl = "sqlite:///{root / "mailintake.db"}"\n[storage]\ndir = "{root / "storage"}"\n'
         f'[smtp]\nsender = "office@example.gov.cn"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
         f'[report]\ndir = "{root / "reports"}"\n'
-        "[limits]\nparse_timeout = 30\nparse_memory_mb = 1024\n",
+        "[limits]\nparse_timeout = 30\nparse_memory_mb = 1024\n"
+        f'[campaign]\nforms = "{REPO / "config/forms.toml"}"\nroster = "{REPO / "config/units.csv"}"\n'
+        f'templates = "{REPO / "config/templates"}"\n',
         "utf-8",
     )
     path.chmod(0o600)
@@ -279,7 +282,7 @@ def test_reply_headers_carry_no_injected_header_or_recipient(outcome):
         raw, recipients, cc = bytes(item.raw), list(item.recipients), list(item.cc)
     assert (recipients, cc) == (["crlf@qq.com"], [])
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    names = {name.lower() for name in parsed.keys()}
+    names = {name.lower() for name in parsed}
     assert "bcc" not in names and "x-injected" not in names and "cc" not in names
     assert [str(v) for v in parsed.get_all("To") or []] == [parsed["To"]]
     assert [a.addr_spec for a in parsed["To"].addresses] == ["crlf@qq.com"]
