@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             "database": {"url": f"sqlite:///{root / 'mailintake.db'}"},
             "storage": {"dir": str(root / "storage")},
             "report": {"dir": str(root / "reports")},
+            "smtp": {"sender": "office@example.gov.cn", "security": "none", "host": "127.0.0.1", "port": 9},
         })
         session_factory = open_database(settings.database.url)
         started = time.perf_counter()
