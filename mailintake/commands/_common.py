@@ -10,13 +10,24 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings, load_settings
-from mailintake.errors import MailintakeError
+from mailintake.errors import DatabaseError, MailintakeError
 
 
-def load(ctx: click.Context) -> Settings:
-    """The validated settings for the ``--config`` given to the root group."""
+def load(ctx: click.Context, *, warn_permissions: bool = True) -> Settings:
+    """The validated settings for the ``--config`` given to the root group.
+
+    Warns (one stderr line) when the file holds a password and every user on the machine can read it.
+    """
     obj = ctx.find_root().obj or {}
-    return load_settings(obj.get("config_path"))
+    settings = load_settings(obj.get("config_path"))
+    if warn_permissions:
+        from mailintake.config import resolve_config_path, world_readable_secret
+
+        path = resolve_config_path(obj.get("config_path"))
+        if path is not None and world_readable_secret(path):
+            click.echo(f"warning: config file {path} is readable by every user and holds a password; "
+                       f"chmod 600 {path}", err=True)
+    return settings
 
 
 def database(settings: Settings) -> sessionmaker[Session]:
@@ -29,8 +40,15 @@ def database(settings: Settings) -> sessionmaker[Session]:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a MailintakeError into one line on stderr and its exit code."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         yield
     except MailintakeError as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
+    except OperationalError as err:  # busy/locked past the timeout, server gone: nothing half-written
+        reason = str(err.orig).splitlines()[0] if err.orig else str(err).splitlines()[0]
+        click.echo(f"database: {reason}; nothing was lost, run the command again when the database is free",
+                   err=True)
+        sys.exit(DatabaseError.exit_code)

@@ -108,7 +108,7 @@ def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
 
     setup_logging(2 if verbosity_of(ctx) >= 2 else 0)
     try:
-        settings = load(ctx)
+        settings = load(ctx, warn_permissions=False)  # its own WARN line below
     except ConfigError as err:
         click.echo(f"FAIL config    {err}", err=True)
         ctx.exit(err.exit_code)
