@@ -153,7 +153,10 @@ class Submission(Base):
     """One parsed form. Only ``current`` rows count; a resubmission supersedes the older row."""
 
     __tablename__ = "submissions"
-    __table_args__ = (Index("ix_submissions_identity", "identity_key", "current"),)
+    __table_args__ = (
+        Index("ix_submissions_identity", "identity_key", "current"),
+        Index("ix_submissions_unit", "table_no", "unit", "current"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
