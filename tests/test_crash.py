@@ -136,6 +136,15 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
         assert Counter(row.status for row in rows) == Counter({"sent": MAILS})
         assert len({row.message_pk for row in rows}) == MAILS
 
+    client = imap.client()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags(client.search("ALL"))
+    finally:
+        client.logout()
+    assert len(flags) == MAILS  # nothing deleted or moved
+    assert [uid for uid, f in flags.items() if b"\\Seen" in f or b"\\Deleted" in f] == []  # nor marked
+
     delivered: Counter[str] = Counter()
     for received in sink.messages:
         parsed = email.message_from_bytes(received.raw, policy=email.policy.default)

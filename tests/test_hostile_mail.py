@@ -161,9 +161,23 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
         )
         assert done.returncode == 0, done.stderr
         run = json.loads(done.stdout)
+        client = server.client()
+        try:
+            client.select_folder("INBOX", readonly=True)
+            run["mailbox_flags"] = {int(uid): [f.decode() for f in flags]
+                                    for uid, flags in client.get_flags(client.search("ALL")).items()}
+        finally:
+            client.logout()
         yield Outcome(root, run, uids, before)
     finally:
         server.stop()
+
+
+def test_no_mail_is_deleted_or_marked_read(outcome):
+    """THEN every mail is still in the INBOX, none \\Seen or \\Deleted (mail is read with BODY.PEEK)."""
+    flags = outcome.run["mailbox_flags"]
+    assert sorted(flags) == sorted(outcome.uids.values())
+    assert [uid for uid, f in flags.items() if "\\Seen" in f or "\\Deleted" in f] == []
 
 
 def messages_by_key(outcome: Outcome) -> dict[str, Message]:
