@@ -75,6 +75,8 @@ def read_member(archive: zipfile.ZipFile, name: str, limits: Limits) -> bytes:
             data = handle.read(cap + 1)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise UnsafeFile("文件已损坏或不完整") from exc
+    except MemoryError as exc:  # the sandbox's RLIMIT_AS, not a damaged file
+        raise UnsafeFile("文件解析所需内存超出限制") from exc
     except Exception as exc:  # zlib.error and friends from a damaged stream
         raise UnsafeFile("文件已损坏或不完整") from exc
     if len(data) > cap:
@@ -102,6 +104,9 @@ def parse_xml(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
+        if any(entry.type_name == "ERR_NO_MEMORY" for entry in exc.error_log):
+            # libxml2 reports an exhausted address space (the sandbox's RLIMIT_AS) as a syntax error
+            raise UnsafeFile("文件解析所需内存超出限制") from exc
         raise UnsafeFile("文档内容已损坏") from exc
     if root is None:
         raise UnsafeFile("文档内容已损坏")
