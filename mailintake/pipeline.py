@@ -270,7 +270,10 @@ def _poll_folder(cycle: _Cycle, client: Any, progress: Callable[[int, int], None
 
 def _fetch_headers(client: Any, uids: list[int]) -> dict[int, bytes]:
     """Only the header of a mail too large to read: enough to record and answer it."""
-    response = client.imap.fetch(uids, [b"BODY.PEEK[HEADER]"])
+    try:
+        response = client.imap.fetch(uids, [b"BODY.PEEK[HEADER]"])
+    except Exception as exc:  # a dropped connection is a one-line MailboxError like every other fetch
+        raise client._wrap(exc, "FETCH") from None
     return {uid: bytes(data.get(b"BODY[HEADER]", b"")) for uid, data in response.items()}
 
 

@@ -385,3 +385,23 @@ def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, small_sto
     assert json.loads(done.stdout)["counts"] == {"accepted": 8 - first[0]}
     assert counts(session_factory) == (8, 8, 8)
     assert message_ids(session_factory) == expected_ids(8)
+
+
+def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_server, tmp_path):
+    """GIVEN a mail over the size limit (only its header is fetched) WHEN the connection drops just
+    before that fetch THEN the poll fails with one MailboxError line and the next poll records it."""
+    from mailintake.mailbox import MailboxClient
+    from mailintake.pipeline import _fetch_headers
+
+    add_mails(imap_server, 0, 1, padding=50_000)
+    settings = make_settings(tmp_path, imap=imap_server, mailbox={"max_message_bytes": 100_000})
+    with MailboxClient(settings.mailbox) as client:
+        client.select()
+        uids = sorted(client.uids_above(0))
+        imap_server.drop_connections()
+        with pytest.raises(MailboxError) as caught:
+            _fetch_headers(client, uids)
+    assert "\n" not in str(caught.value) and "lost during" in str(caught.value)
+    session_factory = open_database(settings.database.url)
+    result = poll_once(settings, session_factory)
+    assert result.counts == {"too_large": 1}
