@@ -20,7 +20,7 @@ from mailintake.rules.base import FileOutcome, MailContext
 from mailintake.rules.chain import decide, run_chain
 from mailintake.sandbox import ParseJob
 from mailintake.storage import Storage, sha256_hex
-from mailintake.submissions import identity_key, submission_unit, supersede
+from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
 from parsers.records import FileResult, Flag
 
 
@@ -128,7 +128,8 @@ def _rename(result: FileResult, name: str) -> FileResult:
 
 
 def store(session: Session, settings: Settings, prepared: PreparedMail, results: list[FileResult],
-          *, existing: Message | None = None, enqueue: bool = True) -> Message:
+          *, existing: Message | None = None, enqueue: bool = True,
+          unit_namer: UnitNamer = normalise_unit) -> Message:
     """Write the message and everything derived from it; queue its reply. Caller commits.
 
     With ``existing`` (a retry or a reprocess) that row is brought up to date instead; its old
@@ -162,7 +163,8 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
         existing.reply_to, existing.error, existing.processed_at = list(mail.reply_to), None, utcnow()
     else:
         session.add(message)
-    ctx = MailContext(mail=mail, received_at=fetched.received_at, settings=settings, session=session)
+    ctx = MailContext(mail=mail, received_at=fetched.received_at, settings=settings, session=session,
+                      unit_namer=unit_namer)
     run_chain(ctx, pre_parse=True)
     if fetched.raw is None and ctx.ignored_reason is None:
         message.status = "too_large"
@@ -222,8 +224,8 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
                 fields=dict(form.fields),
                 word_count=form.word_count,
                 flags=_flags(flags),
-                identity_key=identity_key(form.table, form.fields),
-                unit=submission_unit(form.table, form.fields),
+                identity_key=identity_key(form.table, form.fields, ctx.unit_namer),
+                unit=submission_unit(form.table, form.fields, ctx.unit_namer),
                 current=counts_as_current,
                 received_at=message.received_at,
             )

@@ -35,6 +35,7 @@ from mailintake.intake import (
 )
 from mailintake.sandbox import ParseJob, ParserPool
 from mailintake.storage import Storage
+from mailintake.submissions import load_unit_namer
 
 log = logging.getLogger("mailintake.pipeline")
 
@@ -82,6 +83,7 @@ class _Cycle:
         self.session_factory = session_factory
         self.storage = Storage(settings.path(settings.storage.dir))
         self.pool = pool
+        self.unit_namer = load_unit_namer(settings)
         self.result = PollResult()
         self.counter: Counter[str] = Counter()
 
@@ -147,7 +149,7 @@ class _Cycle:
                 return
             try:
                 with session.begin_nested():
-                    message = store(session, self.settings, item, results)
+                    message = store(session, self.settings, item, results, unit_namer=self.unit_namer)
                 self.counter[message.status] += 1
             except Exception as exc:
                 log.exception("processing mail UID %s failed", fetched_mail.uid)
@@ -312,7 +314,8 @@ def reprocess_message(
             before = message.status
             if retry:
                 message.attempts += 1
-            store(session, settings, prepared, results, existing=message, enqueue=False)
+            store(session, settings, prepared, results, existing=message, enqueue=False,
+                  unit_namer=load_unit_namer(settings))
             if message.status != before:
                 from mailintake.intake import enqueue_reply
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailintake.db.models import Submission
+
+if TYPE_CHECKING:
+    from mailintake.config import Settings
+    from mailintake.roster import Roster
+
+log = logging.getLogger("mailintake.submissions")
+
+#: maps a unit name as typed to the name submissions are grouped by
+UnitNamer = Callable[[str], str]
 
 _SEAL = re.compile(r"[（(]\s*盖\s*章\s*[)）]")
 _SPACE = re.compile(r"\s+")
@@ -25,21 +37,46 @@ def normalise_unit(value: str) -> str:
     return normalise_text(value)
 
 
-def submission_unit(table: int, fields: dict[str, str]) -> str:
+def roster_namer(roster: Roster | None) -> UnitNamer:
+    """Group by the roster's name when a typed name (or an alias) matches a roster unit."""
+    if roster is None:
+        return normalise_unit
+
+    def canonical(typed: str) -> str:
+        unit = roster.match(typed)
+        return normalise_unit(unit.name if unit is not None else typed)
+
+    return canonical
+
+
+def load_unit_namer(settings: Settings) -> UnitNamer:
+    """The roster-backed namer; without a readable roster, plain normalisation (and a warning)."""
+    from mailintake.errors import ConfigError
+    from mailintake.report.sources import resolve
+    from mailintake.roster import load_roster
+
+    try:
+        return roster_namer(load_roster(resolve(settings, settings.campaign.roster, "[campaign] roster")))
+    except ConfigError as exc:
+        log.warning("%s; units are grouped by the names as typed", exc)
+        return normalise_unit
+
+
+def submission_unit(table: int, fields: dict[str, str], namer: UnitNamer = normalise_unit) -> str:
     """The unit a form belongs to: 表1/表2 the applying unit, 表3/表4 the recommending unit."""
     if table in (1, 2):
-        return normalise_unit(fields.get("unit", ""))
-    return normalise_unit(fields.get("recommender", "") or fields.get("unit_and_title", ""))
+        return namer(fields.get("unit", ""))
+    return namer(fields.get("recommender", "") or fields.get("unit_and_title", ""))
 
 
-def identity_key(table: int, fields: dict[str, str]) -> str:
+def identity_key(table: int, fields: dict[str, str], namer: UnitNamer = normalise_unit) -> str:
     """表1: unit + project; 表2: unit; 表3/表4: table + name + recommending unit."""
     if table == 1:
-        parts = [normalise_unit(fields.get("unit", "")), normalise_text(fields.get("project", ""))[:200]]
+        parts = [namer(fields.get("unit", "")), normalise_text(fields.get("project", ""))[:200]]
     elif table == 2:
-        parts = [normalise_unit(fields.get("unit", ""))]
+        parts = [namer(fields.get("unit", ""))]
     else:
-        parts = [normalise_text(fields.get("name", "")), submission_unit(table, fields)]
+        parts = [normalise_text(fields.get("name", "")), submission_unit(table, fields, namer)]
     return f"{table}|" + "|".join(parts)
 
 

@@ -198,3 +198,25 @@ def test_processed_action_only_after_commit_and_never_deletes(imap_server, tmp_p
             assert len(client.search("ALL")) == 1
     finally:
         client.logout()
+
+
+def test_units_are_grouped_by_their_roster_name(imap_server, tmp_path):
+    """GIVEN a unit writing its name two ways (an alias in config/units.csv) THEN its 表2 resubmission
+    supersedes the first, and its 表1 projects count against one quota."""
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表2", message_id="<a1@sip>",
+                                  attachments={"表2.docx": form2(UNIT, deeds="初稿")}), at(16))
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表2 更正", message_id="<a2@sip>",
+                                  attachments={"表2.docx": form2("园区审批局", deeds="修改稿")}), at(17))
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表1", message_id="<a3@sip>",
+                                  attachments={"一.docx": form1("项目一"), "二.docx": form1("项目二", "园区审批局"),
+                                               "三.docx": form1("项目三", "工业园区审批局")}), at(17, 12))
+    settings = make_settings(tmp_path, imap=imap_server)
+    session_factory = open_database(settings.database.url)
+    poll_once(settings, session_factory)
+    with session_factory() as session:
+        table2 = session.scalars(select(Submission).where(Submission.table_no == 2).order_by(Submission.id)).all()
+        assert [(s.fields["deeds"], s.current, s.unit) for s in table2] == [
+            ("初稿", False, UNIT), ("修改稿", True, UNIT)]
+        table1 = session.scalars(select(Submission).where(Submission.table_no == 1).order_by(Submission.id)).all()
+        assert [[f["code"] for f in s.flags] for s in table1] == [[], [], ["quota_exceeded"]]
+        assert {s.unit for s in table1} == {UNIT}

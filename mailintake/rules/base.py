@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
 from mailintake.mail.model import Attachment, ParsedMail
+from mailintake.submissions import UnitNamer, normalise_unit
 from parsers.records import FileResult, Flag, Form
 
 
@@ -38,6 +39,8 @@ class MailContext:
     form_flags: dict[tuple[int, int], list[Flag]] = field(default_factory=dict)
     ignored_reason: str | None = None
     late: bool = False
+    #: how unit names are grouped (the roster's name for a matching alias)
+    unit_namer: UnitNamer = normalise_unit
 
     def forms(self) -> list[tuple[int, int, FileOutcome, Form]]:
         """Every form in arrival order: (file index, form index, file, form)."""

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from mailintake.db.models import Submission
 from mailintake.rules.base import MailContext
-from mailintake.submissions import identity_key, normalise_unit
+from mailintake.submissions import identity_key
 from parsers.records import Flag
 
 
@@ -21,10 +21,10 @@ class QuotaRule:
         for file_index, form_index, _outcome, form in ctx.forms():
             if form.table != 1:
                 continue
-            unit = normalise_unit(form.fields.get("unit", ""))
-            if not unit:
+            if not form.fields.get("unit", "").strip():
                 continue
-            key = identity_key(form.table, form.fields)
+            unit = ctx.unit_namer(form.fields["unit"])
+            key = identity_key(form.table, form.fields, ctx.unit_namer)
             if unit not in counted:
                 existing = ctx.session.scalars(
                     select(Submission.identity_key).where(
