@@ -29,8 +29,11 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
         session_factory = database(settings)
-        with worker_lock(settings, wait=True, timeout=wait_seconds):
-            result = poll_once(settings, session_factory)
+        from mailintake.progress import progress_bar
+
+        with worker_lock(settings, wait=True, timeout=wait_seconds), \
+                progress_bar("Reading new mail", enabled=verbosity_of(ctx) > 0) as progress:
+            result = poll_once(settings, session_factory, progress=progress)
             delivery = None
             if not no_send:
                 from mailintake.sender import deliver_due
