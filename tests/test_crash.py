@@ -181,6 +181,9 @@ def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path
     first = sink.wait_for(1, timeout=60)
     assert kill_group(sender)  # killed while the first reply's 250 was on its way
     assert len(first) >= 1
+    # the sender may have committed the first and handed over one more before the kill landed
+    before_kill = {str(email.message_from_bytes(m.raw, policy=email.policy.default)["In-Reply-To"])
+                   for m in sink.messages}
 
     settings = make_settings(tmp_path, smtp=sink)
     session_factory = open_database(settings.database.url)
@@ -197,4 +200,4 @@ def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path
     print(f"\nsend window: replies delivered twice: {twice}")
     # the kill lands inside the window unless the sender committed within microseconds of the 250
     assert len(twice) <= 1 and max(delivered.values()) <= 2
-    assert twice in ([], ["<win0@qq.com>"])
+    assert set(twice) <= before_kill
