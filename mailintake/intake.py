@@ -8,6 +8,7 @@ the whole mail recorded (with its ledger row and queued reply) or nothing of it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from mailintake.db.models import AttachmentRow, Ledger, Message, Submission, utc
 from mailintake.mail.model import ParsedMail
 from mailintake.rules.base import FileOutcome, MailContext
 from mailintake.rules.chain import decide, run_chain
-from mailintake.sandbox import ParseJob
+from mailintake.sandbox import ParseJob, ReadJob
 from mailintake.storage import Storage, sha256_hex
 from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
 from parsers.records import FileResult, Flag
@@ -45,6 +46,8 @@ class PreparedMail:
     mail: ParsedMail
     #: indexes into the poll's job list, one per candidate attachment (empty for ignored mail)
     job_indexes: list[int] = field(default_factory=list)
+    #: the id of an already recorded mail with the same bytes (nothing to read, parse or answer)
+    duplicate_of: int | None = None
     attachment_paths: list[str | None] = field(default_factory=list)
     attachment_shas: list[str] = field(default_factory=list)
 
@@ -69,15 +72,37 @@ def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:
     )
 
 
+def read_job(raw: bytes, settings: Settings) -> ReadJob:
+    from mailintake.mail.archives import ArchiveLimits
+
+    return ReadJob(raw=raw, own_addresses=frozenset(settings.own_addresses),
+                   limits=ArchiveLimits.from_settings(settings.limits))
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def unreadable_mail(raw: bytes, reason: str, settings: Settings) -> ParsedMail:
+    """What is left of a mail whose reading killed or stalled its child: its header, and a flag."""
+    end = _HEADER_END.search(raw, 0, 256 * 1024)
+    mail = read(raw[: end.end() if end else 256 * 1024], settings)
+    mail.attachments = []
+    mail.flags.append(Flag("unreadable", f"邮件结构异常，未能读取其内容（{reason}），请检查邮件及附件后重新发送。"))
+    return mail
+
+
 def prepare(fetched: FetchedMail, settings: Settings, storage: Storage, jobs: list[ParseJob],
-            job_by_sha: dict[str, int]) -> PreparedMail:
-    """Store the raw mail, read it, and add a parse job per distinct attachment to ``jobs``."""
+            job_by_sha: dict[str, int], *, mail: ParsedMail | None = None,
+            stored: tuple[str, str] | None = None) -> PreparedMail:
+    """Store the raw mail, read it (unless ``mail`` was read already, in a child), and add a parse
+    job per distinct attachment to ``jobs``."""
     if fetched.raw is None:
         mail = read(fetched.header, settings)
         digest = sha256_hex(fetched.header + str(fetched.size).encode())
         return PreparedMail(fetched, digest, None, mail)
-    digest, raw_path = storage.put(fetched.raw)
-    mail = read(fetched.raw, settings)
+    digest, raw_path = stored or storage.put(fetched.raw)
+    if mail is None:
+        mail = read(fetched.raw, settings)
     prepared = PreparedMail(fetched, digest, raw_path, mail)
     automatic = mail.automatic_reason is not None or mail.from_addr.lower() in settings.own_addresses
     if automatic:
@@ -244,9 +269,17 @@ def enqueue_reply(session: Session, settings: Settings, message: Message, *, aga
     enqueue(session, settings, message, again=again)
 
 
-def record_duplicate(session: Session, fetched: FetchedMail, original: Message) -> None:
+def record_duplicate(session: Session, fetched: FetchedMail, original_pk: int) -> None:
     session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
-                       message_pk=original.id, outcome="duplicate"))
+                       message_pk=original_pk, outcome="duplicate"))
+
+
+def known_digests(session: Session, digests: set[str]) -> dict[str, int]:
+    """Recorded mails among these SHA-256 digests (same bytes imply the same Message-ID)."""
+    if not digests:
+        return {}
+    rows = session.execute(select(Message.sha256, Message.id).where(Message.sha256.in_(digests))).all()
+    return {sha: message_pk for sha, message_pk in rows}
 
 
 def record_failure(session: Session, prepared_or_fetched: PreparedMail | FetchedMail, error: str) -> Message:

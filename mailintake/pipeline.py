@@ -28,11 +28,15 @@ from mailintake.intake import (
     FetchedMail,
     PreparedMail,
     find_duplicate,
+    known_digests,
     prepare,
+    read_job,
     record_duplicate,
     record_failure,
     store,
+    unreadable_mail,
 )
+from mailintake.mail.model import ParsedMail
 from mailintake.sandbox import ParseJob, ParserPool
 from mailintake.storage import Storage
 from mailintake.submissions import load_unit_namer
@@ -40,6 +44,8 @@ from mailintake.submissions import load_unit_namer
 log = logging.getLogger("mailintake.pipeline")
 
 MAX_ATTEMPTS = 3
+#: stands in for the parsed content of a mail recognised as a duplicate by its bytes alone
+_EMPTY_MAIL = ParsedMail(message_id="", from_addr="", from_name="", subject="")
 
 
 @dataclass
@@ -107,9 +113,25 @@ class _Cycle:
         # the batch's files are fsynced together (in threads, while the children parse) and in place
         # before the first commit refers to them
         with self.storage.batch():
+            stored = {item.uid: self.storage.put(item.raw) for item in fetched if item.raw is not None}
+            with self.session_factory() as session:
+                known = known_digests(session, {digest for digest, _ in stored.values()})
+            # mails are read in the sandboxed children too; a mail already recorded (a rescan after a
+            # UIDVALIDITY change, the same mail filed twice) is neither read nor parsed again
+            to_read = [item for item in fetched if item.raw is not None and stored[item.uid][0] not in known]
+            read_jobs = [read_job(item.raw or b"", self.settings) for item in to_read]
+            mails = self.pool.read_many(
+                read_jobs, lambda index, reason: unreadable_mail(read_jobs[index].raw, reason, self.settings))
+            read_by_uid = {item.uid: mail for item, mail in zip(to_read, mails, strict=True)}
             for raw_mail in fetched:
+                digest_path = stored.get(raw_mail.uid)
+                if digest_path is not None and digest_path[0] in known:
+                    prepared.append(PreparedMail(raw_mail, digest_path[0], digest_path[1], _EMPTY_MAIL,
+                                                 duplicate_of=known[digest_path[0]]))
+                    continue
                 try:
-                    prepared.append(prepare(raw_mail, self.settings, self.storage, jobs, by_sha))
+                    prepared.append(prepare(raw_mail, self.settings, self.storage, jobs, by_sha,
+                                            mail=read_by_uid.get(raw_mail.uid), stored=digest_path))
                 except StorageError:
                     raise
                 except Exception:
@@ -142,9 +164,12 @@ class _Cycle:
                 record_failure(session, item, "the mail could not be read; see the worker log")
                 self.counter["failed"] += 1
                 return
-            duplicate = find_duplicate(session, item)
-            if duplicate is not None:
-                record_duplicate(session, fetched_mail, duplicate)
+            duplicate_pk = item.duplicate_of
+            if duplicate_pk is None:
+                duplicate = find_duplicate(session, item)
+                duplicate_pk = duplicate.id if duplicate is not None else None
+            if duplicate_pk is not None:
+                record_duplicate(session, fetched_mail, duplicate_pk)
                 self.result.duplicates += 1
                 return
             try:
@@ -309,7 +334,9 @@ def reprocess_message(
             fetched = FetchedMail(folder=message.folder, uidvalidity=message.uidvalidity, uid=message.uid,
                                   received_at=message.received_at, size=message.size, raw=raw)
             jobs: list[ParseJob] = []
-            prepared = prepare(fetched, settings, storage, jobs, {})
+            job = read_job(raw, settings)
+            mail = parser_pool.read_many([job], lambda _index, reason: unreadable_mail(raw, reason, settings))[0]
+            prepared = prepare(fetched, settings, storage, jobs, {}, mail=mail)
             results = parser_pool.parse_many(jobs)
             before = message.status
             if retry:

@@ -1,4 +1,4 @@
-"""Parse attachments in child processes with a memory cap (RLIMIT_AS) and a time limit.
+"""Read mails and parse attachments in child processes with a memory cap (RLIMIT_AS) and a time limit.
 
 A pathological file kills or stalls only its child; the file is flagged ``unreadable`` and the
 worker goes on. Children come from a ``forkserver`` so they never inherit the worker's threads
@@ -11,12 +11,35 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from mailintake.mail.archives import ArchiveLimits
+from mailintake.mail.model import ParsedMail
 from parsers.records import FileResult, Flag
 
 _MEMORY_LIMIT_BYTES = 0
+
+
+_J = TypeVar("_J")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """One raw mail to read in a child: MIME walk, header repair, archive expansion."""
+
+    raw: bytes
+    own_addresses: frozenset[str]
+    limits: ArchiveLimits
+
+
+def run_read(job: ReadJob) -> ParsedMail:
+    """Executed in the child."""
+    from mailintake.mail.reader import read_mail
+
+    return read_mail(job.raw, own_addresses=job.own_addresses, limits=job.limits)
 
 
 @dataclass(frozen=True)
@@ -40,7 +63,8 @@ def _init_child(memory_limit: int) -> None:
         limit = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
         # soft limit only: the LibreOffice helper may raise it again for soffice itself
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    import parsers  # noqa: F401  (warm the import in the child)
+    import mailintake.mail.reader  # noqa: F401  (warm the imports in the child)
+    import parsers  # noqa: F401
 
 
 def _unreadable(name: str, reason: str) -> FileResult:
@@ -81,7 +105,7 @@ class ParserPool:
     def _pool(self) -> cf.ProcessPoolExecutor:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["parsers", "mailintake.sandbox"])
+            context.set_forkserver_preload(["parsers", "mailintake.sandbox", "mailintake.mail.reader"])
             self._executor = cf.ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=context,
@@ -100,13 +124,23 @@ class ParserPool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     def parse_many(self, jobs: Sequence[ParseJob]) -> list[FileResult]:
+        """Parse attachments; a file that kills or stalls its child is flagged ``unreadable``."""
+        return self._run_many(run_job, jobs, lambda index, reason: _unreadable(jobs[index].name, reason))
+
+    def read_many(self, jobs: Sequence[ReadJob], fallback: Callable[[int, str], ParsedMail]) -> list[ParsedMail]:
+        """Read raw mails (MIME, headers, archives); ``fallback(index, reason)`` for a mail that
+        kills or stalls its child, so hostile MIME never runs in the worker process."""
+        return self._run_many(run_read, jobs, fallback)
+
+    def _run_many(self, function: Callable[[_J], _R], jobs: Sequence[_J],
+                  fallback: Callable[[int, str], _R]) -> list[_R]:
         if not jobs:
             return []
-        results: list[FileResult | None] = [None] * len(jobs)
+        results: list[_R | None] = [None] * len(jobs)
         pending = list(range(len(jobs)))
         while pending:
             pool = self._pool()
-            futures = {index: pool.submit(run_job, jobs[index]) for index in pending}
+            futures = {index: pool.submit(function, jobs[index]) for index in pending}
             pending = []
             broken = False
             for index, future in futures.items():
@@ -116,18 +150,18 @@ class ParserPool:
                 try:
                     results[index] = future.result(timeout=self.timeout)
                 except cf.TimeoutError:
-                    results[index] = _unreadable(jobs[index].name, "解析超时")
+                    results[index] = fallback(index, "解析超时")
                     broken = True
                 except cf.process.BrokenProcessPool:
-                    results[index] = _unreadable(jobs[index].name, "文件解析所需资源超出限制")
+                    results[index] = fallback(index, "文件解析所需资源超出限制")
                     broken = True
-                except Exception as exc:  # a parser bug must not stop the intake; the file is flagged
-                    results[index] = _unreadable(jobs[index].name, f"解析程序错误：{type(exc).__name__}")
+                except Exception as exc:  # a parser bug must not stop the intake; the input is flagged
+                    results[index] = fallback(index, f"解析程序错误：{type(exc).__name__}")
             if broken:
                 # the pool is unusable (a child died or hangs): start over for the jobs not yet done
                 self._reset()
                 pending = [i for i in pending if results[i] is None]
-        return [r if r is not None else _unreadable(jobs[i].name, "未知原因") for i, r in enumerate(results)]
+        return [r if r is not None else fallback(i, "未知原因") for i, r in enumerate(results)]
 
     def close(self) -> None:
         if self._executor is not None:
