@@ -401,7 +401,8 @@ class StageTimer:
         for attr in ("connect", "select", "uids_above", "fetch_meta", "fetch_raw"):
             self.wrap(MailboxClient, attr, "fetch")
         self.wrap(pipeline, "_fetch_headers", "fetch")
-        self.wrap(intake, "read", "mime")
+        self.wrap(intake, "read", "mime")  # header-only reads in the worker
+        self.wrap(ParserPool, "read_many", "mime")  # waiting for the children to read the mails
         self.wrap(Storage, "put", "storage")
         self.wrap(ParserPool, "parse_many", "parse")
         self.wrap(ParserPool, "close", "parse")
