@@ -10,6 +10,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 
+from mailintake.db.engine import open_database
 from mailintake.export import export_csv, export_json, export_xlsx
 from tests.test_report_commands import run, seeded
 from tests.test_report_rows import (
@@ -26,15 +27,16 @@ from tests.test_report_rows import (
 )
 
 
-def exported(tmp_path: Path) -> dict[str, Any]:
-    with open_db(tmp_path)() as session:
+def exported(db_url: str) -> dict[str, Any]:
+    with open_database(db_url)() as session:
         build_story(session)
         session.commit()
         return export_json(session)
 
 
-def test_json_shape_exact(tmp_path: Path) -> None:
-    data = exported(tmp_path)
+def test_json_shape_exact(db_url: str) -> None:
+    """The export JSON, exactly, on SQLite and on PostgreSQL."""
+    data = exported(db_url)
     assert list(data) == ["messages", "submissions"]
     order = [1, 2, 5, 4, 6, 7, 8, 9, 10, 3]  # by received time
     assert [m["message_id"] for m in data["messages"]] == [f"<m{n}@example.cn>" for n in order]
@@ -78,8 +80,8 @@ def test_json_shape_exact(tmp_path: Path) -> None:
     json.dumps(data, ensure_ascii=False)  # serialisable as is
 
 
-def test_csv_one_row_per_submission_and_formula_guard(tmp_path: Path) -> None:
-    with open_db(tmp_path)() as session:
+def test_csv_one_row_per_submission_and_formula_guard(db_url: str) -> None:
+    with open_database(db_url)() as session:
         build_story(session)
         session.commit()
         buffer = io.StringIO()

@@ -53,8 +53,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    factory = open_database(settings.database.url)
+def db(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """The reply tests' rows, on SQLite and on PostgreSQL."""
+    factory = open_database(db_url)
     yield factory
     factory.kw["bind"].dispose()
 

@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from mailintake.db.engine import open_database
 from mailintake.db.models import Report
 from mailintake.report import build_report
 from parsers.definitions import load_definitions
@@ -20,9 +21,10 @@ NOW = at(19, 8)
 
 
 @pytest.fixture()
-def built(tmp_path: Path) -> dict[str, Any]:
+def built(tmp_path: Path, db_url: str) -> dict[str, Any]:
+    """The story's rows and a report built from them, on SQLite and on PostgreSQL."""
     settings = make_settings(tmp_path)
-    factory = open_db(tmp_path)
+    factory = open_database(db_url)
     with factory() as session:
         mails = build_story(session)
         session.commit()
