@@ -605,8 +605,24 @@ def idle_child(cfg: dict[str, Any], queue: Any) -> None:
             poll_once(settings, session_factory)
         profiler.stop()
         profile_text = profiler.output_text(unicode=True)
+    # a rescan: the folder's UIDVALIDITY is made to differ from the one recorded, as after a server
+    # migration; every mail is fetched again and recognised by its SHA-256 without being read or parsed
+    from sqlalchemy import update
+
+    from mailintake.db.models import Ledger, MailboxState
+
+    with session_factory() as session, session.begin():  # as if the ledger had been written under another
+        session.execute(update(MailboxState).values(uidvalidity=MailboxState.uidvalidity + 1))
+        session.execute(update(Ledger).values(uidvalidity=Ledger.uidvalidity + 1))
+    rescan_started = time.perf_counter()
+    rescan = poll_once(settings, session_factory)
+    rescan_seconds = time.perf_counter() - rescan_started
     warm_walls, warm_cpus = walls[1:], cpus[1:]
     queue.put({
+        "rescan_seconds": round(rescan_seconds, 2),
+        "rescan_fetched": rescan.fetched,
+        "rescan_duplicates": rescan.duplicates,
+        "rescan_new": sum(rescan.counts.values()),
         "mails": first.fetched,
         "setup_poll_seconds": round(setup_poll, 1),
         "setup_seconds": round(setup_seconds, 1),
@@ -737,6 +753,9 @@ def print_table(out: dict[str, Any]) -> None:
         print(_fmt_row(f"idle poll at {idle['mails']} processed mails (wall)", f"{idle['wall_ms_median']:.1f} ms",
                        "< 100 ms", "OK" if idle["wall_ms_median"] < 100 else "MISSED"))
         print(_fmt_row("  idle poll CPU time (main process)", f"{idle['cpu_ms_median']:.1f} ms"))
+        print(_fmt_row("rescan after a UIDVALIDITY change (all mails fetched again)",
+                       f"{idle['rescan_seconds']:.1f} s",
+                       f"{idle['rescan_duplicates']} duplicates, {idle['rescan_new']} new"))
     cli = out.get("cli")
     if cli:
         print(_fmt_row("start-up: python / `mailintake --help`", f"{cli['python_bare_ms']:.0f} / "
