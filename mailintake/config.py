@@ -44,6 +44,8 @@ class MailboxSettings(_Section):
     processed_folder: str = "Processed"
     max_message_bytes: int = 50 * 1024 * 1024
     fetch_batch: int = 50
+    #: bytes of mail held in memory at once; a burst of large mails is fetched in smaller groups
+    fetch_batch_bytes: int = 64 * 1024 * 1024
     idle: bool = False
 
     @property

@@ -270,29 +270,57 @@ def _poll_folder(cycle: _Cycle, client: Any, progress: Callable[[int, int], None
     uids = sorted(client.uids_above(last_uid))
     total = len(uids)
     done = 0
-    for batch in _chunks(uids, max(1, settings.mailbox.fetch_batch)):
+    limit = settings.mailbox.max_message_bytes
+    for count_batch in _chunks(uids, max(1, settings.mailbox.fetch_batch)):
         if stop is not None and stop.is_set():
             break
-        meta = client.fetch_meta(list(batch))
-        limit = settings.mailbox.max_message_bytes
-        small = [uid for uid in batch if uid in meta and meta[uid].size <= limit]
-        large = [uid for uid in batch if uid in meta and meta[uid].size > limit]
-        raws = client.fetch_raw(small) if small else {}
-        headers = _fetch_headers(client, large) if large else {}
-        fetched = [
-            FetchedMail(folder=folder, uidvalidity=uidvalidity, uid=uid, received_at=meta[uid].internaldate,
-                        size=meta[uid].size, raw=raws.get(uid), header=headers.get(uid, b""))
-            for uid in batch
-            if uid in meta and (uid in raws or uid in headers)
-        ]
-        cycle.result.fetched += len(fetched)
-        committed = cycle.process_batch(fetched, stop)
-        if settings.mailbox.processed_action != "none" and committed:
-            client.mark_processed(committed, settings.mailbox.processed_action,
-                                  settings.mailbox.processed_flag, settings.mailbox.processed_folder)
-        done += len(batch)
-        if progress is not None:
-            progress(done, total)
+        meta = client.fetch_meta(list(count_batch))
+        for batch in _by_bytes(count_batch, meta, limit, settings.mailbox.fetch_batch_bytes):
+            if stop is not None and stop.is_set():
+                break
+            done += _fetch_and_process(cycle, client, batch, meta, uidvalidity, stop)
+            if progress is not None:
+                progress(done, total)
+
+
+def _by_bytes(uids: Sequence[int], meta: dict[int, Any], max_message: int, budget: int) -> Iterator[list[int]]:
+    """Groups of UIDs whose mails together stay within ``budget`` bytes (one oversized mail alone;
+    mails over ``max_message`` are only fetched as headers and cost nothing here)."""
+    group: list[int] = []
+    used = 0
+    for uid in uids:
+        size = meta[uid].size if uid in meta and meta[uid].size <= max_message else 0
+        if group and used + size > budget:
+            yield group
+            group, used = [], 0
+        group.append(uid)
+        used += size
+    if group:
+        yield group
+
+
+def _fetch_and_process(cycle: _Cycle, client: Any, batch: list[int], meta: dict[int, Any], uidvalidity: int,
+                       stop: threading.Event | None) -> int:
+    """Fetch one group of mails, process it, flag or move what was committed; return its size."""
+    settings = cycle.settings
+    folder = settings.mailbox.folder
+    limit = settings.mailbox.max_message_bytes
+    small = [uid for uid in batch if uid in meta and meta[uid].size <= limit]
+    large = [uid for uid in batch if uid in meta and meta[uid].size > limit]
+    raws = client.fetch_raw(small) if small else {}
+    headers = _fetch_headers(client, large) if large else {}
+    fetched = [
+        FetchedMail(folder=folder, uidvalidity=uidvalidity, uid=uid, received_at=meta[uid].internaldate,
+                    size=meta[uid].size, raw=raws.get(uid), header=headers.get(uid, b""))
+        for uid in batch
+        if uid in meta and (uid in raws or uid in headers)
+    ]
+    cycle.result.fetched += len(fetched)
+    committed = cycle.process_batch(fetched, stop)
+    if settings.mailbox.processed_action != "none" and committed:
+        client.mark_processed(committed, settings.mailbox.processed_action,
+                              settings.mailbox.processed_flag, settings.mailbox.processed_folder)
+    return len(batch)
 
 
 def _fetch_headers(client: Any, uids: list[int]) -> dict[int, bytes]:

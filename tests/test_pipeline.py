@@ -220,3 +220,26 @@ def test_units_are_grouped_by_their_roster_name(imap_server, tmp_path):
         table1 = session.scalars(select(Submission).where(Submission.table_no == 1).order_by(Submission.id)).all()
         assert [[f["code"] for f in s.flags] for s in table1] == [[], [], ["quota_exceeded"]]
         assert {s.unit for s in table1} == {UNIT}
+
+
+def test_fetch_groups_stay_within_the_byte_budget():
+    """Mails are fetched in groups of at most fetch_batch_bytes; an oversized one goes alone and a mail
+    over the message limit (header only) costs nothing."""
+    from types import SimpleNamespace
+
+    from mailintake.pipeline import _by_bytes
+
+    sizes = {1: 40, 2: 40, 3: 30, 4: 150, 5: 10, 6: 999, 7: 60}
+    meta = {uid: SimpleNamespace(size=size) for uid, size in sizes.items()}
+    assert list(_by_bytes([1, 2, 3, 4, 5, 6, 7], meta, max_message=500, budget=100)) == [
+        [1, 2], [3], [4], [5, 6, 7]]
+
+
+def test_a_small_byte_budget_still_records_every_mail(imap_server, tmp_path):
+    """GIVEN a byte budget smaller than one mail THEN mails are fetched one by one and all recorded."""
+    for n in range(3):
+        append_mail(imap_server, mail(f"u{n} <u{n}@qq.com>", "表2", message_id=f"<b{n}@qq>",
+                                      attachments={"表2.docx": form2(f"单位{n}")}), at(16, 9, n))
+    settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch_bytes": 1000})
+    result = poll_once(settings, open_database(settings.database.url))
+    assert (result.fetched, result.counts) == (3, {"accepted": 3})
