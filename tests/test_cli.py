@@ -202,6 +202,14 @@ def test_reprocess_by_id_and_by_message_id(tmp_path: Path, imap_server: PymapSer
     unknown = invoke("--quiet", "--config", str(config), "reprocess", "<nope@x>")
     assert unknown.exit_code == 2
     assert "no stored mail '<nope@x>'" in unknown.stderr
+    by_status = invoke("--quiet", "--config", str(config), "reprocess", "--status", "no_form")
+    assert by_status.exit_code == 0, by_status.output
+    assert by_status.stdout.splitlines() == ["mail 1: no_form"]
+    none = invoke("--quiet", "--config", str(config), "reprocess", "--status", "failed")
+    assert none.stdout.splitlines() == ["no stored mail has status failed"]
+    both = invoke("--quiet", "--config", str(config), "reprocess", "1", "--status", "failed")
+    assert both.exit_code == 2 and "give either MESSAGE or --status STATUS" in both.stderr
+    assert len(smtp_sink.messages) == 1
 
 
 # ---------------------------------------------------------------------------------- example config

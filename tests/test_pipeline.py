@@ -243,3 +243,28 @@ def test_a_small_byte_budget_still_records_every_mail(imap_server, tmp_path):
     settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch_bytes": 1000})
     result = poll_once(settings, open_database(settings.database.url))
     assert (result.fetched, result.counts) == (3, {"accepted": 3})
+
+
+def test_reprocess_replies_only_when_the_outcome_changes(imap_server, tmp_path):
+    """GIVEN a form flagged overlong under a 10-字 limit WHEN it is reprocessed under the same limit THEN
+    nothing new is queued; WHEN reprocessed after the limit is fixed THEN its old record is superseded
+    and a receipt follows the correction."""
+    from mailintake.pipeline import reprocess_message
+
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表2", message_id="<rp@sip>",
+                                  attachments={"表2.docx": form2()}), at(16))
+    strict = make_settings(tmp_path, imap=imap_server, campaign={"max_chars": 10})
+    session_factory = open_database(strict.database.url)
+    poll_once(strict, session_factory)
+    with session_factory() as session:
+        message = session.scalars(select(Message)).one()
+        assert message.status == "needs_correction"
+        message_pk = message.id
+    assert reprocess_message(strict, session_factory, message_pk) == "needs_correction"
+    fixed = make_settings(tmp_path, imap=imap_server, campaign={"max_chars": 1000})
+    assert reprocess_message(fixed, session_factory, message_pk) == "accepted"
+    with session_factory() as session:
+        assert session.scalars(select(OutboxItem.kind).order_by(OutboxItem.id)).all() == ["correction", "receipt"]
+        rows = session.scalars(select(Submission).order_by(Submission.id)).all()
+        assert [(r.current, [f["code"] for f in r.flags]) for r in rows] == [
+            (False, ["overlong"]), (False, ["overlong"]), (True, [])]

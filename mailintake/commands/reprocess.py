@@ -26,13 +26,31 @@ def find_message_pks(session_factory: object, ref: str) -> list[int]:
         return list(rows)
 
 
+STATUSES = ("accepted", "needs_correction", "no_form", "late", "failed")
+
+
+def message_pks_with_status(session_factory: object, status: str) -> list[int]:
+    """Stored mails (with their raw bytes kept) that currently have ``status``, oldest first."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import sessionmaker
+
+    from mailintake.db.models import Message
+
+    assert isinstance(session_factory, sessionmaker)
+    with session_factory() as session:
+        return list(session.scalars(
+            select(Message.id).where(Message.status == status, Message.raw_path.is_not(None)).order_by(Message.id)))
+
+
 @click.command("reprocess", help=(
     "Re-parse a stored mail after a parser fix: the old records are superseded, and a reply is "
     "queued only if the outcome changed. MESSAGE is the numeric id shown by `mailintake export` "
-    "or the mail's Message-ID."))
-@click.argument("message")
+    "or the mail's Message-ID; --status reprocesses every stored mail with that status instead."))
+@click.argument("message", required=False)
+@click.option("--status", "status_filter", type=click.Choice(STATUSES),
+              help="Reprocess every stored mail that has this status (e.g. needs_correction after a parser fix).")
 @click.pass_context
-def reprocess_cmd(ctx: click.Context, message: str) -> None:
+def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | None) -> None:
     from mailintake.errors import MailintakeError
     from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
     from mailintake.pipeline import reprocess_message
@@ -42,16 +60,29 @@ def reprocess_cmd(ctx: click.Context, message: str) -> None:
         setup_logging(verbosity_of(ctx))
         register_settings_secrets(settings)
         session_factory = database(settings)
-        pks = find_message_pks(session_factory, message)
+        if (message is None) == (status_filter is None):
+            raise click.UsageError("give either MESSAGE or --status STATUS")
+        if status_filter is not None:
+            pks = message_pks_with_status(session_factory, status_filter)
+        else:
+            assert message is not None
+            pks = find_message_pks(session_factory, message)
+            if not pks:
+                raise click.UsageError(
+                    f"no stored mail {message!r}; use a numeric id or a Message-ID from `mailintake export`"
+                )
+            if len(pks) > 1:
+                ids = ", ".join(str(pk) for pk in pks)
+                raise click.UsageError(f"{message!r} names {len(pks)} stored mails (ids {ids}); give the numeric id")
+        from mailintake.pipeline import make_pool
+
+        with make_pool(settings) as pool:
+            for pk in pks:
+                before = _status_of(session_factory, pk)
+                status = reprocess_message(settings, session_factory, pk, pool=pool)
+                click.echo(f"mail {pk}: {before} -> {status}" if before != status else f"mail {pk}: {status}")
         if not pks:
-            raise click.UsageError(
-                f"no stored mail {message!r}; use a numeric id or a Message-ID from `mailintake export`"
-            )
-        if len(pks) > 1:
-            ids = ", ".join(str(pk) for pk in pks)
-            raise click.UsageError(f"{message!r} names {len(pks)} stored mails (ids {ids}); give the numeric id")
-        status = reprocess_message(settings, session_factory, pks[0])
-        click.echo(f"mail {pks[0]}: {status}")
+            click.echo(f"no stored mail has status {status_filter}")
         # deliver the reply now unless a running worker will (it holds the lock)
         from mailintake.errors import WorkerBusyError
         from mailintake.locking import worker_lock
@@ -67,3 +98,14 @@ def reprocess_cmd(ctx: click.Context, message: str) -> None:
             click.echo("the running worker delivers any reply queued")
         except MailintakeError as err:
             click.echo(f"reply not delivered yet ({err}); `mailintake send` retries", err=True)
+
+
+def _status_of(session_factory: object, pk: int) -> str:
+    from sqlalchemy.orm import sessionmaker
+
+    from mailintake.db.models import Message
+
+    assert isinstance(session_factory, sessionmaker)
+    with session_factory() as session:
+        found = session.get(Message, pk)
+        return found.status if found is not None else "?"
