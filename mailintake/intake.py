@@ -258,7 +258,6 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
             session.flush()
             if counts_as_current:
                 supersede(session, submission)
-    message.attachments  # noqa: B018  (load the relationship for the reply composer)
 
 
 def enqueue_reply(session: Session, settings: Settings, message: Message, *, again: bool = False) -> None:
