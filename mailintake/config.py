@@ -96,6 +96,7 @@ class CampaignSettings(_Section):
     receipt_prefix: str = "2019"
     forms: str = "config/forms.toml"
     roster: str = "config/units.csv"
+    quotas: str = "config/quotas.toml"
     templates: str = "config/templates"
     office_name: str = "苏州市行政审批局办公室"
     office_contact: str = "王琰，电话 69820106、13862103167"

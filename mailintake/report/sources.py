@@ -16,7 +16,6 @@ from mailintake.roster import Roster, load_roster
 from parsers.definitions import FormSet, load_definitions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-QUOTAS = "config/quotas.toml"
 REPORT_TEMPLATE = "report.html.j2"
 
 
@@ -54,7 +53,7 @@ def load_sources(settings: Settings) -> Sources:
     campaign = settings.campaign
     return Sources(
         roster=load_roster(resolve(settings, campaign.roster, "[campaign] roster")),
-        quotas=load_quotas(resolve(settings, QUOTAS, "quotas file")),
+        quotas=load_quotas(resolve(settings, campaign.quotas, "[campaign] quotas")),
         forms=load_definitions(resolve(settings, campaign.forms, "[campaign] forms")),
         templates=template_dir(settings),
     )
