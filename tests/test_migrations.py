@@ -25,6 +25,7 @@ def test_upgrade_from_the_first_schema_to_head(db_url):
     assert current_revision(engine) == HEAD_REVISION
     indexes = {index["name"] for index in inspect(engine).get_indexes("submissions")}
     assert indexes == {"ix_submissions_identity", "ix_submissions_unit", "ix_submissions_message_pk"}
+    assert "audit_log" in inspect(engine).get_table_names()
     upgrade(engine)  # already at head: nothing to do
     assert current_revision(engine) == HEAD_REVISION
 

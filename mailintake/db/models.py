@@ -4,6 +4,7 @@
 - ``Message``: one row per distinct mail (Message-ID + content hash), its status and flags.
 - ``AttachmentRow`` / ``Submission``: the files found and the forms parsed from them.
 - ``OutboxItem``: replies and reports waiting for, or done with, SMTP delivery.
+- ``AuditEntry``: the office's actions, append-only.
 """
 
 from __future__ import annotations
@@ -239,3 +240,23 @@ class PollRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """One office action: who, when, what, on which mail, unit or submission, and from where."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: console login, or the OS user for the command line
+    actor: Mapped[str] = mapped_column(String(255))
+    #: the console client's IP address, or "CLI"
+    origin: Mapped[str] = mapped_column(String(255))
+    #: e.g. login, paper_received, paper_undo, resend, reprocess, decision, reminders_sent, user_added
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    message_pk: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(Text)
+    submission_id: Mapped[int | None] = mapped_column(Integer)
