@@ -120,3 +120,26 @@ def test_paper_unknown_unit_is_one_clear_line(tmp_path: Path) -> None:
                    "请核对名称后重试，或在 config/units.csv 中补充。\n")
     code, _, err = run(config, "paper", "昆山市行政审批局")
     assert code == 2 and "add --received" in err
+
+
+def test_paper_undo_future_date_and_units_that_did_not_apply(tmp_path: Path) -> None:
+    """GIVEN the story WHEN paper copies are recorded wrongly THEN each mistake is one line and undo works."""
+    config = seeded(tmp_path)
+    code, _, err = run(config, "paper", "昆山市行政审批局", "--received", "--date", "2999-01-01")
+    assert code == 1
+    assert err.startswith("收到日期 2999-01-01 晚于今天（") and err.endswith("），请填写实际收到的日期。\n")
+    code, _, err = run(config, "paper", "常熟市行政审批局", "--received")
+    assert (code, err) == (
+        1, "单位“常熟市行政审批局”尚无有效申报材料，无需登记纸质材料；如确已申报，请核对申报单位名称。\n")
+    code, _, err = run(config, "paper", "太仓", "--received")
+    assert (code, err) == (1, "未找到单位“太仓”：您是否指 太仓市行政审批局？请使用完整名称重试。\n")
+    code, out, _ = run(config, "paper", "张家港审批局", "--undo")
+    assert (code, out) == (0, "已撤销：张家港市行政审批局 纸质材料收到登记（原登记日期 2019-12-18）\n")
+    code, _, err = run(config, "paper", "张家港审批局", "--undo")
+    assert (code, err) == (1, "单位“张家港市行政审批局”没有纸质材料收到的登记，无需撤销。\n")
+    with open_db(tmp_path)() as session:
+        assert session.scalars(select(PaperCopy)).all() == []
+        from mailintake.office.audit import list_actions
+
+        assert [(a.action, a.unit, a.origin) for a in list_actions(session)] == [
+            ("paper_undo", "张家港市行政审批局", "CLI")]
