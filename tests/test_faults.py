@@ -268,9 +268,11 @@ def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server,
 
 
 @contextlib.contextmanager
-def write_lock_held(db_path: Path, seconds: float) -> Iterator[threading.Thread]:
-    """Another connection takes the SQLite write lock and keeps it for ``seconds``."""
+def write_lock_held(db_path: Path, seconds: float, *, until_exit: bool = False) -> Iterator[threading.Thread]:
+    """Another connection takes the SQLite write lock and keeps it for ``seconds`` (with ``until_exit``:
+    until the ``with`` block ends, at most ``seconds``, so a slow start under load cannot outlast it)."""
     ready = threading.Event()
+    released = threading.Event()
 
     def hold() -> None:
         connection = sqlite3.connect(db_path, timeout=1, isolation_level=None)
@@ -278,7 +280,10 @@ def write_lock_held(db_path: Path, seconds: float) -> Iterator[threading.Thread]
             connection.execute("BEGIN IMMEDIATE")
             connection.execute("UPDATE mailbox_state SET last_uid = last_uid")
             ready.set()
-            time.sleep(seconds)
+            if until_exit:
+                released.wait(seconds)
+            else:
+                time.sleep(seconds)
             connection.execute("COMMIT")
         finally:
             connection.close()
@@ -289,6 +294,7 @@ def write_lock_held(db_path: Path, seconds: float) -> Iterator[threading.Thread]
     try:
         yield thread
     finally:
+        released.set()
         thread.join(seconds + 10)
 
 
@@ -331,7 +337,7 @@ def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tm
     settings = make_settings(tmp_path, imap=imap_server)
     session_factory = open_database(settings.database.url)
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
-    with write_lock_held(tmp_path / "mailintake.db", 34):
+    with write_lock_held(tmp_path / "mailintake.db", 240, until_exit=True):
         failed = run_cli(config, "poll", "--no-send")
     assert failed.returncode == 5, failed.stderr
     lines = failed.stderr.strip().splitlines()
