@@ -19,7 +19,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
@@ -99,22 +99,17 @@ def _existing_replies(session: Session, message_pk: int) -> list[OutboxItem]:
 
 
 def replies_last_hour(session: Session, address: str, now: datetime) -> int:
-    """Automatic replies queued to ``address`` within the hour before ``now`` (suppressed ones not counted)."""
-    query = select(OutboxItem.recipients, OutboxItem.cc).where(
+    """Automatic replies queued to ``address`` (as recipient or copy) within the hour before ``now``
+    (suppressed ones not counted). Replies have one recipient and at most one copy, so the indexed
+    ``recipient_key``/``cc_key`` columns (lower-cased) find them without reading the outbox."""
+    wanted = address.lower()
+    query = select(func.count()).select_from(OutboxItem).where(
+        or_(OutboxItem.recipient_key == wanted, OutboxItem.cc_key == wanted),
+        OutboxItem.created_at > now - timedelta(hours=1),
         OutboxItem.kind.in_(REPLY_KINDS),
         OutboxItem.status != "suppressed",
-        OutboxItem.created_at > now - timedelta(hours=1),
     )
-    wanted = address.lower()
-    if wanted.isascii() and '"' not in wanted and "\\" not in wanted:
-        # SQL prefilter (the JSON text holds such an address verbatim), so a burst of mail does not
-        # load and decode every reply of the hour per new mail; the exact check below still decides
-        query = query.where(or_(*(func.lower(cast(column, String)).contains(wanted, autoescape=True)
-                                  for column in (OutboxItem.recipients, OutboxItem.cc))))
-    return sum(
-        1 for recipients, cc in session.execute(query)
-        if wanted in {str(a).lower() for a in [*(recipients or []), *(cc or [])]}
-    )
+    return int(session.scalar(query) or 0)
 
 
 def _contact_cc(settings: Settings, message: Message, to_addr: str) -> tuple[str, str] | None:
