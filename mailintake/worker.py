@@ -129,15 +129,18 @@ class Worker:
 
     def _poll_and_deliver(self) -> CycleOutcome:
         from mailintake.pipeline import make_pool, poll_once
+        from mailintake.sender import ReplyStream
 
         self._poll_again.clear()
         started = time.monotonic()
         outcome = CycleOutcome()
         if self._pool is None:
             self._pool = make_pool(self.settings)
+        stream = ReplyStream(self.settings, self.session_factory, stop=self.stop_event)
         try:
-            outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
-                                     stop=self.stop_event, pool=self._pool)
+            with stream:  # replies leave while the poll goes on
+                outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
+                                         stop=self.stop_event, pool=self._pool, on_commit=stream.nudge)
         except MailboxError as err:
             outcome.error = str(err)
             self._note_failure(str(err))
@@ -152,7 +155,7 @@ class Worker:
                 log.info("mailbox reachable again", extra={"fields": {"after_failures": self._failures}})
             self._failures = 0
             self._retry_at = 0.0
-        outcome.delivery = self._deliver_quietly()
+        outcome.delivery = self._stream_result(stream)
         outcome.duration = time.monotonic() - started
         try:
             outcome.counts_by_status = status_counts(self.session_factory)
@@ -207,6 +210,16 @@ class Worker:
             self._work_lock.release()
         if result is not None and (int(getattr(result, "sent", 0)) + int(getattr(result, "failed", 0))) > 0:
             log.info("replies delivered", extra={"fields": _fields_of(result, ("sent", "retried", "failed"))})
+        return result
+
+    @staticmethod
+    def _stream_result(stream: Any) -> Any:
+        """What the poll's reply stream delivered (None after an error it logged)."""
+        if stream.error is not None:
+            return None
+        result = stream.finish()
+        for error in result.errors:
+            log.warning("delivery: %s", error)
         return result
 
     def _deliver_quietly(self) -> Any:
