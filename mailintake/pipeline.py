@@ -215,11 +215,13 @@ def poll_once(
     stop: threading.Event | None = None,
     pool: ParserPool | None = None,
     on_commit: Callable[[], None] | None = None,
+    client: Any = None,
 ) -> PollResult:
     """One cycle against the configured mailbox. Raises MailboxError when it cannot connect/login.
 
     ``on_commit`` is called after each mail's commit (e.g. :meth:`ReplyStream.nudge`, so its reply
-    leaves while the poll goes on).
+    leaves while the poll goes on). ``client``: a connected MailboxClient kept by the caller (the
+    worker's, reused between cycles); without it the poll connects and logs out itself.
     """
     from mailintake.mailbox import MailboxClient
 
@@ -235,8 +237,11 @@ def poll_once(
         run_id = run.id
     error: str | None = None
     try:
-        with MailboxClient(settings.mailbox) as client:
+        if client is not None:
             _poll_folder(cycle, client, progress, stop)
+        else:
+            with MailboxClient(settings.mailbox) as own_client:
+                _poll_folder(cycle, own_client, progress, stop)
         cycle.retry_failed()
     except Exception as exc:
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -101,6 +101,7 @@ class Worker:
         self._retry_at = 0.0
         self._scheduler: Any = None
         self._pool: Any = None  # ParserPool kept across cycles (its children start once)
+        self._mailbox: Any = None  # MailboxClient kept across cycles (one LOGIN, not one per cycle)
         self._idle_thread: threading.Thread | None = None
         self.idle_active = False
 
@@ -140,14 +141,18 @@ class Worker:
         try:
             with stream:  # replies leave while the poll goes on
                 outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
-                                         stop=self.stop_event, pool=self._pool, on_commit=stream.nudge)
+                                         stop=self.stop_event, pool=self._pool, on_commit=stream.nudge,
+                                         client=self._connected_mailbox())
         except MailboxError as err:
+            self._drop_mailbox()
             outcome.error = str(err)
             self._note_failure(str(err))
         except MailintakeError as err:
+            self._drop_mailbox()
             outcome.error = str(err)
             log.error("poll failed: %s", err)
         except Exception as err:  # a bug must not kill the worker; the next cycle tries again
+            self._drop_mailbox()
             outcome.error = f"{type(err).__name__}: {err}"
             log.exception("poll failed unexpectedly")
         else:
@@ -164,10 +169,30 @@ class Worker:
         self._log_cycle(outcome)
         return outcome
 
+    def _connected_mailbox(self) -> Any:
+        """The IMAP session kept from the last cycle when it still answers NOOP, else a new one."""
+        from mailintake.mailbox import MailboxClient
+
+        if self._mailbox is not None:
+            try:
+                self._mailbox.noop()
+                return self._mailbox
+            except MailboxError as err:
+                log.info("IMAP session lost (%s); logging in again", err)
+                self._drop_mailbox()
+        self._mailbox = MailboxClient(self.settings.mailbox).connect()
+        return self._mailbox
+
+    def _drop_mailbox(self) -> None:
+        client, self._mailbox = self._mailbox, None
+        if client is not None:
+            client.close()
+
     def close(self) -> None:
-        """Release the parser children (after the last cycle)."""
+        """Release the parser children and the IMAP session (after the last cycle)."""
         with self._work_lock:
             pool, self._pool = self._pool, None
+            self._drop_mailbox()
         if pool is not None:
             pool.close()
 
