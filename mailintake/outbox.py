@@ -28,6 +28,7 @@ from mailintake.errors import MailintakeError
 from mailintake.replies import REPLY_KINDS
 from mailintake.replies.compose import RenderedReply, render_reply, reply_kind
 from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from mailintake.wire import office_mail
 
 POLICY = email.policy.SMTP
 
@@ -188,7 +189,18 @@ def _render_raw(
     cc: tuple[str, str] | None,
     now: datetime,
 ) -> bytes:
-    mail = build_mail(
+    sender_name = header_text(settings.smtp.sender_name, 100)
+    to_pair = (header_text(to[0], 100), to[1])
+    cc_pairs = [(header_text(cc[0], 100), cc[1])] if cc else []
+    raw = office_mail(
+        sender=(sender_name, settings.smtp.sender), to=[to_pair], cc=cc_pairs,
+        subject=header_text(rendered.subject, 250), date=format_datetime(now),
+        message_id=make_msgid(domain=_msgid_domain(settings)), reference=thread_id(message.message_id),
+        auto_reply=True, text=rendered.text, html=rendered.html,
+    )
+    if raw is not None:
+        return raw
+    mail = build_mail(  # the stdlib's modern policy: slower, for what office_mail does not write
         settings,
         to=[to],
         cc=[cc] if cc else [],
