@@ -11,11 +11,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
-from mailintake.db.models import AttachmentRow, Ledger, Message, Submission, utcnow
+from mailintake.db.models import AttachmentRow, Counter, Ledger, Message, Submission, utcnow
 from mailintake.mail.model import ParsedMail
 from mailintake.rules.base import FileOutcome, MailContext
 from mailintake.rules.chain import decide, run_chain
@@ -126,9 +126,28 @@ def find_duplicate(session: Session, prepared: PreparedMail) -> Message | None:
     ).first()
 
 
+RECEIPT_COUNTER = "receipt_no"
+
+
 def next_receipt_no(session: Session, settings: Settings) -> str:
-    count = session.scalar(select(func.count()).where(Message.receipt_no.is_not(None))) or 0
-    return f"{settings.campaign.receipt_prefix}-{count + 1:04d}"
+    """The next receipt number, from the ``receipt_no`` counter row (constant cost at any size).
+
+    The UPDATE locks the row until the caller commits, so two writers never draw the same number; a
+    number already taken (rows written around the counter) is skipped by an indexed lookup.
+    """
+    while True:
+        value = session.execute(
+            update(Counter).where(Counter.name == RECEIPT_COUNTER).values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar()
+        if value is None:  # no counter yet: start from the receipts already issued
+            issued = session.scalar(select(func.count()).where(Message.receipt_no.is_not(None))) or 0
+            session.add(Counter(name=RECEIPT_COUNTER, value=issued))
+            session.flush()
+            continue
+        candidate = f"{settings.campaign.receipt_prefix}-{value:04d}"
+        if session.scalar(select(Message.id).where(Message.receipt_no == candidate)) is None:
+            return candidate
 
 
 def _flags(flags: list[Flag]) -> list[dict[str, object]]:

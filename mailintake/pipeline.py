@@ -84,8 +84,10 @@ def make_pool(settings: Settings) -> ParserPool:
 class _Cycle:
     """State of one poll: the settings, the database, the storage and the parser pool."""
 
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], pool: ParserPool) -> None:
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], pool: ParserPool,
+                 on_commit: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self.on_commit = on_commit
         self.session_factory = session_factory
         self.storage = Storage(settings.path(settings.storage.dir))
         self.pool = pool
@@ -143,6 +145,8 @@ class _Cycle:
             if stop is not None and stop.is_set():
                 break
             self.commit_one(item, results)
+            if self.on_commit is not None:
+                self.on_commit()
             done.append(item.fetched.uid if isinstance(item, PreparedMail) else item.uid)
         return done
 
@@ -192,6 +196,8 @@ class _Cycle:
             try:
                 reprocess_message(self.settings, self.session_factory, message_pk, pool=self.pool, retry=True)
                 self.result.retried += 1
+                if self.on_commit is not None:
+                    self.on_commit()
             except Exception as exc:
                 log.warning("retrying message %s failed again: %s", message_pk, exc)
                 with self.session_factory() as session, session.begin():
@@ -208,14 +214,21 @@ def poll_once(
     progress: Callable[[int, int], None] | None = None,
     stop: threading.Event | None = None,
     pool: ParserPool | None = None,
+    on_commit: Callable[[], None] | None = None,
+    client: Any = None,
 ) -> PollResult:
-    """One cycle against the configured mailbox. Raises MailboxError when it cannot connect/login."""
+    """One cycle against the configured mailbox. Raises MailboxError when it cannot connect/login.
+
+    ``on_commit`` is called after each mail's commit (e.g. :meth:`ReplyStream.nudge`, so its reply
+    leaves while the poll goes on). ``client``: a connected MailboxClient kept by the caller (the
+    worker's, reused between cycles); without it the poll connects and logs out itself.
+    """
     from mailintake.mailbox import MailboxClient
 
     started = time.monotonic()
     own_pool = pool is None
     parser_pool = pool or make_pool(settings)
-    cycle = _Cycle(settings, session_factory, parser_pool)
+    cycle = _Cycle(settings, session_factory, parser_pool, on_commit)
     cycle.storage.ensure_writable()
     with session_factory() as session, session.begin():
         run = PollRun(started_at=utcnow())
@@ -224,8 +237,11 @@ def poll_once(
         run_id = run.id
     error: str | None = None
     try:
-        with MailboxClient(settings.mailbox) as client:
+        if client is not None:
             _poll_folder(cycle, client, progress, stop)
+        else:
+            with MailboxClient(settings.mailbox) as own_client:
+                _poll_folder(cycle, own_client, progress, stop)
         cycle.retry_failed()
     except Exception as exc:
         error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -14,6 +14,8 @@ import logging
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -229,50 +231,158 @@ def _record(
         session.commit()
 
 
+#: rows read per query; a run goes on with the next batch until nothing is due
+BATCH = 200
+#: an SMTP connection unused for longer than this is checked (NOOP) before it is used again
+RECHECK_AFTER = 5.0
+
+
+class _Delivery:
+    """One sender's SMTP connection and tally, across one or more passes over the due rows."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session],
+                 stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.stop = stop
+        self.result = DeliveryResult()
+        self.client: smtplib.SMTP | None = None
+        self.lease = max(MIN_LEASE, timedelta(seconds=settings.smtp.timeout * 4))
+        self.envelope_from = settings.smtp.sender or settings.smtp.username
+        self._used_at = 0.0
+
+    def close(self) -> None:
+        _close(self.client)
+        self.client = None
+
+    def run(self, now: datetime | None = None, limit: int | None = None) -> None:
+        """Send due rows, batch after batch, until none is due (or ``limit`` rows were tried)."""
+        tried: set[int] = set()
+        while limit is None or len(tried) < limit:
+            clock = now or utcnow()
+            size = BATCH if limit is None else min(BATCH, limit - len(tried))
+            ids = [row_id for row_id in _due_ids(self.session_factory, clock, size) if row_id not in tried]
+            if not ids or (self.stop is not None and self.stop.is_set()):
+                return
+            tried.update(ids)
+            if not self._pass(ids, clock, fixed_clock=now is not None):
+                return  # the server is unreachable: the rest waits for a later run
+
+    def _connected(self, row_id: int, ids: list[int], clock: datetime) -> bool:
+        """An open connection for ``row_id`` (claimed); False when the server is unreachable."""
+        if self.client is not None and time.monotonic() - self._used_at > RECHECK_AFTER and not _alive(self.client):
+            self.close()
+        if self.client is not None:
+            return True
+        try:
+            self.client = connect(self.settings.smtp)
+            return True
+        except SmtpError:
+            _release(self.session_factory, row_id, clock)
+            raise
+        except _Temporary as exc:
+            # every remaining row of the batch waits for the next run
+            for pending_id in ids[ids.index(row_id):]:
+                if pending_id == row_id or _claim(self.session_factory, pending_id, clock, self.lease) is not None:
+                    _record(self.session_factory, pending_id, self.settings, clock, self.result, error=exc)
+            return False
+
+    def _pass(self, ids: list[int], clock: datetime, *, fixed_clock: bool) -> bool:
+        for row_id in ids:
+            if self.stop is not None and self.stop.is_set():
+                return False
+            row = _claim(self.session_factory, row_id, clock, self.lease)
+            if row is None:
+                continue
+            if not self._connected(row_id, ids, clock):
+                return False
+            assert self.client is not None
+            try:
+                note = _send(self.client, self.envelope_from, row)
+            except (_Temporary, _Permanent) as exc:
+                log.warning("outbox %s: %s", row_id, exc)
+                _record(self.session_factory, row_id, self.settings, clock, self.result, error=exc)
+                if not _alive(self.client):
+                    self.close()
+                continue
+            finally:
+                self._used_at = time.monotonic()
+            _record(self.session_factory, row_id, self.settings, clock if fixed_clock else utcnow(), self.result,
+                    note=note)
+        return True
+
+
 def deliver_due(
-    settings: Settings, session_factory: sessionmaker[Session], *, now: datetime | None = None, limit: int = 200
+    settings: Settings, session_factory: sessionmaker[Session], *, now: datetime | None = None,
+    limit: int | None = None,
 ) -> DeliveryResult:
-    """Send every pending row due by ``now`` (at most ``limit``) over one SMTP connection.
+    """Send every pending row due by ``now`` (at most ``limit``, if given) over one SMTP connection.
 
     Raises SmtpError only for what the operator must fix (login refused, untrusted certificate);
     network trouble and 4xx answers are recorded on the rows and retried later.
     """
-    fixed_clock = now is not None
-    now = now or utcnow()
-    result = DeliveryResult()
-    ids = _due_ids(session_factory, now, limit)
-    if not ids:
-        return result
-    lease = max(MIN_LEASE, timedelta(seconds=settings.smtp.timeout * 4))
-    envelope_from = settings.smtp.sender or settings.smtp.username
-    client: smtplib.SMTP | None = None
+    delivery = _Delivery(settings, session_factory)
     try:
-        for row_id in ids:
-            row = _claim(session_factory, row_id, now, lease)
-            if row is None:
-                continue
-            if client is None:
-                try:
-                    client = connect(settings.smtp)
-                except SmtpError:
-                    _release(session_factory, row_id, now)
-                    raise
-                except _Temporary as exc:
-                    # the server is unreachable: every remaining row waits for the next run
-                    for pending_id in ids[ids.index(row_id):]:
-                        if pending_id == row_id or _claim(session_factory, pending_id, now, lease) is not None:
-                            _record(session_factory, pending_id, settings, now, result, error=exc)
-                    break
-            try:
-                note = _send(client, envelope_from, row)
-            except (_Temporary, _Permanent) as exc:
-                log.warning("outbox %s: %s", row_id, exc)
-                _record(session_factory, row_id, settings, now, result, error=exc)
-                if not _alive(client):
-                    _close(client)
-                    client = None
-                continue
-            _record(session_factory, row_id, settings, now if fixed_clock else utcnow(), result, note=note)
+        delivery.run(now, limit)
     finally:
-        _close(client)
-    return result
+        delivery.close()
+    return delivery.result
+
+
+class ReplyStream:
+    """Deliver replies in a thread while the intake commits them: replies stream during a poll.
+
+    Use as a context manager around the poll and call :meth:`nudge` after each commit. The thread
+    uses the same claims, leases and records as :func:`deliver_due`, over one SMTP connection kept
+    open between passes; only the timing changes. Leaving the block makes a last pass, so every
+    reply committed inside it has been tried when :meth:`finish` returns (unless ``stop`` is set).
+    """
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], *,
+                 stop: threading.Event | None = None, interval: float = 5.0) -> None:
+        self._delivery = _Delivery(settings, session_factory, stop)
+        self._interval = interval
+        self._wake = threading.Event()
+        self._wake.set()  # a first pass at once: replies already due
+        self._finishing = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="reply-stream", daemon=True)
+        self.error: SmtpError | None = None
+
+    def __enter__(self) -> ReplyStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finishing.set()
+        self._wake.set()
+        self._thread.join()
+
+    def nudge(self) -> None:
+        """A reply was committed: deliver it soon."""
+        self._wake.set()
+
+    def finish(self) -> DeliveryResult:
+        """What the stream delivered; raises the SmtpError that stopped it, if any."""
+        if self.error is not None:
+            raise self.error
+        return self._delivery.result
+
+    def _run(self) -> None:
+        try:
+            while True:
+                if not self._finishing.is_set():
+                    self._wake.wait(self._interval)
+                last = self._finishing.is_set()
+                self._wake.clear()
+                try:
+                    self._delivery.run()
+                except SmtpError as err:  # the operator must act: stop trying until the next run
+                    log.warning("delivery failed: %s", err)
+                    self.error = err
+                    return
+                except Exception:
+                    log.exception("delivery failed unexpectedly")
+                if last:
+                    return
+        finally:
+            self._delivery.close()

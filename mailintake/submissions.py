@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -49,14 +50,33 @@ def roster_namer(roster: Roster | None) -> UnitNamer:
     return canonical
 
 
+#: roster file -> ((mtime_ns, size), its namer): a poll reloads the roster only when the file changed
+_NAMERS: dict[Path, tuple[tuple[int, int], UnitNamer]] = {}
+
+
 def load_unit_namer(settings: Settings) -> UnitNamer:
-    """The roster-backed namer; without a readable roster, plain normalisation (and a warning)."""
+    """The roster-backed namer; without a readable roster, plain normalisation (and a warning).
+
+    The roster is read again only when its file's modification time or size changed.
+    """
     from mailintake.errors import ConfigError
     from mailintake.report.sources import resolve
     from mailintake.roster import load_roster
 
     try:
-        return roster_namer(load_roster(resolve(settings, settings.campaign.roster, "[campaign] roster")))
+        path = resolve(settings, settings.campaign.roster, "[campaign] roster")
+        try:
+            stat = path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = None
+        cached = _NAMERS.get(path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        namer = roster_namer(load_roster(path))
+        if key is not None:
+            _NAMERS[path] = (key, namer)
+        return namer
     except ConfigError as exc:
         log.warning("%s; units are grouped by the names as typed", exc)
         return normalise_unit

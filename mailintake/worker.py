@@ -101,6 +101,7 @@ class Worker:
         self._retry_at = 0.0
         self._scheduler: Any = None
         self._pool: Any = None  # ParserPool kept across cycles (its children start once)
+        self._mailbox: Any = None  # MailboxClient kept across cycles (one LOGIN, not one per cycle)
         self._idle_thread: threading.Thread | None = None
         self.idle_active = False
 
@@ -129,22 +130,29 @@ class Worker:
 
     def _poll_and_deliver(self) -> CycleOutcome:
         from mailintake.pipeline import make_pool, poll_once
+        from mailintake.sender import ReplyStream
 
         self._poll_again.clear()
         started = time.monotonic()
         outcome = CycleOutcome()
         if self._pool is None:
             self._pool = make_pool(self.settings)
+        stream = ReplyStream(self.settings, self.session_factory, stop=self.stop_event)
         try:
-            outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
-                                     stop=self.stop_event, pool=self._pool)
+            with stream:  # replies leave while the poll goes on
+                outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
+                                         stop=self.stop_event, pool=self._pool, on_commit=stream.nudge,
+                                         client=self._connected_mailbox())
         except MailboxError as err:
+            self._drop_mailbox()
             outcome.error = str(err)
             self._note_failure(str(err))
         except MailintakeError as err:
+            self._drop_mailbox()
             outcome.error = str(err)
             log.error("poll failed: %s", err)
         except Exception as err:  # a bug must not kill the worker; the next cycle tries again
+            self._drop_mailbox()
             outcome.error = f"{type(err).__name__}: {err}"
             log.exception("poll failed unexpectedly")
         else:
@@ -152,7 +160,7 @@ class Worker:
                 log.info("mailbox reachable again", extra={"fields": {"after_failures": self._failures}})
             self._failures = 0
             self._retry_at = 0.0
-        outcome.delivery = self._deliver_quietly()
+        outcome.delivery = self._stream_result(stream)
         outcome.duration = time.monotonic() - started
         try:
             outcome.counts_by_status = status_counts(self.session_factory)
@@ -161,10 +169,30 @@ class Worker:
         self._log_cycle(outcome)
         return outcome
 
+    def _connected_mailbox(self) -> Any:
+        """The IMAP session kept from the last cycle when it still answers NOOP, else a new one."""
+        from mailintake.mailbox import MailboxClient
+
+        if self._mailbox is not None:
+            try:
+                self._mailbox.noop()
+                return self._mailbox
+            except MailboxError as err:
+                log.info("IMAP session lost (%s); logging in again", err)
+                self._drop_mailbox()
+        self._mailbox = MailboxClient(self.settings.mailbox).connect()
+        return self._mailbox
+
+    def _drop_mailbox(self) -> None:
+        client, self._mailbox = self._mailbox, None
+        if client is not None:
+            client.close()
+
     def close(self) -> None:
-        """Release the parser children (after the last cycle)."""
+        """Release the parser children and the IMAP session (after the last cycle)."""
         with self._work_lock:
             pool, self._pool = self._pool, None
+            self._drop_mailbox()
         if pool is not None:
             pool.close()
 
@@ -207,6 +235,16 @@ class Worker:
             self._work_lock.release()
         if result is not None and (int(getattr(result, "sent", 0)) + int(getattr(result, "failed", 0))) > 0:
             log.info("replies delivered", extra={"fields": _fields_of(result, ("sent", "retried", "failed"))})
+        return result
+
+    @staticmethod
+    def _stream_result(stream: Any) -> Any:
+        """What the poll's reply stream delivered (None after an error it logged)."""
+        if stream.error is not None:
+            return None
+        result = stream.finish()
+        for error in result.errors:
+            log.warning("delivery: %s", error)
         return result
 
     def _deliver_quietly(self) -> Any:

@@ -1,4 +1,4 @@
-"""`mailintake poll`: one intake cycle, then deliver the replies that are due."""
+"""`mailintake poll`: one intake cycle, delivering the replies as the mails are committed."""
 
 from __future__ import annotations
 
@@ -33,12 +33,16 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
 
         with worker_lock(settings, wait=True, timeout=wait_seconds), \
                 progress_bar("Reading new mail", enabled=verbosity_of(ctx) > 0) as progress:
-            result = poll_once(settings, session_factory, progress=progress)
             delivery = None
-            if not no_send:
-                from mailintake.sender import deliver_due
+            if no_send:
+                result = poll_once(settings, session_factory, progress=progress)
+            else:
+                from mailintake.sender import ReplyStream
 
-                delivery = deliver_due(settings, session_factory)
+                # replies leave while the poll goes on, each as soon as its mail is committed
+                with ReplyStream(settings, session_factory) as stream:
+                    result = poll_once(settings, session_factory, progress=progress, on_commit=stream.nudge)
+                delivery = stream.finish()
         summary = result.summary()
         if delivery is not None:
             summary["replies"] = {"sent": delivery.sent, "retried": delivery.retried, "failed": delivery.failed}

@@ -8,9 +8,10 @@ from mailintake.commands._common import database, load, user_errors
 
 
 @click.command("send")
-@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True, help="At most this many mails.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="At most this many mails (default: every due one).")
 @click.pass_context
-def send_cmd(ctx: click.Context, limit: int) -> None:
+def send_cmd(ctx: click.Context, limit: int | None) -> None:
     """Deliver the replies that are due."""
     from mailintake.sender import deliver_due
 

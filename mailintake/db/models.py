@@ -5,6 +5,7 @@
 - ``AttachmentRow`` / ``Submission``: the files found and the forms parsed from them.
 - ``OutboxItem``: replies and reports waiting for, or done with, SMTP delivery.
 - ``AuditEntry``: the office's actions, append-only.
+- ``Counter``: named counters (the receipt number).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -81,6 +83,7 @@ class Message(Base):
         UniqueConstraint("message_id", "sha256", name="uq_messages_identity"),
         Index("ix_messages_status", "status"),
         Index("ix_messages_from_addr", "from_addr"),
+        Index("ix_messages_sha256", "sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,6 +139,7 @@ class AttachmentRow(Base):
     """A candidate form file from a mail (or from an archive in it), stored content-addressed."""
 
     __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_sha256", "sha256"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_pk: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
@@ -182,7 +186,11 @@ class OutboxItem(Base):
     """A mail to deliver: written in the same transaction as what it reports on."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient_key", "recipient_key", "created_at"),
+        Index("ix_outbox_cc_key", "cc_key", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
@@ -200,8 +208,33 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the first recipient and the first copy, lower-cased (filled on every write, see below), so the
+    #: per-address loop guard reads only that address's rows through an index
+    recipient_key: Mapped[str | None] = mapped_column(String(320))
+    cc_key: Mapped[str | None] = mapped_column(String(320))
 
     message: Mapped[Message | None] = relationship(back_populates="replies")
+
+
+def address_key(addresses: list[Any] | None) -> str | None:
+    """The lower-cased first address of a recipient list (what ``recipient_key``/``cc_key`` hold)."""
+    return str(addresses[0]).lower() if addresses else None
+
+
+@event.listens_for(OutboxItem, "before_insert")
+@event.listens_for(OutboxItem, "before_update")
+def _fill_address_keys(_mapper: Any, _connection: Any, row: OutboxItem) -> None:
+    row.recipient_key = address_key(row.recipients)
+    row.cc_key = address_key(row.cc)
+
+
+class Counter(Base):
+    """A named counter (``receipt_no``: receipts issued so far), incremented in the caller's transaction."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Report(Base):
