@@ -22,12 +22,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.resources import shipped_dir
+
 if TYPE_CHECKING:
     from mailintake.config import Settings
     from mailintake.devservers import PymapServer, SmtpSink
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHIPPED_CONFIG = PROJECT_DIR / "config"
+SHIPPED_CONFIG = shipped_dir()
 MARKER = ".mailintake-demo"
 OFFICE = "840573720@qq.com"
 DEMO_PASSWORD = "demo-password"

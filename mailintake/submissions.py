@@ -52,11 +52,11 @@ def roster_namer(roster: Roster | None) -> UnitNamer:
 def load_unit_namer(settings: Settings) -> UnitNamer:
     """The roster-backed namer; without a readable roster, plain normalisation (and a warning)."""
     from mailintake.errors import ConfigError
-    from mailintake.report.sources import resolve
+    from mailintake.resources import campaign_path
     from mailintake.roster import load_roster
 
     try:
-        return roster_namer(load_roster(resolve(settings, settings.campaign.roster, "[campaign] roster")))
+        return roster_namer(load_roster(campaign_path(settings, "roster")))
     except ConfigError as exc:
         log.warning("%s; units are grouped by the names as typed", exc)
         return normalise_unit
