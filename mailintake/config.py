@@ -22,8 +22,6 @@ from mailintake.replies.recipients import valid_address
 
 DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
 ENV_PREFIX = "MAILINTAKE_"
-NO_CONFIG = ("config: no configuration file; copy config/mailintake.example.toml to config/mailintake.toml "
-             "and fill it in, or pass --config PATH (or set MAILINTAKE_CONFIG)")
 #: a remote mailbox polled more often than this gets the account blocked (QQ Mail does)
 MIN_POLL_INTERVAL = 60
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -251,6 +249,14 @@ def _describe(error: dict[str, Any]) -> str:
     return f"config: {where}: {message}; fix it in the config file{hint}"
 
 
+def no_config_message() -> str:
+    """The one line for a command run without a configuration file: where the example is, what to do."""
+    from mailintake.resources import shipped
+
+    return (f"config: no configuration file; copy {shipped('mailintake.example.toml')} to "
+            "config/mailintake.toml and fill it in, or pass --config PATH (or set MAILINTAKE_CONFIG)")
+
+
 def resolve_config_path(explicit: str | None, environ: dict[str, str] | None = None) -> Path | None:
     """--config PATH, else $MAILINTAKE_CONFIG, else config/mailintake.toml if it exists."""
     env = os.environ if environ is None else environ
@@ -294,7 +300,7 @@ def load_settings(
                                           if config_path.resolve().parent.name == "config"
                                           else config_path.resolve().parent))
     elif require_file:
-        raise ConfigError(NO_CONFIG)
+        raise ConfigError(no_config_message())
     else:
         # no file: the shipped form definitions and templates of this checkout, wherever we run from
         project_root = Path(__file__).resolve().parent.parent

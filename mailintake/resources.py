@@ -38,6 +38,10 @@ def shipped_dir() -> Path:
 
 def shipped(name: str) -> Path:
     """A shipped file by its name under ``config/``: ``forms.toml``, ``templates``, ``mailintake.example.toml``…"""
+    if name == "forms.toml":  # the parsers' own copy (a wheel ships it inside parsers/)
+        from parsers.definitions import DEFAULT_PATH
+
+        return DEFAULT_PATH
     return shipped_dir() / name
 
 

@@ -14,13 +14,14 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from mailintake.cli import COMMANDS, cli
-from mailintake.config import NO_CONFIG, load_settings
+from mailintake.config import load_settings, no_config_message
 from mailintake.db.engine import open_database
 from mailintake.db.models import Message
 from mailintake.demo import write_config
 from mailintake.devservers import PymapServer, SmtpSink, append_mail
 from mailintake.samples.mails import MessageBuilder
 
+PROJECT = Path(__file__).resolve().parent.parent
 CST = dt.timezone(dt.timedelta(hours=8))
 NAMED_SENDER = "苏州市行政审批局办公室 <840573720@qq.com>"
 
@@ -163,8 +164,11 @@ def test_without_a_config_file_every_command_names_how_to_make_one(tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     args = {"paper": ["某单位", "--received"], "resend": ["2019-0001"], "reprocess": ["1"]}.get(command, [])
     result = invoke(command, *args)
-    assert (result.exit_code, result.stderr.splitlines()) == (2, [NO_CONFIG if command != "check-config"
-                                                                   else f"FAIL config    {NO_CONFIG}"])
+    line = no_config_message()
+    assert line == (f"config: no configuration file; copy {PROJECT / 'config' / 'mailintake.example.toml'} to "
+                    "config/mailintake.toml and fill it in, or pass --config PATH (or set MAILINTAKE_CONFIG)")
+    assert (result.exit_code, result.stderr.splitlines()) == (2, [line if command != "check-config"
+                                                                   else f"FAIL config    {line}"])
     assert list(tmp_path.iterdir()) == []  # no var/, nothing written
 
 
@@ -209,3 +213,34 @@ def test_a_configuration_error_leaves_mail_unrecorded_not_failed(tmp_path: Path,
     with open_database(settings.database.url)() as session:
         assert dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all()) == {
             "no_form": 1}
+
+
+# ---------------------------------------------------------------------------------- templates
+
+
+def test_a_missing_template_is_warned_about_once_not_per_reply(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    from mailintake.replies import templates
+    from mailintake.resources import warn_once
+
+    (tmp_path / "own").mkdir()
+    settings = load_settings(config_file(tmp_path, campaign={"templates": str(tmp_path / "own")}), environ={})
+    warn_once.cache_clear()
+    with caplog.at_level("WARNING"):
+        texts = [templates.render(settings, "reply_late.txt.j2", {"receipt": f"2019-000{n}"}) for n in range(3)]
+    assert len(texts) == 3 and all(text and "逾期未反馈视作不申报" in text for text in texts)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"template reply_late.txt.j2 not found in {tmp_path / 'own'}; using the shipped copy"]
+
+
+def test_default_campaign_paths_beside_a_config_elsewhere_use_the_shipped_copies(tmp_path: Path) -> None:
+    from mailintake.resources import campaign_path, shipped
+
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "mailintake.toml").write_text('[smtp]\nsender = "office@example.cn"\n', "utf-8")
+    settings = load_settings(etc / "mailintake.toml", environ={})
+    assert settings.base_dir == str(etc)
+    assert [campaign_path(settings, key) for key in ("forms", "roster", "quotas", "templates")] == [
+        PROJECT / "config" / "forms.toml", shipped("units.csv"), shipped("quotas.toml"), shipped("templates")]
+    assert shipped("units.csv") == PROJECT / "config" / "units.csv"
