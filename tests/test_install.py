@@ -75,3 +75,14 @@ def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(ins
     assert status.stderr == (f"config: no configuration file; copy {shipped}/mailintake.example.toml to "
                              "config/mailintake.toml and fill it in, or pass --config PATH (or set "
                              "MAILINTAKE_CONFIG)\n")
+
+
+def test_the_poll_path_imports_no_report_or_excel_stack() -> None:
+    """An idle ``poll`` (cron, every few minutes) must not pay for openpyxl, the report or the templates."""
+    import sys
+
+    code = ("import sys, mailintake.commands.poll, mailintake.pipeline, mailintake.sender, mailintake.worker; "
+            "print(sorted(m for m in ('openpyxl', 'mailintake.report', 'jinja2', 'docx', 'rich.table') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
