@@ -10,16 +10,38 @@ import os
 import stat
 import tomllib
 from datetime import datetime
+from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailintake.errors import ConfigError
+from mailintake.replies.recipients import valid_address
 
 DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
 ENV_PREFIX = "MAILINTAKE_"
+#: a remote mailbox polled more often than this gets the account blocked (QQ Mail does)
+MIN_POLL_INTERVAL = 60
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Positive = Annotated[int, Field(ge=1)]
+Seconds = Annotated[float, Field(gt=0)]
+
+
+def split_address(value: str) -> tuple[str, str]:
+    """(display name, address) of ``addr`` or ``Name <addr>``; ValueError unless exactly one valid address."""
+    text = value.strip()
+    pairs = getaddresses([text])
+    if len(pairs) != 1 or "," in text.replace(pairs[0][0], "", 1):
+        raise ValueError(f"{value!r} is not one e-mail address; write it as name@example.com")
+    name, addr = pairs[0]
+    if not valid_address(addr):
+        raise ValueError(f"{value!r} is not an e-mail address; write it as name@example.com "
+                         "or 名称 <name@example.com>")
+    return name.strip(), addr
 
 
 class _Section(BaseModel):
@@ -28,12 +50,12 @@ class _Section(BaseModel):
 
 class MailboxSettings(_Section):
     host: str = "imap.qq.com"
-    port: int | None = None
+    port: Port | None = None
     security: Literal["ssl", "starttls", "none"] = "ssl"
     username: str = ""
     password: str = Field(default="", repr=False)
     folder: str = "INBOX"
-    timeout: float = 60.0
+    timeout: Seconds = 60.0
     #: verify the server certificate (turn off only for a local test server)
     verify_tls: bool = True
     #: CA bundle for a private certificate authority
@@ -42,10 +64,10 @@ class MailboxSettings(_Section):
     processed_action: Literal["none", "flag", "move"] = "none"
     processed_flag: str = "$MailintakeProcessed"
     processed_folder: str = "Processed"
-    max_message_bytes: int = 50 * 1024 * 1024
-    fetch_batch: int = 50
+    max_message_bytes: Positive = 50 * 1024 * 1024
+    fetch_batch: Positive = 50
     #: bytes of mail held in memory at once; a burst of large mails is fetched in smaller groups
-    fetch_batch_bytes: int = 64 * 1024 * 1024
+    fetch_batch_bytes: Positive = 64 * 1024 * 1024
     idle: bool = False
 
     @property
@@ -57,20 +79,39 @@ class MailboxSettings(_Section):
 
 class SmtpSettings(_Section):
     host: str = "smtp.qq.com"
-    port: int | None = None
+    port: Port | None = None
     security: Literal["ssl", "starttls", "none"] = "ssl"
     username: str = ""
     password: str = Field(default="", repr=False)
     sender: str = ""
     sender_name: str = "苏州市行政审批局办公室"
-    timeout: float = 60.0
+    timeout: Seconds = 60.0
     verify_tls: bool = True
     ca_file: str | None = None
     #: at most this many automatic replies to one address per hour (loop guard)
-    max_replies_per_hour: int = 5
+    max_replies_per_hour: Positive = 5
     #: also copy the reply to an e-mail address found in 表1's 联系方式
     cc_contact: bool = False
-    max_attempts: int = 8
+    max_attempts: Positive = 8
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_sender(cls, data: Any) -> Any:
+        """``sender = "名称 <addr>"`` (how mail programs show an address): the name becomes sender_name."""
+        if isinstance(data, dict) and isinstance(data.get("sender"), str) and data["sender"].strip():
+            try:
+                name, addr = split_address(data["sender"])
+            except ValueError:
+                return data  # the field validator names the key
+            data = {**data, "sender": addr}
+            if name:
+                data["sender_name"] = name
+        return data
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_address(cls, value: str) -> str:
+        return split_address(value)[1] if value.strip() else ""
 
     @property
     def effective_port(self) -> int:
@@ -91,8 +132,8 @@ class CampaignSettings(_Section):
     name: str = "“双争双创”活动先进荣誉申报"
     deadline: datetime = datetime.fromisoformat("2019-12-18T17:30:00+08:00")
     timezone: str = "Asia/Shanghai"
-    max_chars: int = 1000
-    max_projects_per_unit: int = 2
+    max_chars: Positive = 1000
+    max_projects_per_unit: Positive = 2
     receipt_prefix: str = "2019"
     forms: str = "config/forms.toml"
     roster: str = "config/units.csv"
@@ -101,7 +142,7 @@ class CampaignSettings(_Section):
     office_name: str = "苏州市行政审批局办公室"
     office_contact: str = "王琰，电话 69820106、13862103167"
     office_address: str = "苏州市平泷路251号城市生活广场A座27楼2702室"
-    paper_copies: int = 2
+    paper_copies: Positive = 2
 
     @field_validator("deadline")
     @classmethod
@@ -129,20 +170,25 @@ class ReportSettings(_Section):
     time: dt.time = dt.time(8, 0)
     dir: str = "var/reports"
 
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        return [split_address(value)[1] for value in values]
+
 
 class ScheduleSettings(_Section):
-    poll_interval: int = 300
-    misfire_grace: int = 3600
+    poll_interval: Positive = 300
+    misfire_grace: Annotated[int, Field(ge=0)] = 3600
 
 
 class LimitsSettings(_Section):
-    max_attachment_bytes: int = 50 * 1024 * 1024
-    max_uncompressed_bytes: int = 200 * 1024 * 1024
-    max_compression_ratio: int = 200
-    max_archive_members: int = 500
-    max_archive_depth: int = 3
-    parse_timeout: float = 60.0
-    parse_memory_mb: int = 1024
+    max_attachment_bytes: Positive = 50 * 1024 * 1024
+    max_uncompressed_bytes: Positive = 200 * 1024 * 1024
+    max_compression_ratio: Positive = 200
+    max_archive_members: Positive = 500
+    max_archive_depth: Positive = 3
+    parse_timeout: Seconds = 60.0
+    parse_memory_mb: Annotated[int, Field(ge=64)] = 1024
 
 
 class Settings(_Section):
@@ -156,6 +202,14 @@ class Settings(_Section):
     limits: LimitsSettings = LimitsSettings()
     #: where relative paths in the file are resolved (the config file's project root)
     base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _poll_politely(self) -> Settings:
+        if self.schedule.poll_interval < MIN_POLL_INTERVAL and self.mailbox.host not in LOOPBACK_HOSTS:
+            raise ValueError(f"[schedule] poll_interval: {self.schedule.poll_interval} s is too often for "
+                             f"{self.mailbox.host} (mail providers block such accounts); use at least "
+                             f"{MIN_POLL_INTERVAL}")
+        return self
 
     def path(self, value: str) -> Path:
         """Resolve a configured path relative to ``base_dir``."""
@@ -182,15 +236,25 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _describe(error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return f"config: {message}; fix it in the config file"
+    location = ".".join(str(part) for part in error["loc"][:2])
     section, _, key = location.partition(".")
     where = f"[{section}] {key}" if key else f"[{section}]"
     env = f"MAILINTAKE_{section.upper()}__{key.upper()}" if key else ""
-    message = error["msg"]
     if error["type"] == "extra_forbidden":
         return f"config: unknown key {where}; remove it or check its spelling"
     hint = f" (or set {env})" if env else ""
     return f"config: {where}: {message}; fix it in the config file{hint}"
+
+
+def no_config_message() -> str:
+    """The one line for a command run without a configuration file: where the example is, what to do."""
+    from mailintake.resources import shipped
+
+    return (f"config: no configuration file; copy {shipped('mailintake.example.toml')} to "
+            "config/mailintake.toml and fill it in, or pass --config PATH (or set MAILINTAKE_CONFIG)")
 
 
 def resolve_config_path(explicit: str | None, environ: dict[str, str] | None = None) -> Path | None:
@@ -209,8 +273,12 @@ def load_settings(
     environ: dict[str, str] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
     require_file: bool = False,
+    strict: bool = False,
 ) -> Settings:
-    """Read, merge and validate the configuration once; raise ConfigError with one line."""
+    """Read, merge and validate the configuration once; raise ConfigError with one line.
+
+    ``strict`` (the CLI) also refuses what only breaks later: no sender address, a login without a password.
+    """
     env = dict(os.environ if environ is None else environ)
     config_path = resolve_config_path(str(path) if path else None, env)
     data: dict[str, Any] = {}
@@ -232,7 +300,7 @@ def load_settings(
                                           if config_path.resolve().parent.name == "config"
                                           else config_path.resolve().parent))
     elif require_file:
-        raise ConfigError("config: no configuration file; pass --config PATH or set MAILINTAKE_CONFIG")
+        raise ConfigError(no_config_message())
     else:
         # no file: the shipped form definitions and templates of this checkout, wherever we run from
         project_root = Path(__file__).resolve().parent.parent
@@ -249,7 +317,31 @@ def load_settings(
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(dict(exc.errors()[0]))) from None
+    settings = _default_sender(settings)
+    if strict:
+        check_operational(settings)
     return settings
+
+
+def _default_sender(settings: Settings) -> Settings:
+    """No ``[smtp] sender``: the SMTP login, else the mailbox, when that is an address."""
+    if settings.smtp.sender:
+        return settings
+    for candidate in (settings.smtp.username, settings.mailbox.username):
+        if valid_address(candidate):
+            return settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"sender": candidate})})
+    return settings
+
+
+def check_operational(settings: Settings) -> None:
+    """What a valid file can still get wrong for a running service; ConfigError naming the key."""
+    if not settings.smtp.sender:
+        raise ConfigError("config: [smtp] sender is empty; set the address replies and the report are sent "
+                          "from (or set MAILINTAKE_SMTP__SENDER)")
+    for section, account in (("mailbox", settings.mailbox), ("smtp", settings.smtp)):
+        if account.username and not account.password:
+            raise ConfigError(f"config: [{section}] password is empty but username {account.username} is set; "
+                              f"set MAILINTAKE_{section.upper()}__PASSWORD (QQ Mail: the 授权码)")
 
 
 def world_readable_secret(path: Path) -> bool:

@@ -22,12 +22,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.resources import shipped
+
 if TYPE_CHECKING:
     from mailintake.config import Settings
     from mailintake.devservers import PymapServer, SmtpSink
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHIPPED_CONFIG = PROJECT_DIR / "config"
 MARKER = ".mailintake-demo"
 OFFICE = "840573720@qq.com"
 DEMO_PASSWORD = "demo-password"
@@ -230,8 +230,8 @@ def write_config(
                  "verify_tls": False, "timeout": 10.0, "max_replies_per_hour": 20},
         "database": {"url": database_url or f"sqlite:///{directory / 'mailintake.db'}"},
         "storage": {"dir": str(directory / "storage")},
-        "campaign": {"forms": str(SHIPPED_CONFIG / "forms.toml"), "roster": str(SHIPPED_CONFIG / "units.csv"),
-                     "templates": str(SHIPPED_CONFIG / "templates")},
+        "campaign": {"forms": str(shipped("forms.toml")), "roster": str(shipped("units.csv")),
+                     "templates": str(shipped("templates"))},
         "report": {"recipients": [REPORT_RECIPIENT], "dir": str(directory / "reports")},
         "schedule": {"poll_interval": 300},
     }

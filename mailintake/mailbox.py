@@ -503,20 +503,14 @@ class MailboxClient:
         self._uidnext_fresh = False
         if not self.has_capability("IDLE"):
             return False
+        from mailintake.idle import idle_wait
+
         try:
-            self.imap.idle()
-            try:
-                responses = self.imap.idle_check(timeout=timeout)
-            finally:
-                self.imap.idle_done()
+            arrived, _untagged = idle_wait(self.imap, timeout)  # any untagged response is legal (RFC 2177)
         except Exception as exc:
             raise self._wrap(exc, "IDLE") from None
-        return any(_is_exists(response) for response in responses)
+        return arrived
 
 
 def _flag_text(flag: Any) -> str:
     return flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag)
-
-
-def _is_exists(response: Any) -> bool:
-    return isinstance(response, tuple) and len(response) >= 2 and response[1] == b"EXISTS"

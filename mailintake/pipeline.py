@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings
 from mailintake.db.models import Ledger, MailboxState, Message, PollRun, utcnow
-from mailintake.errors import StorageError
+from mailintake.errors import ConfigError, StorageError
 from mailintake.intake import (
     FetchedMail,
     PreparedMail,
@@ -180,6 +180,8 @@ class _Cycle:
                 with session.begin_nested():
                     message = store(session, self.settings, item, results, unit_namer=self.unit_namer)
                 self.counter[message.status] += 1
+            except ConfigError:
+                raise  # the operator's to fix: the mail stays unrecorded and is read again next poll
             except Exception as exc:
                 log.exception("processing mail UID %s failed", fetched_mail.uid)
                 record_failure(session, item, "".join(traceback.format_exception_only(exc)).strip())

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from mailintake.errors import ConfigError
+from mailintake.resources import shipped
 from mailintake.roster import CATEGORIES
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "quotas.toml"
+DEFAULT_PATH = shipped("quotas.toml")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 A pathological file kills or stalls only its child; the file is flagged ``unreadable`` and the
 worker goes on. Children come from a ``forkserver`` so they never inherit the worker's threads
 (the in-process IMAP server of the demo and tests, APScheduler's threads).
+
+Children end with the worker, however it ends (SIGKILL included): each asks the kernel for SIGKILL when
+its parent (the forkserver) dies, and watches the worker itself through a pidfd. Children hold the
+forkserver's and the resource tracker's pipes; once they are gone, both of those exit too.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -53,9 +61,48 @@ class ParseJob:
     max_members: int
 
 
-def _init_child(memory_limit: int) -> None:
+def _set_parent_death_signal() -> None:
+    """SIGKILL this process when its parent dies (Linux prctl PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def _watch(worker_pid: int) -> None:
+    """Block until the worker process has ended, then end this child at once."""
+    try:
+        fd = os.pidfd_open(worker_pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):  # no pidfd (old kernel, not Linux): poll once a second
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(worker_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+    select.select([fd], [], [])
+    os._exit(1)
+
+
+def die_with(worker_pid: int) -> None:
+    """Make this child end when the worker ``worker_pid`` ends, however it ends."""
+    _set_parent_death_signal()
+    threading.Thread(target=_watch, args=(worker_pid,), name="watch-worker", daemon=True).start()
+
+
+def _init_child(memory_limit: int, worker_pid: int = 0) -> None:
     import resource
 
+    if worker_pid:
+        die_with(worker_pid)  # before the memory cap: the watcher's stack is reserved now
     global _MEMORY_LIMIT_BYTES
     _MEMORY_LIMIT_BYTES = memory_limit
     if memory_limit > 0:
@@ -110,7 +157,7 @@ class ParserPool:
                 max_workers=self.workers,
                 mp_context=context,
                 initializer=_init_child,
-                initargs=(self.memory_limit,),
+                initargs=(self.memory_limit, os.getpid()),
             )
         return self._executor
 

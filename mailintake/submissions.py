@@ -60,11 +60,11 @@ def load_unit_namer(settings: Settings) -> UnitNamer:
     The roster is read again only when its file's modification time or size changed.
     """
     from mailintake.errors import ConfigError
-    from mailintake.report.sources import resolve
+    from mailintake.resources import campaign_path
     from mailintake.roster import load_roster
 
     try:
-        path = resolve(settings, settings.campaign.roster, "[campaign] roster")
+        path = campaign_path(settings, "roster")
         try:
             stat = path.stat()
             key = (stat.st_mtime_ns, stat.st_size)

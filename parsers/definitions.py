@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "config" / "forms.toml"
+#: a wheel ships its own copy beside this module; a checkout reads config/forms.toml
+_PACKAGED = Path(__file__).resolve().parent / "forms.toml"
+DEFAULT_PATH = _PACKAGED if _PACKAGED.exists() else Path(__file__).resolve().parent.parent / "config" / "forms.toml"
 
 
 @dataclass(frozen=True)

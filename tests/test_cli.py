@@ -113,6 +113,7 @@ def test_check_config_names_what_works_and_what_does_not(tmp_path: Path, imap_se
     assert good.exit_code == 0, good.output
     assert good.stdout.splitlines() == [
         f"OK   config    {config}",
+        "OK   campaign  forms 4 tables, roster 35 units, quotas 4 honours, templates OK",
         f"OK   database  sqlite:///{tmp_path / 'cfg' / 'mailintake.db'}",
         f"OK   storage   {tmp_path / 'cfg' / 'storage'}",
         f"OK   imap      127.0.0.1:{imap_server.port} as {imap_server.username}, folder INBOX: 0 mails, "

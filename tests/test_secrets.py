@@ -52,8 +52,10 @@ def write_config(root: Path, imap: PymapServer, sink: SmtpSink, *, password: str
     return path
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(config: Path, *args: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
+    if password is not None:  # the password kept out of the file, as the README recommends
+        env["MAILINTAKE_MAILBOX__PASSWORD"] = password
     return subprocess.run([sys.executable, "-m", "mailintake", "--config", str(config), *args], env=env,
                           capture_output=True, text=True, timeout=120, cwd=config.parent)
 
@@ -142,6 +144,6 @@ def test_world_readable_config_with_a_password_draws_one_warning(secret_imap, sm
 
 def test_world_readable_config_without_a_password_is_fine(secret_imap, smtp_sink, tmp_path):
     path = write_config(tmp_path, secret_imap, smtp_sink, password="", mode=0o644, smtp_login=False)
-    result = cli(path, "status")
+    result = cli(path, "status", password=IMAP_PASSWORD)
     assert result.returncode == 0, result.stderr
     assert "warning: config file" not in result.stderr

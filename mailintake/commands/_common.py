@@ -19,7 +19,7 @@ def load(ctx: click.Context, *, warn_permissions: bool = True) -> Settings:
     Warns (one stderr line) when the file holds a password and every user on the machine can read it.
     """
     obj = ctx.find_root().obj or {}
-    settings = load_settings(obj.get("config_path"))
+    settings = load_settings(obj.get("config_path"), require_file=True, strict=True)
     if warn_permissions:
         from mailintake.config import resolve_config_path, world_readable_secret
 

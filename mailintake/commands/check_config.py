@@ -89,6 +89,46 @@ def check_database(settings: Settings) -> str:
     return make_url(resolve_url(settings.database.url, settings.base_dir)).render_as_string(hide_password=True)
 
 
+def check_report_template(settings: Settings) -> None:
+    from jinja2 import TemplateError
+
+    from mailintake.report.html import environment
+    from mailintake.report.sources import REPORT_TEMPLATE, template_dir
+
+    directory = template_dir(settings)
+    try:
+        environment(directory).get_template(REPORT_TEMPLATE)
+    except TemplateError as exc:
+        raise ConfigError(f"config: [campaign] templates: {REPORT_TEMPLATE} in {directory} does not compile "
+                          f"({exc}); fix it") from None
+
+
+def check_campaign(settings: Settings) -> str:
+    """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
+    from mailintake.quotas import load_quotas
+    from mailintake.replies.templates import check_templates
+    from mailintake.resources import campaign_path, shipped
+    from mailintake.roster import load_roster
+    from parsers.definitions import load_definitions
+
+    forms_path = campaign_path(settings, "forms")
+    try:
+        forms = load_definitions(forms_path)
+    except Exception as exc:  # DefinitionError, TOML syntax, unreadable: all one line
+        raise ConfigError(f"config: [campaign] forms {forms_path} is broken ({exc}); fix the file") from None
+    roster = load_roster(campaign_path(settings, "roster"))
+    quotas = load_quotas(campaign_path(settings, "quotas"))
+    names = sorted(p.name for p in shipped("templates").iterdir() if p.name.startswith("reply_"))
+    problems = check_templates(settings, names)
+    broken = [p for p in problems if "does not compile" in p]
+    if broken:
+        raise ConfigError(f"config: [campaign] {broken[0]}")
+    check_report_template(settings)
+    missing = f", {len(problems)} templates missing (shipped copies used)" if problems else ""
+    return (f"forms {len(forms.tables)} tables, roster {len(roster.units)} units, "
+            f"quotas {len(quotas.honours)} honours, templates OK{missing}")
+
+
 def check_storage(settings: Settings) -> str:
     from mailintake.commands.run import check_storage as writable
 
@@ -114,11 +154,12 @@ def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
         ctx.exit(err.exit_code)
     register_settings_secrets(settings)
     path = resolve_config_path((ctx.find_root().obj or {}).get("config_path"))
-    click.echo(f"OK   config    {path or 'built-in defaults (no file)'}")
+    click.echo(f"OK   config    {path}")
     if path is not None and world_readable_secret(path):
         click.echo(f"WARN config    {path} holds a password and every user can read it; chmod 600 it "
                    "or move the password to MAILINTAKE_MAILBOX__PASSWORD / MAILINTAKE_SMTP__PASSWORD")
-    checks: list[tuple[str, Callable[[Settings], str]]] = [("database", check_database), ("storage", check_storage)]
+    checks: list[tuple[str, Callable[[Settings], str]]] = [
+        ("campaign", check_campaign), ("database", check_database), ("storage", check_storage)]
     if not no_network:
         checks += [("imap", check_imap), ("smtp", lambda s: check_smtp(s.smtp))]
     exit_code = 0

@@ -16,11 +16,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, TemplateError, TemplateNotFound, select_autoescape
 
 from mailintake.config import Settings
+from mailintake.errors import ConfigError
+from mailintake.resources import campaign_path, shipped, warn_once
 
 log = logging.getLogger(__name__)
 
-#: the templates shipped in the repository (config/templates next to the package)
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "config" / "templates"
+#: the templates shipped with mailintake (config/templates of a checkout, package data of a wheel)
+SHIPPED_DIR = shipped("templates")
 
 
 def make_environment(directory: str | Path) -> Environment:
@@ -35,7 +37,13 @@ def make_environment(directory: str | Path) -> Environment:
 
 
 def template_dir(settings: Settings) -> Path:
-    return settings.path(settings.campaign.templates)
+    """The configured directory (the shipped one for the default value); a missing custom one is warned
+    about once and replaced by the shipped one, so applicants are still answered."""
+    try:
+        return campaign_path(settings, "templates")
+    except ConfigError as exc:
+        warn_once(f"{exc}; the shipped templates are used")
+        return SHIPPED_DIR
 
 
 @functools.lru_cache(maxsize=8)
@@ -61,12 +69,12 @@ def render(settings: Settings, name: str, context: dict[str, Any], *, optional: 
             if optional:
                 return None
             raise
-        if configured.resolve() != SHIPPED_DIR:
-            log.warning("template %s not found in %s; using the shipped copy", name, configured)
+        if configured.resolve() != SHIPPED_DIR.resolve():
+            warn_once(f"template {name} not found in {configured}; using the shipped copy")
     except TemplateError as exc:
-        if configured.resolve() == SHIPPED_DIR:
+        if configured.resolve() == SHIPPED_DIR.resolve():
             raise
-        log.error("template %s in %s is broken (%s); using the shipped copy", name, configured, exc)
+        warn_once(f"template {name} in {configured} is broken ({exc}); using the shipped copy")
         if optional and not (SHIPPED_DIR / name).exists():
             return None
     return _render(SHIPPED_DIR, name, context)

@@ -1,0 +1,66 @@
+"""The defaults shipped with mailintake: form definitions, roster, quotas, templates, example config.
+
+In a checkout they are the files under ``config/``; in a wheel the same files are package data under
+``mailintake/shipped/`` (pyproject's hatch ``force-include``). Resolved once, here, for everyone.
+
+A ``[campaign]`` path left at its default value ("config/units.csv", …) that does not exist beside the
+config file means "the shipped copy", silently; any other missing path is a configuration error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from mailintake.config import CampaignSettings, Settings
+from mailintake.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CampaignFile = Literal["forms", "roster", "quotas", "templates"]
+CAMPAIGN_FILES: tuple[CampaignFile, ...] = ("forms", "roster", "quotas", "templates")
+#: the file (or directory) each key names when left at its default
+_SHIPPED_NAMES: dict[str, str] = {key: Path(str(CampaignSettings.model_fields[key].default)).name
+                                  for key in CAMPAIGN_FILES}
+
+
+@functools.cache
+def shipped_dir() -> Path:
+    """Where the shipped defaults are: the package data of a wheel, else the checkout's ``config/``."""
+    packaged = files("mailintake") / "shipped"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def shipped(name: str) -> Path:
+    """A shipped file by its name under ``config/``: ``forms.toml``, ``templates``, ``mailintake.example.toml``…"""
+    if name == "forms.toml":  # the parsers' own copy (a wheel ships it inside parsers/)
+        from parsers.definitions import DEFAULT_PATH
+
+        return DEFAULT_PATH
+    return shipped_dir() / name
+
+
+def campaign_path(settings: Settings, key: CampaignFile) -> Path:
+    """The file ``[campaign] <key>`` points at; its shipped copy when the key keeps its default value.
+
+    Raises ConfigError (one line naming the key) when a path the office chose does not exist.
+    """
+    value = getattr(settings.campaign, key)
+    configured = settings.path(value)
+    if configured.exists():
+        return configured
+    if value == CampaignSettings.model_fields[key].default:
+        return shipped(_SHIPPED_NAMES[key])
+    raise ConfigError(f"config: [campaign] {key}: {configured} not found; fix the path, or remove the key "
+                      "to use the shipped copy")
+
+
+@functools.cache
+def warn_once(message: str) -> None:
+    """Log ``message`` once per process (e.g. a missing template, not once per reply)."""
+    log.warning("%s", message)

@@ -1,0 +1,88 @@
+"""A real install: the built wheel, installed into a fresh virtual environment outside the checkout,
+runs ``mailintake demo`` with the shipped forms, roster, quotas and templates (package data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+UV = shutil.which("uv")
+
+pytestmark = [pytest.mark.skipif(UV is None, reason="uv is not installed (pip install uv)"), pytest.mark.slow]
+
+
+def uv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAILINTAKE_CONFIG")}
+    return subprocess.run([str(UV), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv in a temporary directory holding the wheel and the locked dependencies (offline: from uv's cache)."""
+    root = tmp_path_factory.mktemp("install")
+    built = uv("build", "--wheel", "--out-dir", str(root / "dist"), cwd=PROJECT)
+    assert built.returncode == 0, built.stderr
+    wheel = next((root / "dist").glob("mailintake-*.whl"))
+    pins = root / "requirements.txt"
+    exported = uv("export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "-q", "-o", str(pins),
+                  cwd=PROJECT)
+    assert exported.returncode == 0, exported.stderr
+    venv = root / "venv"
+    assert uv("venv", "-q", str(venv), cwd=root).returncode == 0
+    # pinned, so no resolution is needed: the exact wheels come from the cache (or the index when online)
+    install = uv("pip", "install", "-q", "--offline", "--no-deps", "--python", str(venv / "bin" / "python"),
+                 "-r", str(pins), str(wheel), cwd=root)
+    if install.returncode != 0 and "needs to be downloaded" in install.stderr:
+        install = uv("pip", "install", "-q", "--no-deps", "--python", str(venv / "bin" / "python"),
+                     "-r", str(pins), str(wheel), cwd=root)
+    assert install.returncode == 0, install.stderr
+    return venv
+
+
+def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(installed: Path,
+                                                                            tmp_path: Path) -> None:
+    where = subprocess.run(
+        [str(installed / "bin" / "python"), "-c",
+         "import mailintake, mailintake.resources as r, parsers.definitions as d; "
+         "print(mailintake.__file__); print(r.shipped_dir()); print(d.DEFAULT_PATH)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    package, shipped, forms = where.stdout.splitlines()
+    site = installed / "lib"
+    assert Path(package).is_relative_to(site) and Path(shipped).is_relative_to(site)
+    assert Path(forms).is_relative_to(site)
+    assert sorted(p.name for p in Path(shipped).iterdir()) == [
+        "mailintake.example.toml", "mailintake.service", "quotas.toml", "templates", "units.csv"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
+    demo = subprocess.run([str(installed / "bin" / "mailintake"), "demo", "--dir", str(tmp_path / "demo"),
+                           "--json", "--no-doc"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    result = json.loads(demo.stdout)
+    assert result["errors"] == []
+    assert len(result["mails"]) == 10
+    assert (result["report"]["summary"]["late"], result["report"]["summary"]["overlong"]) == (1, 1)
+    assert "template" not in demo.stderr  # no "not found, using the shipped copy" warnings
+    # without a config file, an installed command says how to make one
+    status = subprocess.run([str(installed / "bin" / "mailintake"), "status"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 2
+    assert status.stderr == (f"config: no configuration file; copy {shipped}/mailintake.example.toml to "
+                             "config/mailintake.toml and fill it in, or pass --config PATH (or set "
+                             "MAILINTAKE_CONFIG)\n")
+
+
+def test_the_poll_path_imports_no_report_or_excel_stack() -> None:
+    """An idle ``poll`` (cron, every few minutes) must not pay for openpyxl, the report or the templates."""
+    import sys
+
+    code = ("import sys, mailintake.commands.poll, mailintake.pipeline, mailintake.sender, mailintake.worker; "
+            "print(sorted(m for m in ('openpyxl', 'mailintake.report', 'jinja2', 'docx', 'rich.table') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr

@@ -1,0 +1,53 @@
+"""No process outlives the worker: SIGKILL of a running ``mailintake poll`` leaves no parser child,
+forkserver or resource tracker behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from mailintake.db.engine import open_database
+from mailintake.db.models import Message
+from mailintake.devservers import PymapServer, append_mail
+from mailintake.samples.forms import make_form_docx
+from tests.helpers import at, mail
+from tests.processes import descendants, wait_gone
+
+
+def test_sigkill_of_a_running_poll_leaves_no_process_behind(imap_server: PymapServer, tmp_path: Path) -> None:
+    form = make_form_docx(2, {"unit": "苏州工业园区行政审批局", "deeds": "推行“一件事一窗办”。"})
+    for n in range(40):
+        append_mail(imap_server, mail(f"u{n} <u{n}@qq.com>", "表2", message_id=f"<orphan{n}@qq>",
+                                      attachments={"表2.docx": form}), at(16, 9, n))
+    config = tmp_path / "mailintake.toml"
+    config.write_text(
+        f'[mailbox]\nhost = "{imap_server.host}"\nport = {imap_server.port}\nsecurity = "none"\n'
+        f'username = "{imap_server.username}"\npassword = "{imap_server.password}"\nfetch_batch = 5\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "mi.db"}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
+        '[smtp]\nsender = "office@example.gov.cn"\n', "utf-8")
+    env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
+    poll = subprocess.Popen([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    session_factory = open_database(f"sqlite:///{tmp_path / 'mi.db'}")
+    deadline = time.monotonic() + 90
+    recorded = 0
+    while time.monotonic() < deadline and recorded < 5:
+        time.sleep(0.05)
+        with session_factory() as session:
+            recorded = session.scalar(select(func.count()).select_from(Message)) or 0
+    below = descendants(poll.pid)
+    poll.send_signal(signal.SIGKILL)
+    poll.wait()
+    assert recorded >= 5, "the poll recorded nothing within 90 s"
+    # the forkserver, the resource tracker and the parser children were all running
+    kinds = sorted({"child" if p.ppid != poll.pid else "forkserver" if "forkserver" in p.cmdline else
+                    "resource_tracker" if "resource_tracker" in p.cmdline else p.cmdline for p in below})
+    assert kinds == ["child", "forkserver", "resource_tracker"], [p.cmdline for p in below]
+    left = wait_gone(below, timeout=10)
+    assert left == [], [f"{p.pid} {p.cmdline}" for p in left]
