@@ -128,7 +128,7 @@ def _progress(url: str) -> tuple[int, int, dt.datetime | None]:
 
 def _start_run(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(config), "run"],
-                               stdout=subprocess.DEVNULL, stderr=log_path.open("wb"), cwd=ROOT)
+                               stdout=subprocess.DEVNULL, stderr=log_path.open("wb"), cwd=config.parent)
     deadline = time.monotonic() + 120
     while b"IMAP IDLE active" not in log_path.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -167,7 +167,7 @@ def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) ->
             process.wait(timeout=120)
     finally:
         for server in servers:
-            server.stop()
+            stop_postgres(server)
 
 
 def _measure(process: subprocess.Popen[bytes], maildir: Path, sink: Any, url: str, stage: dict[str, Any],
