@@ -655,7 +655,7 @@ def run_child(target: Callable[..., None], *args: Any) -> Any:
 # ------------------------------------------------------------------------------------ orchestration
 
 
-def start_servers(kind: str, workdir: Path) -> tuple[Any, Any, dict[str, Any]]:
+def start_servers(kind: str, workdir: Path, sink: Any = None) -> tuple[Any, Any, dict[str, Any]]:
     from mailintake.devservers import dovecot_binary, start_dovecot, start_imap_server, start_smtp_sink
 
     if kind == "auto":
@@ -668,7 +668,7 @@ def start_servers(kind: str, workdir: Path) -> tuple[Any, Any, dict[str, Any]]:
     else:
         imap = start_imap_server(USERS)
         cfg = {"server": "pymap"}
-    sink = start_smtp_sink()
+    sink = sink or start_smtp_sink()
     cfg.update({"host": imap.host, "port": imap.port, "smtp_host": sink.host, "smtp_port": sink.port,
                 "workdir": str(workdir)})
     return imap, sink, cfg
@@ -779,7 +779,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and idle polls) here")
+    parser.add_argument("--burst", type=int, default=0,
+                        help="instead: a burst of this many mails through `mailintake run` with IDLE (Dovecot)")
+    parser.add_argument("--grow", action="store_true",
+                        help="instead: the per-mail cost at 0, 1k, 5k, 10k processed mails (up to --grow-to)")
+    parser.add_argument("--grow-to", type=int, default=10000, help="with --grow: the last checkpoint")
+    parser.add_argument("--grow-window", type=int, default=200, help="with --grow: mails timed per checkpoint")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both",
+                        help="with --burst/--grow: the database back-end(s)")
     args = parser.parse_args(argv)
+    if args.burst or args.grow:
+        return deadline_modes(args)
 
     out: dict[str, Any] = {"mails": args.mails, "cpus": os.cpu_count(), "python": platform.python_version(),
                            "big": args.big, "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
@@ -820,6 +830,39 @@ def main(argv: list[str] | None = None) -> int:
     print_table(out)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
+    return 0
+
+
+def deadline_modes(args: argparse.Namespace) -> int:
+    """``--burst`` / ``--grow`` (see benchmarks/burst.py), on each back-end asked for."""
+    import burst
+
+    databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    out: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "burst": [], "grow": []}
+    with tempfile.TemporaryDirectory(prefix="mi-bench-") as tmp:
+        workdir = Path(tmp)
+        os.chmod(workdir, 0o755)
+        imap, sink, cfg = start_servers(args.server, workdir)
+        out["server"] = cfg["server"]
+        try:
+            for db in databases:
+                if args.burst:
+                    out["burst"].append(burst.run_burst(cfg, sink, args.burst, args.seed + len(out["burst"]), db))
+                    print(f"burst on {db}: {out['burst'][-1]}", file=sys.stderr)
+                    imap.stop()  # a fresh mailbox for the next back-end
+                    imap, _unused, cfg2 = start_servers(cfg["server"], workdir / f"after-{db}", sink=sink)
+                    cfg.update({k: cfg2[k] for k in ("host", "port", "maildir_root")})
+                if args.grow:
+                    out["grow"].append(burst.run_grow(cfg, db, args.grow_to, args.grow_window, args.seed))
+        finally:
+            sink.stop()
+            imap.stop()
+    print()
+    print(f"mailintake deadline-day benchmark — server {out['server']}, {out['cpus']} CPUs, Python {out['python']}")
+    burst.print_modes(out)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(out, ensure_ascii=False, indent=2, default=str), "utf-8")
     return 0
 
 

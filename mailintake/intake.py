@@ -201,6 +201,8 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
         automatic_reason=mail.automatic_reason,
         processed_at=utcnow(),
         status="pending",
+        attachments=[],
+        submissions=[],
     )
     if existing is not None:
         existing.from_addr, existing.from_name, existing.subject = mail.from_addr, mail.from_name, mail.subject
@@ -237,16 +239,23 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
         session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
                            message_pk=message.id, outcome="processed"))
     session.flush()
-    if enqueue:
+    if enqueue and existing is None:
+        # a new message's collections hold exactly what was just written: nothing to reload
+        from mailintake.outbox import enqueue_reply as enqueue_new
+
+        enqueue_new(session, settings, message)
+    elif enqueue:
         enqueue_reply(session, settings, message)
     return message
 
 
 def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
+    """Add the mail's attachments and forms to its collections, write them in one flush, then let
+    each current form supersede older versions — in file order, as if written one by one."""
     counts_as_current = message.status in ("accepted", "needs_correction")
+    written: list[Submission] = []
     for file_index, outcome in enumerate(ctx.files):
         row = AttachmentRow(
-            message_pk=message.id,
             path=outcome.attachment.path,
             sha256=outcome.sha256,
             size=len(outcome.attachment.data),
@@ -254,15 +263,13 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
             storage_path=outcome.storage_path,
             flags=_flags(outcome.result.flags),
         )
-        session.add(row)
-        session.flush()
+        message.attachments.append(row)
         for form_index, form in enumerate(outcome.result.forms):
             flags = ctx.all_form_flags(file_index, form_index, form)
             if ctx.late:
                 flags = [*flags, *[f for f in ctx.defects if f.code == "late"]]
             submission = Submission(
-                message_pk=message.id,
-                attachment_id=row.id,
+                attachment=row,
                 table_no=form.table,
                 title=form.title,
                 fields=dict(form.fields),
@@ -273,10 +280,12 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
                 current=counts_as_current,
                 received_at=message.received_at,
             )
-            session.add(submission)
-            session.flush()
-            if counts_as_current:
-                supersede(session, submission)
+            message.submissions.append(submission)
+            written.append(submission)
+    session.flush()
+    if counts_as_current:
+        for index, submission in enumerate(written):
+            supersede(session, submission, later=[later.id for later in written[index + 1:]])
 
 
 def enqueue_reply(session: Session, settings: Settings, message: Message, *, again: bool = False) -> None:

@@ -72,9 +72,18 @@ class PollResult:
         }
 
 
+#: the first fetch group of a poll: small, so the first replies of a burst leave within seconds
+FIRST_BATCH = 5
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    """Groups of ``size``, ramping up from FIRST_BATCH (5, 10, 20, … ``size``): the first mails of a
+    burst are stored and answered before the rest of the first full group is even read."""
+    start, step = 0, min(FIRST_BATCH, size)
+    while start < len(items):
+        yield items[start : start + step]
+        start += step
+        step = min(size, step * 2)
 
 
 def make_pool(settings: Settings) -> ParserPool:

@@ -100,15 +100,19 @@ def identity_key(table: int, fields: dict[str, str], namer: UnitNamer = normalis
     return f"{table}|" + "|".join(parts)
 
 
-def supersede(session: Session, new: Submission) -> None:
-    """Make ``new`` the current version of its identity, unless a newer version already exists."""
-    older = session.scalars(
-        select(Submission).where(
-            Submission.identity_key == new.identity_key,
-            Submission.current.is_(True),
-            Submission.id != new.id,
-        )
-    ).all()
+def supersede(session: Session, new: Submission, *, later: list[int] | None = None) -> None:
+    """Make ``new`` the current version of its identity, unless a newer version already exists.
+
+    ``later``: ids of rows written in the same flush after ``new`` (they supersede it themselves).
+    """
+    query = select(Submission).where(
+        Submission.identity_key == new.identity_key,
+        Submission.current.is_(True),
+        Submission.id != new.id,
+    )
+    if later:
+        query = query.where(Submission.id.not_in(later))
+    older = session.scalars(query).all()
     for previous in older:
         if previous.received_at <= new.received_at:
             previous.current = False

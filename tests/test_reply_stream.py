@@ -79,3 +79,12 @@ def test_a_stream_with_nothing_due_sends_nothing(tmp_path: Path, smtp_sink: Any)
     result = stream.finish()
     assert (result.sent, result.retried, result.failed, len(smtp_sink.messages)) == (0, 0, 0, 0)
     session_factory.kw["bind"].dispose()
+
+
+def test_a_poll_starts_with_small_fetch_groups() -> None:
+    """The first group of a poll is small (its replies leave early), then groups double up to fetch_batch."""
+    from mailintake.pipeline import _chunks
+
+    assert [len(c) for c in _chunks(list(range(200)), 50)] == [5, 10, 20, 40, 50, 50, 25]
+    assert [list(c) for c in _chunks([1, 2, 3], 2)] == [[1, 2], [3]]
+    assert [len(c) for c in _chunks(list(range(7)), 1)] == [1] * 7
