@@ -86,3 +86,27 @@ def test_the_poll_path_imports_no_report_or_excel_stack() -> None:
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+def test_install_script_is_valid_sh_and_its_dry_run_lists_every_step() -> None:
+    script = PROJECT / "config" / "install.sh"
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True, timeout=30).returncode == 0
+    done = subprocess.run(["sh", str(script), "--dry-run", "--prefix", "/srv/mi", "--user", "mi-test-nobody"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    steps = [line.split(" ", 2)[1] for line in done.stdout.splitlines() if line.startswith("+ ")]
+    assert steps == ["useradd", "git", "env", "install", "install", "install", "sed", "systemctl"]
+    assert f"git clone {PROJECT} /srv/mi" in done.stdout
+    assert "sync --project /srv/mi --frozen --no-dev --no-editable --compile-bytecode" in done.stdout
+    assert "UV_PYTHON_INSTALL_DIR=/srv/mi/python" in done.stdout  # never an interpreter under a home directory
+    unknown = subprocess.run(["sh", str(script), "--bogus"], capture_output=True, text=True, timeout=30)
+    assert (unknown.returncode, unknown.stderr) == (2, "install.sh: unknown option --bogus (see --help)\n")
+
+
+def test_the_unit_runs_the_installed_entry_point_without_uv() -> None:
+    unit = (PROJECT / "config" / "mailintake.service").read_text("utf-8")
+    service = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert service["ExecStart"] == "/opt/mailintake/.venv/bin/mailintake run"
+    assert service["WorkingDirectory"] == "/opt/mailintake"
+    assert service["ProtectHome"] == "true" and service["ReadWritePaths"] == "/opt/mailintake/var"
+    assert "uv" not in service["ExecStart"].split("/")
