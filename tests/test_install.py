@@ -22,26 +22,34 @@ def uv(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(UV), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
+def pip_install(venv: Path, root: Path, *args: str) -> None:
+    """Install pinned requirements (no resolution needed: the exact wheels come from uv's cache, or the
+    index when the cache lacks one)."""
+    install = uv("pip", "install", "-q", "--offline", "--no-deps", "--python", str(venv / "bin" / "python"),
+                 *args, cwd=root)
+    if install.returncode != 0 and "needs to be downloaded" in install.stderr:
+        install = uv("pip", "install", "-q", "--no-deps", "--python", str(venv / "bin" / "python"), *args, cwd=root)
+    assert install.returncode == 0, install.stderr
+
+
+def export(root: Path, name: str, *args: str) -> Path:
+    pins = root / name
+    exported = uv("export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "-q", "-o", str(pins), *args,
+                  cwd=PROJECT)
+    assert exported.returncode == 0, exported.stderr
+    return pins
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv in a temporary directory holding the wheel and the locked dependencies (offline: from uv's cache)."""
+    """A venv in a temporary directory holding the wheel and its locked dependencies, without the demo extra."""
     root = tmp_path_factory.mktemp("install")
     built = uv("build", "--wheel", "--out-dir", str(root / "dist"), cwd=PROJECT)
     assert built.returncode == 0, built.stderr
     wheel = next((root / "dist").glob("mailintake-*.whl"))
-    pins = root / "requirements.txt"
-    exported = uv("export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "-q", "-o", str(pins),
-                  cwd=PROJECT)
-    assert exported.returncode == 0, exported.stderr
     venv = root / "venv"
     assert uv("venv", "-q", str(venv), cwd=root).returncode == 0
-    # pinned, so no resolution is needed: the exact wheels come from the cache (or the index when online)
-    install = uv("pip", "install", "-q", "--offline", "--no-deps", "--python", str(venv / "bin" / "python"),
-                 "-r", str(pins), str(wheel), cwd=root)
-    if install.returncode != 0 and "needs to be downloaded" in install.stderr:
-        install = uv("pip", "install", "-q", "--no-deps", "--python", str(venv / "bin" / "python"),
-                     "-r", str(pins), str(wheel), cwd=root)
-    assert install.returncode == 0, install.stderr
+    pip_install(venv, root, "-r", str(export(root, "requirements.txt")), str(wheel))
     return venv
 
 
@@ -59,6 +67,14 @@ def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(ins
     assert sorted(p.name for p in Path(shipped).iterdir()) == [
         "mailintake.example.toml", "mailintake.service", "quotas.toml", "templates", "units.csv"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
+    imports = subprocess.run([str(installed / "bin" / "python"), "-c", "import pymap"], capture_output=True)
+    assert imports.returncode == 1  # a production install: no demo servers
+    refused = subprocess.run([str(installed / "bin" / "mailintake"), "demo"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert (refused.returncode, refused.stderr) == (1, "demo: needs the local test servers (pymap, aiosmtpd); "
+                                                       "install them with `pip install 'mailintake[demo]'` "
+                                                       "(in a checkout: `uv sync`)\n")
+    pip_install(installed, tmp_path, "-r", str(export(tmp_path, "demo.txt", "--extra", "demo")))
     demo = subprocess.run([str(installed / "bin" / "mailintake"), "demo", "--dir", str(tmp_path / "demo"),
                            "--json", "--no-doc"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
