@@ -102,10 +102,11 @@ def measure(count: int, runs: int, workdir: Path) -> dict[str, Any]:
                               env=env, capture_output=True, text=True, timeout=120)
         assert idle.returncode == 0 and json.loads(idle.stdout)["fetched"] == 0, idle.stdout + idle.stderr
         help_ms = timed([*mailintake, "--help"], runs, env)
+        floor_ms = timed([sys.executable, "-c", "import sqlalchemy.orm, pydantic, imapclient"], runs, env)
         poll_ms = timed([*mailintake, "--quiet", "--config", str(config), "poll"], runs, env)
     finally:
         server.stop()
-    return {"mails": count, "help": help_ms, "poll": poll_ms,
+    return {"mails": count, "help": help_ms, "poll": poll_ms, "library_floor": floor_ms,
             "poll_minus_help_ms": round(poll_ms["median_ms"] - help_ms["median_ms"], 1),
             "poll_minus_help_cpu_ms": round(poll_ms["cpu_ms"] - help_ms["cpu_ms"], 1)}
 
@@ -127,6 +128,9 @@ def main() -> None:
         print(f"{row['mails']:>16,} {help_['median_ms']:>8.0f} / {help_['cpu_ms']:>4.0f}ms "
               f"{poll['median_ms']:>10.0f} / {poll['cpu_ms']:>5.0f}ms "
               f"{row['poll_minus_help_ms']:>12.0f} / {row['poll_minus_help_cpu_ms']:>5.0f}ms  {verdict}")
+    floor = rows[0]["library_floor"]
+    print(f"floor: `python -c 'import sqlalchemy.orm, pydantic, imapclient'` {floor['median_ms']:.0f} ms wall, "
+          f"{floor['cpu_ms']:.0f} ms CPU")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=2), "utf-8")
 

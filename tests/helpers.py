@@ -39,6 +39,16 @@ def make_settings(tmp_path: Path, *, imap: Any = None, smtp: Any = None, db_url:
     return load_settings(environ={}, overrides=overrides)
 
 
+def poll_config(path: Path, imap: Any, db_url: str, storage: Path | str, *, fetch_batch: int = 5) -> Path:
+    """A config file for a ``mailintake poll`` subprocess against a local plaintext IMAP server."""
+    path.write_text(
+        f'[mailbox]\nhost = "{imap.host}"\nport = {imap.port}\nsecurity = "none"\n'
+        f'username = "{imap.username}"\npassword = "{imap.password}"\nfetch_batch = {fetch_batch}\n'
+        f'[database]\nurl = "{db_url}"\n[storage]\ndir = "{storage}"\n'
+        f'[smtp]\nsender = "{OFFICE}"\n', "utf-8")
+    return path
+
+
 def mail(sender: str, subject: str, *, message_id: str, attachments: dict[str, bytes] | None = None,
          body: str = "您好，申报材料请查收。", headers: dict[str, str] | None = None) -> bytes:
     """A plain mail as a modern client sends it (UTF-8, attachments with RFC 2231 names)."""

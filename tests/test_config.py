@@ -244,3 +244,12 @@ def test_default_campaign_paths_beside_a_config_elsewhere_use_the_shipped_copies
     assert [campaign_path(settings, key) for key in ("forms", "roster", "quotas", "templates")] == [
         PROJECT / "config" / "forms.toml", shipped("units.csv"), shipped("quotas.toml"), shipped("templates")]
     assert shipped("units.csv") == PROJECT / "config" / "units.csv"
+
+
+def test_poll_and_run_refuse_an_empty_mailbox_username_at_once(tmp_path: Path) -> None:
+    config = config_file(tmp_path, mailbox={"username": "", "password": ""})
+    for command in ("poll", "run"):
+        result = invoke("--config", str(config), command)
+        assert (result.exit_code, result.stderr) == (2, "config: [mailbox] username is empty; set the mailbox "
+                                                        "address to log in as (or set MAILINTAKE_MAILBOX__USERNAME)\n")
+    assert invoke("--config", str(config), "status").exit_code == 0  # no IMAP needed there

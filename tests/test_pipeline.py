@@ -17,7 +17,7 @@ from mailintake.db.models import Ledger, Message, OutboxItem, Submission
 from mailintake.devservers import append_mail, reset_uidvalidity
 from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
-from tests.helpers import at, mail, make_settings
+from tests.helpers import at, mail, make_settings, poll_config
 
 UNIT = "苏州工业园区行政审批局"
 
@@ -143,12 +143,7 @@ def test_killed_poll_loses_nothing_and_duplicates_nothing(imap_server, tmp_path)
         append_mail(imap_server, mail(f"u{n} <u{n}@qq.com>", "表2", message_id=f"<k{n}@qq>",
                                       attachments={"表2.docx": form2(f"单位{n}")}), at(16, 9, n))
     settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch": 5})
-    config = tmp_path / "mailintake.toml"
-    config.write_text(
-        f'[mailbox]\nhost = "{imap_server.host}"\nport = {imap_server.port}\nsecurity = "none"\n'
-        f'username = "{imap_server.username}"\npassword = "{imap_server.password}"\nfetch_batch = 5\n'
-        f'[database]\nurl = "{settings.database.url}"\n[storage]\ndir = "{settings.storage.dir}"\n'
-        '[smtp]\nsender = "office@example.gov.cn"\n', "utf-8")
+    config = poll_config(tmp_path / "mailintake.toml", imap_server, settings.database.url, settings.storage.dir)
     env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
     process = subprocess.Popen([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)

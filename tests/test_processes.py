@@ -16,7 +16,7 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import Message
 from mailintake.devservers import PymapServer, append_mail
 from mailintake.samples.forms import make_form_docx
-from tests.helpers import at, mail
+from tests.helpers import at, mail, poll_config
 from tests.processes import descendants, wait_gone
 
 
@@ -25,12 +25,8 @@ def test_sigkill_of_a_running_poll_leaves_no_process_behind(imap_server: PymapSe
     for n in range(40):
         append_mail(imap_server, mail(f"u{n} <u{n}@qq.com>", "表2", message_id=f"<orphan{n}@qq>",
                                       attachments={"表2.docx": form}), at(16, 9, n))
-    config = tmp_path / "mailintake.toml"
-    config.write_text(
-        f'[mailbox]\nhost = "{imap_server.host}"\nport = {imap_server.port}\nsecurity = "none"\n'
-        f'username = "{imap_server.username}"\npassword = "{imap_server.password}"\nfetch_batch = 5\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "mi.db"}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
-        '[smtp]\nsender = "office@example.gov.cn"\n', "utf-8")
+    config = poll_config(tmp_path / "mailintake.toml", imap_server, f"sqlite:///{tmp_path / 'mi.db'}",
+                         tmp_path / "storage")
     env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
     poll = subprocess.Popen([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -13,13 +13,20 @@ from mailintake.config import Settings, load_settings
 from mailintake.errors import DatabaseError, MailintakeError
 
 
-def load(ctx: click.Context, *, warn_permissions: bool = True) -> Settings:
+def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = False) -> Settings:
     """The validated settings for the ``--config`` given to the root group.
 
-    Warns (one stderr line) when the file holds a password and every user on the machine can read it.
+    With ``mailbox`` (commands that log in to IMAP) an empty ``[mailbox] username`` is refused here, once,
+    instead of failing every cycle. Warns (one stderr line) when the file holds a password and every user
+    on the machine can read it.
     """
+    from mailintake.errors import ConfigError
+
     obj = ctx.find_root().obj or {}
     settings = load_settings(obj.get("config_path"), require_file=True, strict=True)
+    if mailbox and not settings.mailbox.username:
+        raise ConfigError("config: [mailbox] username is empty; set the mailbox address to log in as "
+                          "(or set MAILINTAKE_MAILBOX__USERNAME)")
     if warn_permissions:
         from mailintake.config import resolve_config_path, world_readable_secret
 

@@ -71,6 +71,18 @@ def _watch_sink(sink: Any, console: Any, start: int, stop: threading.Event) -> N
         seen = len(replies)
 
 
+def _require_demo_servers() -> None:
+    """The local IMAP server and SMTP sink come with the ``demo`` extra (and with ``uv sync`` in a checkout)."""
+    import importlib.util
+
+    from mailintake.errors import MailintakeError
+
+    missing = [name for name in ("pymap", "aiosmtpd") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MailintakeError(f"demo: needs the local test servers ({', '.join(missing)}); install them with "
+                              "`pip install 'mailintake[demo]'` (in a checkout: `uv sync`)")
+
+
 @click.command("demo", help=(
     "Run the whole job against local servers with sample mail: start an IMAP server (pymap) and an "
     "SMTP sink on loopback, fill the mailbox with forms of all four tables and the awkward cases, "
@@ -93,6 +105,7 @@ def demo_cmd(ctx: click.Context, directory: Path, as_json: bool, keep_running: b
     console = Console()
     status_console = Console(stderr=True)
     with user_errors():
+        _require_demo_servers()
         if as_json:
             result, servers, worker = run_demo(directory.resolve(), with_doc=not no_doc)
         else:

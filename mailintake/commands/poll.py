@@ -25,7 +25,7 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
         from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
         from mailintake.pipeline import poll_once
 
-        settings = load(ctx)
+        settings = load(ctx, mailbox=True)
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
         session_factory = database(settings)

@@ -41,7 +41,7 @@ def run_cmd(ctx: click.Context) -> None:
     from mailintake.worker import Worker
 
     with user_errors():
-        settings = load(ctx)
+        settings = load(ctx, mailbox=True)
         setup_logging(verbosity_of(ctx))
         register_settings_secrets(settings)
         check_storage(settings)

@@ -32,6 +32,23 @@ def worker_state(settings: Settings) -> dict[str, Any]:
         return {"running": True, "pid": pid}
 
 
+def _problems(data: dict[str, Any]) -> list[str]:
+    """What the operator must look at, one line each; empty when all is well."""
+    problems = []
+    poll = data["last_poll"]
+    if poll is not None and poll["error"]:
+        problems.append(f"the last poll failed: {poll['error']}")
+    failed_mails = data["messages"].get("failed", 0)
+    if failed_mails:
+        problems.append(f"{failed_mails} mail(s) could not be processed (status failed); see the worker log, fix the "
+                        "cause, then `mailintake reprocess --status failed`")
+    failed_replies = data["replies"].get("failed", 0) + data["report_mails"].get("failed", 0)
+    if failed_replies:
+        problems.append(f"{failed_replies} mail(s) to send failed for good; see `Failed replies` below, then "
+                        "`mailintake resend RECEIPT`")
+    return problems
+
+
 def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
     from sqlalchemy import func, select
@@ -47,7 +64,11 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
         report = session.scalars(select(Report).order_by(Report.id.desc()).limit(1)).first()
         states = session.scalars(select(MailboxState).order_by(MailboxState.folder)).all()
         by_status = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
-        outbox = dict(session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
+        is_report = OutboxItem.kind == "report"
+        outbox = dict(session.execute(select(OutboxItem.status, func.count()).where(~is_report)
+                                      .group_by(OutboxItem.status)).all())
+        report_mails = dict(session.execute(select(OutboxItem.status, func.count()).where(is_report)
+                                            .group_by(OutboxItem.status)).all())
         failed = session.scalars(
             select(OutboxItem).where(OutboxItem.status == "failed").order_by(OutboxItem.id.desc()).limit(10)
         ).all()
@@ -68,7 +89,7 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
                     "attempts": row.attempts, "next_attempt_at": _local(row.next_attempt_at, settings),
                     "last_error": row.last_error}
 
-        return {
+        data: dict[str, Any] = {
             "worker": worker_state(settings),
             "last_poll": poll_dict(poll),
             "last_successful_poll": poll_dict(last_ok) if last_ok is not None and last_ok is not poll else None,
@@ -79,43 +100,68 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
                 "html": report.html_path, "xlsx": report.xlsx_path, "sent": report.sent},
             "messages": {str(k): int(v) for k, v in sorted(by_status.items())},
             "replies": {str(k): int(v) for k, v in sorted(outbox.items())},
+            "report_mails": {str(k): int(v) for k, v in sorted(report_mails.items())},
             "replies_pending": [item(r) for r in pending],
             "replies_failed": [item(r) for r in failed],
         }
+        data["problems"] = _problems(data)
+        return data
+
+
+def _poll_line(poll: dict[str, Any]) -> str:
+    """``2019-12-17T09:30:00+08:00, took 0.4 s: OK, 3 new mails (accepted 2, no_form 1), 1 duplicate``."""
+    took = f", took {poll['duration']:.1f} s" if poll["duration"] is not None else " (did not finish)"
+    if poll["error"]:
+        return f"{poll['started_at']}{took}: FAILED: {poll['error']}"
+    counts = poll["counts"] or {}
+    fetched = int(counts.get("fetched", 0))
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted((counts.get("counts") or {}).items()))
+    parts = [f"{fetched} new mail(s)" + (f" ({by_status})" if by_status else "") if fetched else "no new mail"]
+    for key, label in (("duplicates", "duplicate(s) skipped"), ("retried", "failed mail(s) retried")):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {label}")
+    if counts.get("rescanned"):
+        parts.append("folder rescanned after a UIDVALIDITY change")
+    return f"{poll['started_at']}{took}: OK, " + ", ".join(parts)
+
+
+def _sent_line(counts: dict[str, int]) -> str:
+    return f"{counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting, {counts.get('failed', 0)} failed"
 
 
 def render(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(highlight=False, soft_wrap=True)
     worker = data["worker"]
     console.print(f"[bold]Worker[/]: {'running' if worker['running'] else 'not running'}"
                   + (f" (pid {worker['pid']})" if worker["pid"] else ""))
     poll = data["last_poll"]
-    if poll is None:
-        console.print("[bold]Last poll[/]: never")
-    else:
-        counts = ", ".join(f"{k} {v}" for k, v in poll["counts"].items()) or "nothing new"
-        result = f"[red]FAILED[/] {poll['error']}" if poll["error"] else f"OK — {counts}"
-        took = f" in {poll['duration']:.1f} s" if poll["duration"] is not None else " (unfinished)"
-        console.print(f"[bold]Last poll[/]: {poll['started_at']}{took}: {result}", highlight=False)
-        if data["last_successful_poll"]:
-            console.print(f"  last successful poll: {data['last_successful_poll']['started_at']}")
+    console.print("[bold]Last poll[/]: " + ("never" if poll is None else _poll_line(poll)))
+    if data["last_successful_poll"]:
+        console.print(f"  last successful poll: {data['last_successful_poll']['started_at']}")
+    for state in data["mailbox"]:
+        console.print(f"[bold]Mailbox[/]: {state['folder']}, last UID {state['last_uid']}, "
+                      f"polled {state['last_poll_at'] or 'never'}")
     report = data["last_report"]
     console.print("[bold]Last report[/]: " + ("never" if report is None else
                   f"{report['for_date']} (written {report['generated_at']}, "
-                  f"{'mailed' if report['sent'] else 'not mailed'}) {report['html']}"), highlight=False)
+                  f"{'mailed' if report['sent'] else 'not mailed'}) {report['html']}"))
     table = Table(title="Mails by status")
     table.add_column("status")
     table.add_column("mails", justify="right")
     for status, count in data["messages"].items():
-        table.add_row(status, str(count))
+        table.add_row(f"[red]{status}[/]" if status == "failed" else status, str(count))
     table.add_row("[bold]total[/]", str(sum(data["messages"].values())))
     console.print(table)
-    replies = data["replies"]
-    console.print(f"[bold]Replies[/]: {replies.get('sent', 0)} sent, {replies.get('pending', 0)} waiting, "
-                  f"{replies.get('failed', 0)} failed")
+    console.print(f"[bold]Replies[/]: {_sent_line(data['replies'])}")
+    if data["report_mails"]:
+        console.print(f"[bold]Report mails[/]: {_sent_line(data['report_mails'])}")
+    problems = data["problems"]
+    console.print("[bold]Problems[/]: " + ("none" if not problems else ""))
+    for line in problems:
+        console.print(f"  [red]![/] {line}")
     for title, rows in (("Waiting", data["replies_pending"]), ("Failed", data["replies_failed"])):
         if not rows:
             continue
