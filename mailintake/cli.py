@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("export", "export_cmd", "Export mails, submissions and replies as JSON, CSV or Excel."),
     "report": ("report", "report_cmd", "Write (and optionally send) the daily intake report."),
     "paper": ("paper", "paper_cmd", "Record that a unit's stamped paper copies have arrived."),
+    "decide": ("decide", "decide_cmd", "Record the office's decision on a submission (accept or withdraw)."),
+    "audit": ("audit", "audit_cmd", "Show the audit trail of office actions."),
     "run": ("run", "run_cmd", "Run the worker: poll, deliver replies and send the daily report."),
     "status": ("status", "status_cmd", "Show the last poll, last report, counts by status and replies."),
     "check-config": ("check_config", "check_config_cmd", "Validate the configuration and test IMAP/SMTP."),

@@ -98,10 +98,11 @@ def _existing_replies(session: Session, message_pk: int) -> list[OutboxItem]:
     return list(session.scalars(query))
 
 
-def replies_last_hour(session: Session, address: str, now: datetime) -> int:
-    """Automatic replies queued to ``address`` within the hour before ``now`` (suppressed ones not counted)."""
+def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequence[str] = REPLY_KINDS) -> int:
+    """Automatic mails of ``kinds`` queued to ``address`` within the hour before ``now`` (suppressed ones not
+    counted)."""
     query = select(OutboxItem.recipients, OutboxItem.cc).where(
-        OutboxItem.kind.in_(REPLY_KINDS),
+        OutboxItem.kind.in_(kinds),
         OutboxItem.status != "suppressed",
         OutboxItem.created_at > now - timedelta(hours=1),
     )
