@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "decide": ("decide", "decide_cmd", "Record the office's decision on a submission (accept or withdraw)."),
     "audit": ("audit", "audit_cmd", "Show the audit trail of office actions."),
     "remind": ("remind", "remind_cmd", "Preview or queue the reminders (催报) due now."),
+    "handoff": ("handoff", "handoff_cmd", "Write the 公示名单, 民主测评票 and the candidates' original files."),
     "run": ("run", "run_cmd", "Run the worker: poll, deliver replies and send the daily report."),
     "status": ("status", "status_cmd", "Show the last poll, last report, counts by status and replies."),
     "check-config": ("check_config", "check_config_cmd", "Validate the configuration and test IMAP/SMTP."),
