@@ -261,3 +261,30 @@ def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path,
     delivered = smtp_sink.wait_for(UNITS)
     assert sorted(m.rcpt_tos[0] for m in delivered) == sorted(f"u{n}@example.cn" for n in range(UNITS))
     assert kills >= 1
+
+
+def test_worker_sends_scheduled_reminders_when_enabled(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    """GIVEN [reminders] enabled with two times WHEN the worker's scheduler is built THEN the future time is a
+    job and the long-past one is not; the job queues and delivers the due reminders as the worker."""
+    from mailintake.worker import Worker
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    future = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) + dt.timedelta(days=2)
+    settings = settings_for(tmp_path, url, smtp_sink.port)
+    settings = settings.model_copy(update={"reminders": settings.reminders.model_copy(update={
+        "enabled": True, "times": [dt.datetime(2019, 12, 15, 9), future]})})
+    factory = open_database(url)
+    with factory() as session:
+        seed(session)
+    worker = Worker(settings, factory)
+    try:
+        scheduler = worker.build_scheduler()
+        assert scheduler.get_job("reminders-0") is None
+        assert scheduler.get_job("reminders-1").trigger.run_date == future.replace(tzinfo=settings.campaign.tz)
+        result = worker.scheduled_reminders(now=at(17, 10, 30))
+    finally:
+        worker.close()
+    assert [r.unit for r in result.queued] == ["甲市行政审批局", "乙市行政审批局"]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["jia@example.cn", "yi@example.cn"]
+    with factory() as session:
+        assert {(a.actor, a.origin) for a in session.scalars(select(AuditEntry))} == {("mailintake", "worker")}

@@ -38,6 +38,7 @@ REPLY_KIND_LABELS: dict[str, str] = {
     "report": "日报",
     "reminder": "催报",
     "decision": "办公室决定通知",
+    "final_report": "截止报告",
 }
 OUTBOX_STATUS_LABELS: dict[str, str] = {
     "pending": "待发送",
