@@ -81,7 +81,7 @@ def preview_reminders(session: Session, settings: Settings, sources: Sources, no
     done = set(session.execute(select(ReminderSent.unit, ReminderSent.kind).where(ReminderSent.day == day)).all())
     bounced = bounced_addresses(session, settings)
     due: list[Reminder] = []
-    for state in unit_states(session, sources.roster).values():
+    for state in unit_states(session, sources.roster, until=now).values():
         for kind in _due_kinds(settings, state, now):
             if (state.name, kind) not in done:
                 due.append(_reminder(settings, sources, state, kind, bounced))

@@ -61,8 +61,9 @@ def _person_mail(message: Message) -> bool:
     return message.status != "ignored" and not message.automatic_reason
 
 
-def unit_states(session: Session, roster: Roster) -> dict[str, UnitState]:
-    """Every roster unit, plus every other unit or sender that sent a person's mail, keyed by name."""
+def unit_states(session: Session, roster: Roster, until: dt.datetime | None = None) -> dict[str, UnitState]:
+    """Every roster unit, plus every other unit or sender that sent a person's mail (received by ``until``,
+    when given), keyed by name."""
     states = {unit.name: UnitState(unit.name, unit) for unit in roster}
     by_email = {unit.email: unit for unit in roster if unit.email}
     messages = session.scalars(
@@ -72,7 +73,7 @@ def unit_states(session: Session, roster: Roster) -> dict[str, UnitState]:
     current = [s for m in messages for s in m.submissions if s.current]
     decided = latest_decisions(session, [s.id for s in current])
     for message in messages:
-        if not _person_mail(message):
+        if not _person_mail(message) or (until is not None and message.received_at > until):
             continue
         names = {_unit_name(roster, s.unit) for s in message.submissions if (s.unit or "").strip()}
         if not names:
