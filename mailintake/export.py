@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailintake.config import Settings
 from mailintake.db.models import Message, OutboxItem, ReminderSent, Submission
-from mailintake.office.decisions import latest_decisions
+from mailintake.office.decisions import DECISION_LABELS, latest_decisions
 from parsers.definitions import FormSet, load_definitions
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -144,16 +144,23 @@ def export_csv(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ, for
     extra = sorted({k for s in data["submissions"] for k in s["fields"] if k not in known})
     writer = csv.writer(out)
     writer.writerow(["id", "table", "current", "word_count", "flags", "message_id", "from", "received_at", "status",
-                     "attachment", *[key for key, _ in field_columns], *extra])
+                     "attachment", "decision", *[key for key, _ in field_columns], *extra])
     for sub in data["submissions"]:
         message = by_message.get(sub["message_id"], {})
         flags = "；".join(f"{f['code']}: {f['message']}" for f in sub["flags"])
         values = [sub["id"], sub["table"], "yes" if sub["current"] else "no", sub["word_count"], flags,
                   sub["message_id"], message.get("from", ""), message.get("received_at", ""),
-                  message.get("status", ""), sub["attachment"],
+                  message.get("status", ""), sub["attachment"], _decision_text(sub["decision"]),
                   *[sub["fields"].get(key, "") for key, _ in field_columns], *[sub["fields"].get(k, "") for k in extra]]
         writer.writerow([_safe(v) for v in values])
     return len(data["submissions"])
+
+
+def _decision_text(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return ""
+    label = DECISION_LABELS.get(decision["kind"], decision["kind"])
+    return f"{label}：{decision['reason']}（{decision['by']}，{decision['at']}）"
 
 
 def export_xlsx(session: Session, path: str | Path, *, settings: Settings | None = None,

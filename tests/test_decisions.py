@@ -3,7 +3,9 @@ count; the record and its flags stay; each is one audit row; a mail only with ``
 
 from __future__ import annotations
 
+import csv
 import email
+import io
 from email import policy
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from mailintake.cli import cli
 from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry, Decision, OutboxItem, Submission
 from mailintake.devservers import SmtpSink
-from mailintake.export import export_json
+from mailintake.export import export_csv, export_json
 from mailintake.office.audit import Actor
 from mailintake.office.decisions import DecisionError, decide
 from mailintake.report import build_report, collect
@@ -74,6 +76,11 @@ def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path,
                  for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert by_id[late.id] == "同意受理（wangyan，2019-12-19 08:30）：经领导同意，逾期材料予以受理"
 
+        buffer = io.StringIO()
+        export_csv(session, buffer)
+        rows = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
+        assert rows[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
+        assert rows[third.id - 1] == ""
         data = export_json(session)
         decisions = {s["id"]: s["decision"] for s in data["submissions"] if s["decision"]}
         assert decisions == {
