@@ -166,3 +166,33 @@ def test_cli_decide_notify_sends_one_mail_and_audit_lists_it(tmp_path: Path, smt
                           "同意受理：经领导同意，第三个项目原则上受理"]
     code, out, err = run(config, "audit", "--since", "2100-01-01")
     assert (code, out, err) == (0, "", "（无操作记录）\n")
+
+
+def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN two 表1 projects of a unit, one withdrawn by decision WHEN the unit sends a third THEN it is
+    within the limit of two; without the withdrawal a fourth is over it."""
+    from mailintake.devservers import append_mail
+    from mailintake.pipeline import poll_once
+    from tests.helpers import at as cst
+    from tests.helpers import mail
+    from tests.helpers import make_settings as pipeline_settings
+    from tests.test_pipeline import form1
+
+    settings = pipeline_settings(tmp_path, imap=imap_server)
+    factory = open_database(settings.database.url)
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表1 两个项目", message_id="<p12@sip>",
+                                  attachments={"一.docx": form1("项目一"), "二.docx": form1("项目二")}), cst(16))
+    poll_once(settings, factory)
+    with factory() as session:
+        first = _sub(session, 1, "project", "项目一")
+        decide(session, settings, first.id, "withdraw", "单位来电撤回项目一", CLERK)
+        session.commit()
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表1 项目三", message_id="<p3@sip>",
+                                  attachments={"三.docx": form1("项目三")}), cst(17))
+    append_mail(imap_server, mail("a <a@sip.gov.cn>", "表1 项目四", message_id="<p4@sip>",
+                                  attachments={"四.docx": form1("项目四")}), cst(17, 11))
+    poll_once(settings, factory)
+    with factory() as session:
+        flags = {s.fields["project"]: [f["code"] for f in s.flags]
+                 for s in session.scalars(select(Submission).order_by(Submission.id))}
+    assert flags == {"项目一": [], "项目二": [], "项目三": [], "项目四": ["quota_exceeded"]}

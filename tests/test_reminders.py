@@ -288,3 +288,22 @@ def test_worker_sends_scheduled_reminders_when_enabled(tmp_path: Path, smtp_sink
     assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["jia@example.cn", "yi@example.cn"]
     with factory() as session:
         assert {(a.actor, a.origin) for a in session.scalars(select(AuditEntry))} == {("mailintake", "worker")}
+
+
+def test_send_only_what_the_preview_showed(tmp_path: Path) -> None:
+    """GIVEN a console form posting (unit, kind) keys THEN exactly those still due are queued; a key no
+    longer due (the unit applied since) is not."""
+    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    sources = load_sources(settings)
+    with open_database(settings.database.url)() as session:
+        story = seed(session)
+        shown = preview_reminders(session, settings, sources, at(17, 10))
+        assert [r.key for r in shown][:2] == [("甲市行政审批局", "not_applied"),
+                                             ("乙市行政审批局", "correction_pending")]
+        story.mail("accepted", at(17, 10, 5), "yi@example.cn", forms=[t2("乙市行政审批局")])
+        session.commit()
+        result = send_reminders(session, settings, sources, at(17, 10, 10), CLERK,
+                                only=[("甲市行政审批局", "not_applied"), ("乙市行政审批局", "correction_pending")])
+        session.commit()
+        assert [r.key for r in result.queued] == [("甲市行政审批局", "not_applied")]
+        assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "reminder")) == 1

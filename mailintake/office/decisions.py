@@ -80,6 +80,11 @@ def latest_decisions(session: Session, submission_ids: Iterable[int] | None = No
     return {row.submission_id: _info(row) for row in session.scalars(query)}
 
 
+def withdrawn_ids(session: Session, submission_ids: Iterable[int]) -> set[int]:
+    """The submissions among ``submission_ids`` whose newest decision is 撤回."""
+    return {sid for sid, info in latest_decisions(session, submission_ids).items() if info.kind == "withdraw"}
+
+
 def counts_as_candidate(flag_codes: set[str], late: bool, decision: DecisionInfo | None) -> bool:
     """On the candidate list: accepted by decision, or on time without a blocking flag and not withdrawn."""
     if decision is not None:

@@ -15,6 +15,7 @@ so a second run sends each once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -69,6 +70,10 @@ class SendResult:
     outbox_ids: list[int]
     #: preview entries no longer due (sent meanwhile, or the unit acted) or only reachable by phone
     skipped: list[Reminder]
+
+
+def _key(item: Reminder | tuple[str, str]) -> tuple[str, str]:
+    return item.key if isinstance(item, Reminder) else (str(item[0]), str(item[1]))
 
 
 def today(settings: Settings, now: dt.datetime) -> dt.date:
@@ -154,11 +159,11 @@ def _defects(message: Message) -> list[str]:
 
 
 def send_reminders(session: Session, settings: Settings, sources: Sources, now: dt.datetime, actor: Actor,
-                   only: list[Reminder] | None = None) -> SendResult:
-    """Queue the reminders of ``only`` (a preview; default: everything due) that are still due and have an
-    address; the caller commits."""
+                   only: Sequence[Reminder | tuple[str, str]] | None = None) -> SendResult:
+    """Queue the reminders of ``only`` (a preview, or its (unit, kind) keys as a form posts them; default:
+    everything due) that are still due and have an address; the caller commits."""
     due = preview_reminders(session, settings, sources, now)
-    wanted = {r.key for r in only} if only is not None else {r.key for r in due}
+    wanted = {_key(r) for r in only} if only is not None else {r.key for r in due}
     day = today(settings, now)
     result = SendResult(queued=[], outbox_ids=[], skipped=[])
     for reminder in due:
@@ -176,6 +181,6 @@ def send_reminders(session: Session, settings: Settings, sources: Sources, now: 
         result.queued.append(reminder)
         result.outbox_ids.append(row.id)
     still_due = {r.key for r in due}
-    result.skipped += [r for r in (only or []) if r.key not in still_due]
+    result.skipped += [r for r in (only or []) if isinstance(r, Reminder) and r.key not in still_due]
     session.flush()
     return result
