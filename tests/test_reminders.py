@@ -307,3 +307,39 @@ def test_send_only_what_the_preview_showed(tmp_path: Path) -> None:
         session.commit()
         assert [r.key for r in result.queued] == [("甲市行政审批局", "not_applied")]
         assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "reminder")) == 1
+
+
+def test_cli_preview_then_send(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mailintake.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings_for(tmp_path, url)  # writes the roster
+    with open_database(url)() as session:
+        seed(session)
+    config = tmp_path / "mailintake.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
+                      f'[smtp]\nsender = "office@example.cn"\n[campaign]\nroster = "{tmp_path / "units.csv"}"\n',
+                      "utf-8")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(cli, ["--config", str(config), "remind", *args], env={"MAILINTAKE_CONFIG": None})
+        return result.exit_code, result.stdout, result.stderr
+
+    code, out, err = run("--preview", "--now", "2019-12-17T10:30")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "尚未报送\t甲市行政审批局\tjia@example.cn",
+        "材料待更正\t乙市行政审批局\tyi@example.cn",
+        "尚未报送\t丙市行政审批局\t需电话催报 孙三 0512-3333（名录未登记邮箱）",
+        "尚未报送\t丁市行政审批局\t需电话催报 李四 0512-4444（邮箱 ding@example.cn 曾退信）",
+        "共 4 条，其中需电话催报 2 条",
+    ]
+    code, out, err = run("--send", "--now", "2019-12-17T10:30")
+    assert (code, out, err) == (0, "已排队 2 封催报邮件，由 worker 或 mailintake send 发送；需电话催报 2 家\n", "")
+    code, out, err = run("--send", "--now", "2019-12-17T16:00")
+    assert (code, out) == (0, "已排队 0 封催报邮件，由 worker 或 mailintake send 发送；需电话催报 2 家\n")
+    code, out, err = run()
+    assert (code, err.splitlines()[-1]) == (2, "Error: add --preview to list the reminders due now, or --send to "
+                                               "queue them")
