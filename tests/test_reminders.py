@@ -343,3 +343,22 @@ def test_cli_preview_then_send(tmp_path: Path) -> None:
     code, out, err = run()
     assert (code, err.splitlines()[-1]) == (2, "Error: add --preview to list the reminders due now, or --send to "
                                                "queue them")
+
+
+def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, imap_server) -> None:  # type: ignore[no-untyped-def]
+    """GIVEN a delivery failure report for jia@example.cn in the real mailbox WHEN polled THEN 甲 is reminded
+    by phone, not by mail."""
+    from mailintake.devservers import append_mail
+    from mailintake.pipeline import poll_once
+    from mailintake.samples.mails import builder
+    from tests.helpers import make_settings
+
+    roster = tmp_path / "units.csv"
+    roster.write_text(ROSTER, "utf-8")
+    settings = make_settings(tmp_path, imap=imap_server, campaign={"roster": str(roster)})
+    append_mail(imap_server, builder().to("jia@example.cn").bounce().build(), at(16, 8))
+    factory = open_database(settings.database.url)
+    poll_once(settings, factory)
+    with factory() as session:
+        due = preview_reminders(session, settings, load_sources(settings), at(16, 9))
+    assert view(due)[0] == ("甲市行政审批局", "not_applied", None, "邮箱 jia@example.cn 曾退信")
