@@ -169,6 +169,17 @@ class ReportSettings(_Section):
     recipients: list[str] = Field(default_factory=list)
     time: dt.time = dt.time(8, 0)
     dir: str = "var/reports"
+    #: the final 截止报告 goes out this long after [campaign] deadline (seconds or ISO 8601, e.g. "PT1H")
+    final_delay: dt.timedelta = dt.timedelta(hours=1)
+
+
+class RemindersSettings(_Section):
+    """催报: scheduled sending is opt-in; ``times`` are local date-times in the campaign time zone."""
+
+    enabled: bool = False
+    times: list[datetime] = Field(default_factory=list)
+    correction_after_hours: float = 24.0
+    paper_after_days: int = 2
 
     @field_validator("recipients")
     @classmethod
@@ -200,6 +211,7 @@ class Settings(_Section):
     report: ReportSettings = ReportSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitsSettings = LimitsSettings()
+    reminders: RemindersSettings = RemindersSettings()
     #: where relative paths in the file are resolved (the config file's project root)
     base_dir: str = "."
 

@@ -35,6 +35,8 @@ REPORT_RECIPIENT = "office-report@example.gov.cn"
 TZ_OFFSET = dt.timezone(dt.timedelta(hours=8))
 #: the demo's report is the one the office would read the morning after the deadline
 REPORT_DATE = dt.date(2019, 12, 19)
+#: the reminder preview is the one the office would see on the afternoon of the deadline
+REMINDER_AT = dt.datetime(2019, 12, 18, 15, 0, tzinfo=TZ_OFFSET)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
     duration: float = 0.0
     libreoffice: bool = False
+    #: the 催报 preview at REMINDER_AT (nothing is sent) and the hand-off files written
+    reminders: list[dict[str, Any]] = field(default_factory=list)
+    handoff: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -84,6 +89,8 @@ class DemoResult:
                        "xlsx": str(self.report_xlsx) if self.report_xlsx else None,
                        "summary": self.report_summary},
             "poll": self.poll,
+            "reminders": self.reminders,
+            "handoff": self.handoff,
             "errors": self.errors,
             "duration": round(self.duration, 2),
         }
@@ -353,6 +360,21 @@ def stored_mails(settings: Settings, session_factory: Any) -> list[dict[str, Any
     return result
 
 
+def calendar_steps(settings: Settings, session_factory: Any, out_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The 催报 preview at REMINDER_AT (nothing sent) and the hand-off files (公示名单, 测评票, originals)."""
+    from mailintake.office.handoff import write_handoff
+    from mailintake.office.reminders import preview_reminders
+    from mailintake.report.sources import load_sources
+
+    sources = load_sources(settings)
+    with session_factory() as session:
+        due = preview_reminders(session, settings, sources, REMINDER_AT)
+        paths = write_handoff(session, settings, sources, out_dir)
+    reminders = [{"unit": r.unit, "kind": r.kind, "label": r.kind_label, "to": r.address, "phone": r.phone,
+                  "no_mail_reason": r.no_mail_reason} for r in due]
+    return reminders, [str(p) for p in paths]
+
+
 def run_demo(
     directory: Path,
     *,
@@ -403,6 +425,8 @@ def run_demo(
         else:
             result.report_html, result.report_xlsx = Path(files.html_path), Path(files.xlsx_path)
             result.report_summary = dict(files.summary)
+        step("previewing the reminders (催报) and writing the hand-off files")
+        result.reminders, result.handoff = calendar_steps(settings, session_factory, directory / "handoff")
         result.mails = stored_mails(settings, session_factory)
         result.replies = sent_replies(servers.sink)
         result.duration = time.monotonic() - started

@@ -16,12 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.config import Settings
-from mailintake.db.models import Message, Submission
+from mailintake.db.models import Message, OutboxItem, ReminderSent, Submission
+from mailintake.office.decisions import DECISION_LABELS, latest_decisions
 from parsers.definitions import FormSet, load_definitions
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 #: outbox kinds that answer a mail (the report is not a reply)
 REPLY_KINDS = ("receipt", "correction", "late", "no_form")
+#: outbox kinds listed with a mail: its replies and the office's decision notices
+MAIL_KINDS = (*REPLY_KINDS, "decision")
 
 
 def _iso(value: dt.datetime | None, tz: dt.tzinfo) -> str | None:
@@ -69,11 +72,12 @@ def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, An
             "flags": _flags(message.flags, with_field=False),
             "replies": [
                 {"kind": r.kind, "to": list(r.recipients or []), "sent_at": _iso(r.sent_at, tz)}
-                for r in message.replies if r.kind in REPLY_KINDS
+                for r in message.replies if r.kind in MAIL_KINDS
             ],
         })
         submissions.extend((s, message) for s in message.submissions)
     submissions.sort(key=lambda pair: pair[0].id)
+    decided = latest_decisions(session)
     return {
         "messages": out_messages,
         "submissions": [
@@ -86,10 +90,26 @@ def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, An
                 "word_count": sub.word_count,
                 "flags": _flags(sub.flags, with_field=True),
                 "current": bool(sub.current),
+                "decision": decided[sub.id].as_dict(tz) if sub.id in decided else None,
             }
             for sub, message in submissions
         ],
+        "reminders": _reminders(session, tz),
     }
+
+
+def _reminders(session: Session, tz: dt.tzinfo) -> list[dict[str, Any]]:
+    """Every reminder (催报) of the ledger, with its mail's delivery state (kind ``reminder``)."""
+    rows = session.execute(
+        select(ReminderSent, OutboxItem).outerjoin(OutboxItem, OutboxItem.id == ReminderSent.outbox_id)
+        .order_by(ReminderSent.id)
+    ).all()
+    return [
+        {"kind": "reminder", "reminder": reminder.kind, "unit": reminder.unit, "day": reminder.day.isoformat(),
+         "to": list(item.recipients or []) if item is not None else [],
+         "status": item.status if item is not None else "phone", "sent_at": _iso(item.sent_at if item else None, tz)}
+        for reminder, item in rows
+    ]
 
 
 def write_json(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ) -> None:
@@ -124,16 +144,23 @@ def export_csv(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ, for
     extra = sorted({k for s in data["submissions"] for k in s["fields"] if k not in known})
     writer = csv.writer(out)
     writer.writerow(["id", "table", "current", "word_count", "flags", "message_id", "from", "received_at", "status",
-                     "attachment", *[key for key, _ in field_columns], *extra])
+                     "attachment", "decision", *[key for key, _ in field_columns], *extra])
     for sub in data["submissions"]:
         message = by_message.get(sub["message_id"], {})
         flags = "；".join(f"{f['code']}: {f['message']}" for f in sub["flags"])
         values = [sub["id"], sub["table"], "yes" if sub["current"] else "no", sub["word_count"], flags,
                   sub["message_id"], message.get("from", ""), message.get("received_at", ""),
-                  message.get("status", ""), sub["attachment"],
+                  message.get("status", ""), sub["attachment"], _decision_text(sub["decision"]),
                   *[sub["fields"].get(key, "") for key, _ in field_columns], *[sub["fields"].get(k, "") for k in extra]]
         writer.writerow([_safe(v) for v in values])
     return len(data["submissions"])
+
+
+def _decision_text(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return ""
+    label = DECISION_LABELS.get(decision["kind"], decision["kind"])
+    return f"{label}：{decision['reason']}（{decision['by']}，{decision['at']}）"
 
 
 def export_xlsx(session: Session, path: str | Path, *, settings: Settings | None = None,

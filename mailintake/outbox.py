@@ -99,15 +99,15 @@ def _existing_replies(session: Session, message_pk: int) -> list[OutboxItem]:
     return list(session.scalars(query))
 
 
-def replies_last_hour(session: Session, address: str, now: datetime) -> int:
-    """Automatic replies queued to ``address`` (as recipient or copy) within the hour before ``now``
-    (suppressed ones not counted). Replies have one recipient and at most one copy, so the indexed
+def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequence[str] = REPLY_KINDS) -> int:
+    """Automatic mails of ``kinds`` queued to ``address`` (as recipient or copy) within the hour before ``now``
+    (suppressed ones not counted). Such mails have one recipient and at most one copy, so the indexed
     ``recipient_key``/``cc_key`` columns (lower-cased) find them without reading the outbox."""
     wanted = address.lower()
     query = select(func.count()).select_from(OutboxItem).where(
         or_(OutboxItem.recipient_key == wanted, OutboxItem.cc_key == wanted),
         OutboxItem.created_at > now - timedelta(hours=1),
-        OutboxItem.kind.in_(REPLY_KINDS),
+        OutboxItem.kind.in_(kinds),
         OutboxItem.status != "suppressed",
     )
     return int(session.scalar(query) or 0)

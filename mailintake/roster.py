@@ -60,6 +60,9 @@ class Unit:
     aliases: tuple[str, ...] = ()
     category: str = CATEGORIES[0]
     email: str = ""
+    #: the unit's contact person and phone (for 需电话催报)
+    contact: str = ""
+    phone: str = ""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -127,7 +130,9 @@ def _split_aliases(text: str) -> tuple[str, ...]:
 
 
 def load_roster(path: str | Path) -> Roster:
-    """Read units.csv (columns name, aliases, category, email; UTF-8 with or without BOM)."""
+    """Read units.csv (columns name, aliases, category, email[, contact, phone]; UTF-8 with or without BOM).
+
+    The contact columns are optional, so a roster with the older header still loads."""
     source = Path(path)
     try:
         text = source.read_text("utf-8-sig")
@@ -139,7 +144,7 @@ def load_roster(path: str | Path) -> Roster:
     missing = {"name", "category"} - set(reader.fieldnames or ())
     if missing:
         raise ConfigError(f"roster: {source} lacks the column(s) {', '.join(sorted(missing))}; "
-                          "the header is name,aliases,category,email")
+                          "the header is name,aliases,category,email,contact,phone")
     units: list[Unit] = []
     for line_no, row in enumerate(reader, start=2):
         name = (row.get("name") or "").strip()
@@ -150,5 +155,6 @@ def load_roster(path: str | Path) -> Roster:
             raise ConfigError(f"roster: {source} line {line_no}: unknown category {category!r}; "
                               f"use one of {' / '.join(CATEGORIES)}")
         units.append(Unit(name=name, aliases=_split_aliases(row.get("aliases") or ""), category=category,
-                          email=(row.get("email") or "").strip().lower()))
+                          email=(row.get("email") or "").strip().lower(),
+                          contact=(row.get("contact") or "").strip(), phone=(row.get("phone") or "").strip()))
     return Roster(units)

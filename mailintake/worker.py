@@ -282,6 +282,25 @@ class Worker:
             self._deliver_quietly()
             return files
 
+    def final_report(self, now: dt.datetime | None = None) -> Any:
+        """Write and queue the 截止报告 once it is due (see mailintake.office.calendar). Never raises."""
+        from mailintake.office.calendar import final_report_job
+
+        with self._work_lock:
+            marker = final_report_job(self.settings, self.session_factory, now or dt.datetime.now(dt.UTC))
+            if marker is not None:
+                self._deliver_quietly()
+            return marker
+
+    def scheduled_reminders(self, now: dt.datetime | None = None) -> Any:
+        """Queue the reminders (催报) due now and deliver them. Never raises."""
+        from mailintake.office.calendar import reminders_job
+
+        with self._work_lock:
+            result = reminders_job(self.settings, self.session_factory, now or dt.datetime.now(dt.UTC))
+            self._deliver_quietly()
+            return result
+
     # ---------------------------------------------------------------------------------- scheduling
 
     @property
@@ -328,6 +347,9 @@ class Worker:
         report_at = self.settings.report.time
         scheduler.add_job(self.daily_report, CronTrigger(hour=report_at.hour, minute=report_at.minute, timezone=tz),
                           id="report", name="daily report")
+        from mailintake.office.calendar import add_calendar_jobs
+
+        add_calendar_jobs(scheduler, self.settings, now, self.final_report, self.scheduled_reminders)
         return scheduler
 
     # ---------------------------------------------------------------------------------------- IDLE

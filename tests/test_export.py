@@ -37,7 +37,8 @@ def exported(db_url: str) -> dict[str, Any]:
 def test_json_shape_exact(db_url: str) -> None:
     """The export JSON, exactly, on SQLite and on PostgreSQL."""
     data = exported(db_url)
-    assert list(data) == ["messages", "submissions"]
+    assert list(data) == ["messages", "submissions", "reminders"]
+    assert data["reminders"] == []
     order = [1, 2, 5, 4, 6, 7, 8, 9, 10, 3]  # by received time
     assert [m["message_id"] for m in data["messages"]] == [f"<m{n}@example.cn>" for n in order]
     first = data["messages"][0]
@@ -61,7 +62,8 @@ def test_json_shape_exact(db_url: str) -> None:
 
     subs = data["submissions"]
     assert [s["id"] for s in subs] == list(range(1, 13))
-    assert all(list(s) == ["id", "message_id", "attachment", "table", "fields", "word_count", "flags", "current"]
+    assert all(list(s) == ["id", "message_id", "attachment", "table", "fields", "word_count", "flags", "current",
+                           "decision"]
                for s in subs)
     t4 = next(s for s in subs if s["table"] == 4)
     assert t4 == {
@@ -74,6 +76,7 @@ def test_json_shape_exact(db_url: str) -> None:
         "word_count": 500,
         "flags": [{"code": "incomplete", "field": "unit_and_title", "message": INCOMPLETE_T4["message"]}],
         "current": True,
+        "decision": None,
     }
     assert [s["current"] for s in subs].count(False) == 1
     assert next(s for s in subs if not s["current"])["message_id"] == "<m5@example.cn>"

@@ -169,7 +169,7 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
         data = _sheet_rows(ws)
         labels = [f.label for f in definition.fields]
         assert data[0] == ["序号", *labels, "字数", "问题", "名录单位", "名录类别", "发件人", "发件人姓名", "收件时间",
-                           "回执编号", "附件", "记录编号"]
+                           "回执编号", "附件", "记录编号", "办公室决定"]
         assert ws.freeze_panes == "A2"
         assert ws.print_title_rows == "$1:$1"
         assert ws.page_setup.orientation == "landscape"

@@ -27,6 +27,22 @@ def _forms_text(mail: dict[str, Any]) -> str:
     return "\n".join(parts) or "—"
 
 
+def _render_calendar(result: Any, console: Any) -> None:
+    """The 催报 preview (mailed ones in full, the phone list counted) and the hand-off files."""
+    from rich.markup import escape
+
+    mailed = [r for r in result.reminders if r["to"]]
+    by_phone = len(result.reminders) - len(mailed)
+    console.print(f"\n[bold]Reminders due on 2019-12-18 15:00 (催报 preview, not sent)[/]: {len(mailed)} by mail, "
+                  f"{by_phone} 需电话催报 (the shipped roster lists no addresses)")
+    for reminder in mailed:
+        console.print(f"  {escape(reminder['label'])}  {escape(reminder['unit'])} → {escape(reminder['to'])}",
+                      highlight=False)
+    if result.handoff:
+        console.print(f"\n[bold]Hand-off files[/] ({len(result.handoff)}): {result.handoff[0]}, {result.handoff[1]} "
+                      "and the candidates' originals", highlight=False)
+
+
 def render(result: Any, console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -50,6 +66,7 @@ def render(result: Any, console: Any) -> None:
     console.print("\n[bold]Daily report[/]")
     console.print(f"  HTML:  {result.report_html}", highlight=False)
     console.print(f"  Excel: {result.report_xlsx}", highlight=False)
+    _render_calendar(result, console)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items())
     console.print(f"\n{len(result.mails)} mails ({counts}); done in {result.duration:.1f} s. "
                   f"Data in {result.directory}.", highlight=False)

@@ -6,6 +6,8 @@
 - ``OutboxItem``: replies and reports waiting for, or done with, SMTP delivery.
 - ``AuditEntry``: the office's actions, append-only.
 - ``Counter``: named counters (the receipt number).
+- ``Decision`` / ``ReminderSent`` / ``FinalReport``: the office's decisions, the reminder ledger, the
+  final-report marker.
 """
 
 from __future__ import annotations
@@ -293,3 +295,51 @@ class AuditEntry(Base):
     message_pk: Mapped[int | None] = mapped_column(Integer)
     unit: Mapped[str | None] = mapped_column(Text)
     submission_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Decision(Base):
+    """The office's decision on a submission (同意受理 / 撤回); the newest one per submission counts."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    #: accept | withdraw
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    origin: Mapped[str] = mapped_column(String(255))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: whether a mail to the applicant was queued
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReminderSent(Base):
+    """The reminder ledger: at most one reminder per unit, kind and calendar day (a unique key)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("unit", "kind", "day", name="uq_reminders_unit_kind_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit: Mapped[str] = mapped_column(Text)
+    #: not_applied | correction_pending | paper_missing
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the calendar day in the campaign time zone
+    day: Mapped[dt.date] = mapped_column(Date)
+    #: None: no usable address (需电话催报), nothing queued
+    address: Mapped[str | None] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FinalReport(Base):
+    """The 截止报告 written (and queued) once per deadline; the marker survives a worker restart."""
+
+    __tablename__ = "final_reports"
+    __table_args__ = (UniqueConstraint("deadline", name="uq_final_reports_deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    html_path: Mapped[str] = mapped_column(Text)
+    outbox_id: Mapped[int | None] = mapped_column(Integer)

@@ -47,7 +47,7 @@ def collect(
     tz = settings.campaign.tz
     moment = now or dt.datetime.now(dt.UTC)
     src = sources or load_sources(settings)
-    return gather(
+    data = gather(
         session,
         roster=src.roster,
         quotas=src.quotas,
@@ -61,6 +61,10 @@ def collect(
         deadline=settings.campaign.deadline,
         max_chars=settings.campaign.max_chars,
     )
+    from mailintake.office.reminders import preview_reminders
+
+    data.phone_reminders = [r for r in preview_reminders(session, settings, src, moment) if r.address is None]
+    return data
 
 
 def build_report(

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
+from mailintake.office.decisions import DecisionInfo, counts_for_quota, latest_decisions
 from mailintake.quotas import Quotas
 from mailintake.roster import CATEGORIES, UNMATCHED, Roster, Unit, normalise
 from parsers.definitions import FormSet
@@ -35,6 +36,9 @@ REPLY_KIND_LABELS: dict[str, str] = {
     "late": "逾期告知",
     "no_form": "无申报表提示",
     "report": "日报",
+    "reminder": "催报",
+    "decision": "办公室决定通知",
+    "final_report": "截止报告",
 }
 OUTBOX_STATUS_LABELS: dict[str, str] = {
     "pending": "待发送",
@@ -135,6 +139,8 @@ class SubmissionView:
     attachment: str
     mail_status: str
     late: bool
+    #: the office's newest decision on it (同意受理 / 撤回), if any
+    decision: DecisionInfo | None = None
 
     @property
     def display(self) -> str:
@@ -216,6 +222,11 @@ class ReportData:
     mails: list[MailView]
     forms: FormSet
     categories: tuple[str, ...] = CATEGORIES
+    #: current submissions with an office decision
+    decisions: list[SubmissionView] = field(default_factory=list)
+    #: reminders (催报) queued, and the units to remind by phone (filled in by ``report.collect``)
+    reminders: list[ReplyView] = field(default_factory=list)
+    phone_reminders: list[Any] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -412,7 +423,10 @@ def gather(
         key=lambda v: (v.table, v.received_at, v.id),
     )
     counts.current_forms = len(current)
-    counting = [v for v in current if not v.late]
+    decided = latest_decisions(session, [v.id for v in current])
+    for view in current:
+        view.decision = decided.get(view.id)
+    counting = [v for v in current if counts_for_quota(v.late, v.decision)]
 
     honours: list[HonourSummary] = []
     for definition in forms.tables:
@@ -499,6 +513,9 @@ def gather(
         submissions=current,
         mails=list(views.values()),
         forms=forms,
+        decisions=[v for v in current if v.decision is not None],
+        reminders=[_reply_view(r, tz) for r in session.scalars(
+            select(OutboxItem).where(OutboxItem.kind == "reminder").order_by(OutboxItem.id))],
     )
 
 

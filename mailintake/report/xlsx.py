@@ -115,7 +115,7 @@ def record_headers(definition: FormDefinition, extra_keys: list[str]) -> list[tu
         headers.append((item.label, 60 if item.narrative else 20))
     headers += [(key, 20) for key in extra_keys]
     headers += [("字数", 8), ("问题", 40), ("名录单位", 22), ("名录类别", 18), ("发件人", 26), ("发件人姓名", 14),
-                ("收件时间", 20), ("回执编号", 14), ("附件", 26), ("记录编号", 9)]
+                ("收件时间", 20), ("回执编号", 14), ("附件", 26), ("记录编号", 9), ("办公室决定", 30)]
     return headers
 
 
@@ -125,7 +125,8 @@ def record_row(index: int, view: SubmissionView, definition: FormDefinition, ext
     values += [view.fields.get(key, "") for key in extra_keys]
     values += [view.word_count, "\n".join(view.flag_texts), view.roster_unit, view.category, view.sender,
                view.sender_name,
-               view.received_at, view.receipt_no, view.attachment, view.id]
+               view.received_at, view.receipt_no, view.attachment, view.id,
+               view.decision.text(view.received_at.tzinfo or dt.UTC) if view.decision else ""]
     return values
 
 

@@ -1,10 +1,13 @@
-"""原则上每家申报不超过2个: 表1 projects beyond the per-unit limit are flagged, in arrival order."""
+"""原则上每家申报不超过2个: 表1 projects beyond the per-unit limit are flagged, in arrival order.
+
+A project the office recorded as withdrawn (撤回) no longer counts against its unit's limit."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from mailintake.db.models import Submission
+from mailintake.office.decisions import withdrawn_ids
 from mailintake.rules.base import MailContext
 from mailintake.submissions import identity_key
 from parsers.records import Flag
@@ -26,14 +29,15 @@ class QuotaRule:
             unit = ctx.unit_namer(form.fields["unit"])
             key = identity_key(form.table, form.fields, ctx.unit_namer)
             if unit not in counted:
-                existing = ctx.session.scalars(
-                    select(Submission.identity_key).where(
+                existing = ctx.session.execute(
+                    select(Submission.id, Submission.identity_key).where(
                         Submission.table_no == 1,
                         Submission.current.is_(True),
                         Submission.unit == unit,
                     )
                 ).all()
-                counted[unit] = set(existing)
+                withdrawn = withdrawn_ids(ctx.session, [row.id for row in existing])
+                counted[unit] = {row.identity_key for row in existing if row.id not in withdrawn}
             keys = counted[unit]
             if key in keys:
                 continue  # a resubmission of a project already counted replaces it

@@ -1,0 +1,123 @@
+"""Where each unit stands: its mails, its current forms, its paper copies, and the addresses that bounced.
+
+Read in a fixed number of queries for the reminders (催报) and the console. A mail belongs to the
+unit its forms name (the roster's name where one matches), else to the roster unit whose address
+sent it, else to its sender address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailintake.config import Settings
+from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
+from mailintake.errors import StorageError
+from mailintake.office.decisions import counts_for_quota, latest_decisions
+from mailintake.roster import Roster, Unit, normalise
+from mailintake.storage import Storage
+
+#: statuses of a mail that count as applying (forms sent, possibly needing correction)
+APPLYING = frozenset({"accepted", "needs_correction", "too_large"})
+NEEDS_CORRECTION = frozenset({"needs_correction", "too_large"})
+_FINAL_RECIPIENT = re.compile(rb"^(?:Final|Original)-Recipient:\s*rfc822;\s*<?([^\s<>;]+@[^\s<>;]+)>?", re.I | re.M)
+#: bytes of a stored bounce searched for its recipients
+_BOUNCE_SCAN = 256 * 1024
+
+
+@dataclass
+class UnitState:
+    """One unit (a roster unit, a typed name outside the roster, or a bare sender address)."""
+
+    name: str
+    roster: Unit | None
+    messages: list[Message] = field(default_factory=list)
+    #: current submissions counted for the quotas (on time or accepted by decision, not withdrawn)
+    forms: list[Submission] = field(default_factory=list)
+    paper_on: dt.date | None = None
+
+    @property
+    def applied(self) -> bool:
+        return any(m.status in APPLYING for m in self.messages)
+
+    @property
+    def latest(self) -> Message | None:
+        return self.messages[-1] if self.messages else None
+
+    @property
+    def first_form_at(self) -> dt.datetime | None:
+        return min((s.received_at for s in self.forms), default=None)
+
+    def sender(self) -> str:
+        """The address the unit last wrote from (empty when it never wrote)."""
+        return self.latest.from_addr if self.latest is not None else ""
+
+
+def _person_mail(message: Message) -> bool:
+    return message.status != "ignored" and not message.automatic_reason
+
+
+def unit_states(session: Session, roster: Roster, until: dt.datetime | None = None) -> dict[str, UnitState]:
+    """Every roster unit, plus every other unit or sender that sent a person's mail (received by ``until``,
+    when given), keyed by name."""
+    states = {unit.name: UnitState(unit.name, unit) for unit in roster}
+    by_email = {unit.email: unit for unit in roster if unit.email}
+    messages = session.scalars(
+        select(Message).options(selectinload(Message.submissions))
+        .order_by(Message.received_at, Message.id)
+    ).all()
+    current = [s for m in messages for s in m.submissions if s.current]
+    decided = latest_decisions(session, [s.id for s in current])
+    for message in messages:
+        if not _person_mail(message) or (until is not None and message.received_at > until):
+            continue
+        names = {_unit_name(roster, s.unit) for s in message.submissions if (s.unit or "").strip()}
+        if not names:
+            owner = by_email.get((message.from_addr or "").lower())
+            names = {owner.name if owner is not None else (message.from_addr or "").lower()}
+        for name in names - {""}:
+            state = states.setdefault(name, UnitState(name, roster.match(name)))
+            state.messages.append(message)
+        for sub in message.submissions:
+            if sub.current and (sub.unit or "").strip():
+                late = message.status == "late" or any(
+                    isinstance(f, dict) and f.get("code") == "late" for f in sub.flags or [])
+                if counts_for_quota(late, decided.get(sub.id)):
+                    name = _unit_name(roster, sub.unit)
+                    states.setdefault(name, UnitState(name, roster.match(name))).forms.append(sub)
+    for paper in session.scalars(select(PaperCopy)):
+        name = _unit_name(roster, paper.unit)
+        if name in states:
+            states[name].paper_on = paper.received_on
+        else:
+            for state in states.values():
+                if normalise(state.name) == normalise(paper.unit):
+                    state.paper_on = paper.received_on
+    return states
+
+
+def _unit_name(roster: Roster, typed: str) -> str:
+    unit = roster.match(typed or "")
+    return unit.name if unit is not None else (typed or "").strip()
+
+
+def bounced_addresses(session: Session, settings: Settings) -> set[str]:
+    """Addresses our mail could not reach: refused for good by SMTP, or named in a bounce we received."""
+    found: set[str] = set()
+    failed = session.scalars(select(OutboxItem.recipients).where(OutboxItem.status == "failed"))
+    for recipients in failed:
+        found.update(str(r).lower() for r in recipients or [])
+    storage = Storage(settings.path(settings.storage.dir))
+    bounces = session.scalars(select(Message.raw_path).where(
+        Message.automatic_reason.like("退信%"), Message.raw_path.is_not(None)))
+    for raw_path in bounces:
+        try:
+            raw = storage.get(str(raw_path))[:_BOUNCE_SCAN]
+        except (OSError, StorageError):
+            continue
+        found.update(m.decode("ascii", "replace").lower() for m in _FINAL_RECIPIENT.findall(raw))
+    return found
