@@ -145,6 +145,17 @@ class LimitsSettings(_Section):
     parse_memory_mb: int = 1024
 
 
+class WebSettings(_Section):
+    """The console (``mailintake web``); ``secret_key`` signs the session cookies."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: str = Field(default="", repr=False)
+    #: the console's public address, e.g. https://intake.example.gov.cn (links in the report; https → Secure cookies)
+    base_url: str = ""
+    session_hours: float = Field(default=12.0, gt=0)
+
+
 class Settings(_Section):
     mailbox: MailboxSettings = MailboxSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -154,6 +165,7 @@ class Settings(_Section):
     report: ReportSettings = ReportSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitsSettings = LimitsSettings()
+    web: WebSettings = WebSettings()
     #: where relative paths in the file are resolved (the config file's project root)
     base_dir: str = "."
 

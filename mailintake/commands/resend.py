@@ -12,13 +12,14 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def resend_cmd(ctx: click.Context, receipt: str) -> None:
     """Queue the reply of a receipt number again."""
-    from mailintake.outbox import queue_again
+    from mailintake.office.audit import Actor
+    from mailintake.office.replies import resend_reply
 
     with user_errors():
         settings = load(ctx)
         factory = database(settings)
         with factory() as session:
-            row = queue_again(session, settings, receipt)
+            row = resend_reply(session, settings, receipt, Actor.cli())
             session.commit()
             recipients = ", ".join([*row.recipients, *row.cc])
             click.echo(f"queued {row.kind} reply for {receipt.strip()} to {recipients} (outbox {row.id})")

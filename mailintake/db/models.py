@@ -5,6 +5,7 @@
 - ``AttachmentRow`` / ``Submission``: the files found and the forms parsed from them.
 - ``OutboxItem``: replies and reports waiting for, or done with, SMTP delivery.
 - ``AuditEntry``: the office's actions, append-only.
+- ``User``: console accounts.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ class AuditEntry(Base):
     """One office action: who, when, what, on which mail, unit or submission, and from where."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor_action_at", "actor", "action", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -260,3 +261,21 @@ class AuditEntry(Base):
     message_pk: Mapped[int | None] = mapped_column(Integer)
     unit: Mapped[str | None] = mapped_column(Text)
     submission_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class User(Base):
+    """A console account: a viewer reads, a clerk also acts. Never deleted, only disabled."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    #: an argon2id hash (argon2-cffi); the password itself is never stored or logged
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: clerk | viewer
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a console session remembers this number; logout, a new password or disabling bumps it (ends sessions)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
