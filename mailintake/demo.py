@@ -64,6 +64,8 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)
     duration: float = 0.0
     libreoffice: bool = False
+    #: the console's address (``[web] base_url``); started by the CLI on this port
+    console_url: str = ""
 
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -378,16 +380,19 @@ def run_demo(
     step("starting the local IMAP server and SMTP sink")
     servers = servers or start_servers()
     try:
+        from mailintake.web.demo import web_section
+
+        web = web_section()
         config_path = write_config(directory, imap_host=servers.imap.host, imap_port=servers.imap.port,
                                    username=OFFICE, password=DEMO_PASSWORD, smtp_host=servers.sink.host,
-                                   smtp_port=servers.sink.port)
+                                   smtp_port=servers.sink.port, extra={"web": web})
         settings = load_settings(config_path, environ={})
         step("making the sample mails (forms of 表1–表4, a zip, a .doc when LibreOffice is installed)")
         samples = sample_mails(with_doc=with_doc)
         for sample in samples:
             append_mail(servers.imap, sample.raw, sample.internaldate)
         result = DemoResult(directory=directory, config_path=config_path, samples=samples,
-                            libreoffice=any(s.key == "doc" for s in samples))
+                            libreoffice=any(s.key == "doc" for s in samples), console_url=web["base_url"])
         session_factory = open_database(settings.database.url, settings.base_dir)
         worker = Worker(settings, session_factory)
         step(f"polling {len(samples)} mails, parsing the forms, applying the rules, replying")

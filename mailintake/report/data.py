@@ -216,6 +216,8 @@ class ReportData:
     mails: list[MailView]
     forms: FormSet
     categories: tuple[str, ...] = CATEGORIES
+    #: the console's address ([web] base_url, no trailing slash): mails and units link to their pages
+    console_url: str = ""
 
     @property
     def title(self) -> str:
@@ -372,6 +374,7 @@ def gather(
     office: str = "",
     deadline: dt.datetime | None = None,
     max_chars: int = 1000,
+    console_url: str = "",
 ) -> ReportData:
     """Read everything the report shows with a fixed number of queries."""
     match = _Matcher(roster)
@@ -499,6 +502,7 @@ def gather(
         submissions=current,
         mails=list(views.values()),
         forms=forms,
+        console_url=console_url.rstrip("/"),
     )
 
 
