@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.report.data import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
+from mailintake.web.queries import validity
 from parsers.definitions import FormSet
 from parsers.wordcount import count_chars
 
@@ -45,6 +46,7 @@ class FormView:
     title: str
     unit: str
     current: bool
+    state: str
     word_count: int
     attachment: str
     flags: list[str]
@@ -171,7 +173,8 @@ def _form_view(sub: Submission, forms: FormSet) -> FormView:
         label = known.get(key, key)
         rows.append(FieldRow(label, text, count_chars(text)))
     return FormView(id=sub.id, table=sub.table_no, title=sub.title, unit=sub.unit or "", current=sub.current,
-                    word_count=sub.word_count, attachment=sub.attachment.path if sub.attachment else "",
+                    state=validity(sub.current, sub.superseded_by), word_count=sub.word_count,
+                    attachment=sub.attachment.path if sub.attachment else "",
                     flags=flag_messages(sub.flags), fields=rows)
 
 

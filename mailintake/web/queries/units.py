@@ -13,6 +13,7 @@ from mailintake.db.models import Message, Submission
 from mailintake.office.paper import received_dates
 from mailintake.report.data import STATUS_LABELS, flag_messages
 from mailintake.roster import UNMATCHED, Roster
+from mailintake.web.queries import validity
 
 
 @dataclass
@@ -36,6 +37,7 @@ class UnitSubmission:
     person: str
     word_count: int
     current: bool
+    state: str
     flags: list[str]
     received_at: dt.datetime
     message_pk: int
@@ -108,7 +110,8 @@ def unit_detail(session: Session, roster: Roster, name: str) -> UnitDetail | Non
         name=canonical, category=unit.category if unit else UNMATCHED, in_roster=unit is not None,
         email=unit.email if unit else "", paper=paper, applied=any(s.current for s, _ in subs),
         submissions=[UnitSubmission(s.id, s.table_no, s.title, str((s.fields or {}).get("name") or ""),
-                                    s.word_count, s.current, flag_messages(s.flags), received, s.message_pk)
+                                    s.word_count, s.current, validity(s.current, s.superseded_by),
+                                    flag_messages(s.flags), received, s.message_pk)
                      for s, received in subs],
         mails=[UnitMail(m.id, m.received_at, f"{m.from_name} <{m.from_addr}>" if m.from_name else m.from_addr,
                         m.subject or "", m.status, STATUS_LABELS.get(m.status, m.status)) for m in mails])

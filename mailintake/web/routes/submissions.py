@@ -37,8 +37,8 @@ async def submissions_page(request: Request) -> Response:
 
     return page(request, "submissions.html", {
         "title": f"表{table}", "table": table, "definition": tables[table], "tables": tables, "rows": rows,
-        "pager": pager, "sort": sort, "descending": descending, "sort_link": sort_link,
-        "max_chars": console.settings.campaign.max_chars})
+        "named": "name" in tables[table].keys, "pager": pager, "sort": sort, "descending": descending,
+        "sort_link": sort_link, "max_chars": console.settings.campaign.max_chars})
 
 
 ROUTES = [Route("/submissions", submissions_page, methods=["GET"])]
