@@ -7,13 +7,14 @@ import email
 import email.policy
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.report.data import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
+from mailintake.submissions import normalise_text
 from mailintake.web.queries import validity
 from parsers.definitions import FormSet
 from parsers.wordcount import count_chars
@@ -97,32 +98,53 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(query: Select[Any], status: str | None, q: str | None) -> Select[Any]:
+def _contains(session: Session, column: Any, pattern: str) -> ColumnElement[bool]:
+    """Case-insensitive for ASCII: SQLite's LIKE already is (and ilike's lower() costs a full pass)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(ColumnElement[bool], column.like(pattern, escape="\\"))
+    return cast(ColumnElement[bool], column.ilike(pattern, escape="\\"))
+
+
+def _form_and_file_hits(session: Session, term: str) -> set[int]:
+    """Mails whose forms name the unit or person, or whose files are named so (one pass each).
+
+    Persons are found through the identity key (表3/表4: table|name|unit; 表1: table|unit|project),
+    a short column, instead of parsing every form's JSON.
+    """
+    like = like_pattern(term)
+    forms = select(Submission.message_pk).where(or_(
+        _contains(session, Submission.unit, like),
+        _contains(session, Submission.identity_key, like_pattern(normalise_text(term)))))
+    files = select(AttachmentRow.message_pk).where(_contains(session, AttachmentRow.path, like))
+    return set(session.scalars(forms)) | set(session.scalars(files))
+
+
+def mail_conditions(session: Session, status: str | None, q: str | None) -> list[ColumnElement[bool]]:
+    """?status= and ?q= (sender name or address, subject, unit, person, file name) as WHERE clauses."""
+    conditions: list[ColumnElement[bool]] = []
     if status:
-        query = query.where(Message.status == status)
+        conditions.append(Message.status == status)
     term = (q or "").strip()
     if term:
         like = like_pattern(term)
-        person = Submission.fields["name"].as_string()
-        query = query.where(or_(
-            Message.from_name.ilike(like, escape="\\"), Message.from_addr.ilike(like, escape="\\"),
-            Message.subject.ilike(like, escape="\\"),
-            exists().where(Submission.message_pk == Message.id,
-                           or_(Submission.unit.ilike(like, escape="\\"), person.ilike(like, escape="\\"))),
-            exists().where(AttachmentRow.message_pk == Message.id, AttachmentRow.path.ilike(like, escape="\\")),
-        ))
-    return query
+        conditions.append(or_(
+            _contains(session, Message.from_name, like), _contains(session, Message.from_addr, like),
+            _contains(session, Message.subject, like), Message.id.in_(sorted(_form_and_file_hits(session, term)))))
+    return conditions
 
 
-def count_mails(session: Session, status: str | None, q: str | None) -> int:
-    return int(session.scalar(_filtered(select(func.count()).select_from(Message), status, q)) or 0)
+def search_mails(session: Session, status: str | None, q: str | None, offset: int,
+                 limit: int) -> tuple[int, list[MailRow]]:
+    """(how many match, the page's rows), the search run once for both."""
+    conditions = mail_conditions(session, status, q)
+    total = int(session.scalar(select(func.count()).select_from(Message).where(*conditions)) or 0)
+    return total, list_mails(session, conditions, offset, limit)
 
 
-def list_mails(session: Session, status: str | None, q: str | None, offset: int, limit: int) -> list[MailRow]:
-    """Newest first; each row's forms, flags and latest reply from three small queries (no N+1)."""
-    messages = session.execute(_filtered(
+def list_mails(session: Session, conditions: list[ColumnElement[bool]], offset: int, limit: int) -> list[MailRow]:
+    messages = session.execute(
         select(Message.id, Message.received_at, Message.from_name, Message.from_addr, Message.subject,
-               Message.status, Message.flags, Message.error), status, q)
+               Message.status, Message.flags, Message.error).where(*conditions)
         .order_by(Message.received_at.desc(), Message.id.desc()).offset(offset).limit(limit)).all()
     ids = [m.id for m in messages]
     forms: dict[int, list[str]] = {}

@@ -13,7 +13,7 @@ from mailintake.office.replies import reprocess, resend_reply
 from mailintake.report.data import STATUS_LABELS
 from mailintake.web.context import console_of
 from mailintake.web.queries import Pager
-from mailintake.web.queries.mails import count_mails, list_mails, mail_detail
+from mailintake.web.queries.mails import mail_detail, search_mails
 from mailintake.web.render import PAGE_SIZE, not_found, page, page_number, with_query
 from mailintake.web.routes.auth import client_ip
 from mailintake.web.security import action, flash
@@ -26,9 +26,9 @@ async def mails_page(request: Request) -> Response:
     status = request.query_params.get("status") or None
     status = status if status in STATUS_LABELS else None
     q = (request.query_params.get("q") or "").strip()[:200] or None
-    total = await console.read(count_mails, status, q)
-    pager = Pager(page_number(request), PAGE_SIZE, total, lambda n: with_query(request, page=n))
-    rows = await console.read(list_mails, status, q, pager.offset, PAGE_SIZE)
+    number = page_number(request)
+    total, rows = await console.read(search_mails, status, q, (number - 1) * PAGE_SIZE, PAGE_SIZE)
+    pager = Pager(number, PAGE_SIZE, total, lambda n: with_query(request, page=n))
     return page(request, "mails.html", {"title": "邮件", "rows": rows, "pager": pager, "status": status or "",
                                         "q": q or "", "statuses": STATUS_LABELS})
 
