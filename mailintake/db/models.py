@@ -82,6 +82,7 @@ class Message(Base):
         UniqueConstraint("message_id", "sha256", name="uq_messages_identity"),
         Index("ix_messages_status", "status"),
         Index("ix_messages_from_addr", "from_addr"),
+        Index("ix_messages_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""console accounts
+"""console accounts (and indexes for the console's lists)
 
 Revision ID: 0006
 Revises: 0003
@@ -33,8 +33,11 @@ def upgrade() -> None:
     )
     # the login throttle counts an account's recent failures in the audit trail
     op.create_index("ix_audit_log_actor_action_at", "audit_log", ["actor", "action", "at"], unique=False)
+    # the console lists mails newest first, page by page
+    op.create_index("ix_messages_received_at", "messages", ["received_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_received_at", table_name="messages")
     op.drop_index("ix_audit_log_actor_action_at", table_name="audit_log")
     op.drop_table("users")
