@@ -41,9 +41,8 @@ with httpx.Client(base_url=url, timeout=30) as c:
     c.post("/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
     for n, path in enumerate(itertools.cycle(pages), 1):
         c.get(path)
+        print(n, flush=True)
         time.sleep(pause)
-        if n % 20 == 0:
-            print(n, flush=True)
 """
 
 
@@ -170,11 +169,12 @@ def time_polls(settings: Any, factory: Any, server: Any, rounds: int) -> dict[st
     from mailintake.pipeline import make_pool, poll_once
 
     with make_pool(settings) as pool:
-        idle = []
+        idle, cpu = [], []
         for _ in range(rounds + 1):
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             poll_once(settings, factory, pool=pool)
             idle.append((time.perf_counter() - began) * 1000)
+            cpu.append((time.process_time() - began_cpu) * 1000)
         busy = []
         for n in range(2):
             for sample in sample_mails(with_doc=False)[:5]:
@@ -184,6 +184,7 @@ def time_polls(settings: Any, factory: Any, server: Any, rounds: int) -> dict[st
             poll_once(settings, factory, pool=pool)
             busy.append((time.perf_counter() - began) * 1000)
     return {"idle_poll_median_ms": round(statistics.median(idle[1:]), 1),
+            "idle_poll_cpu_median_ms": round(statistics.median(cpu[1:]), 1),
             "new_mail_poll_median_ms": round(statistics.median(busy), 1)}
 
 
@@ -244,13 +245,14 @@ def main() -> None:
         lines = browser.stdout.read().split()
         requests = int(lines[-1]) if lines else 0
     report = {"mails": args.mails, "forms": args.forms, "pages": page_times, "poll_alone": alone,
-              "poll_while_browsing": browsing, "browser_requests": requests}
+              "poll_while_browsing": browsing, "browser_requests": requests, "load": os.getloadavg()[0]}
     width = max(len(p) for p in page_times)
     print(f"{'page':<{width}}  median ms  max ms")
     for path, t in page_times.items():
         print(f"{path:<{width}}  {t['median_ms']:>9}  {t['max_ms']:>6}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"poll alone:          {alone}")
-    print(f"poll while browsing: {browsing} ({requests}+ page requests meanwhile)")
+    print(f"poll while browsing: {browsing} ({requests} page requests meanwhile)")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
 

@@ -288,24 +288,15 @@ def start_servers() -> DemoServers:
     return DemoServers(imap, sink)
 
 
-def _text_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        return str(part.get_content())
-    except (LookupError, UnicodeDecodeError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-
-
 def sent_replies(sink: SmtpSink, head_lines: int = 4) -> list[dict[str, Any]]:
     """What the SMTP sink received: recipients, subject, kind, first lines of the body."""
+    from mailintake.mail.text import text_body
+
     replies = []
     for item in sink.messages:
         message = email.message_from_bytes(item.raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        body = _text_body(message)
+        body = text_body(message)
         # the greeting (您好！) says nothing: show the lines after it
         lines = [line.strip() for line in body.splitlines() if len(line.strip()) > 4][:head_lines]
         attachments = [part.get_filename() or "" for part in message.iter_attachments()]

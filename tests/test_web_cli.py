@@ -82,3 +82,42 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
                            ("user_password", "CLI", "重设账号 wangyan 的密码"),
                            ("user_disabled", "CLI", "停用账号 li")]
     assert [a[0] for a in actions[4:]] == ["login", "login_failed", "login_failed"]
+
+
+def test_web_serves_until_interrupted(config: Path) -> None:
+    """GIVEN a secret key WHEN `mailintake web --port P` runs THEN /healthz answers on 127.0.0.1:P and
+    Ctrl-C stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from mailintake.devservers import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
+    env["MAILINTAKE_WEB__SECRET_KEY"] = "a-long-enough-secret-key-for-tests"
+    proc = subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(config), "web", "--port", str(port)],
+                            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the console did not start"
+                time.sleep(0.2)
+        assert response.json() == {"status": "ok", "last_poll": None}
+        login = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert (login.status_code, login.headers["location"]) == (303, "/login?next=%2F")
+        assert "server" not in login.headers
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()

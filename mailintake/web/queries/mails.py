@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
+from mailintake.mail.text import text_body
 from mailintake.report.data import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.submissions import normalise_text
 from mailintake.web.queries import validity
@@ -180,13 +181,7 @@ def reply_text(raw: bytes) -> str:
         return ""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        return str(part.get_content())
-    except (LookupError, UnicodeDecodeError):
-        return ""
+    return text_body(message)
 
 
 def _form_view(sub: Submission, forms: FormSet) -> FormView:

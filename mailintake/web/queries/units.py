@@ -14,6 +14,7 @@ from mailintake.office.paper import received_dates
 from mailintake.report.data import STATUS_LABELS, flag_messages
 from mailintake.roster import UNMATCHED, Roster
 from mailintake.web.queries import validity
+from mailintake.web.queries.mails import MailRow, sender_of
 
 
 @dataclass
@@ -44,16 +45,6 @@ class UnitSubmission:
 
 
 @dataclass
-class UnitMail:
-    id: int
-    received_at: dt.datetime
-    sender: str
-    subject: str
-    status: str
-    status_label: str
-
-
-@dataclass
 class UnitDetail:
     name: str
     category: str
@@ -62,7 +53,7 @@ class UnitDetail:
     paper: dt.date | None
     applied: bool
     submissions: list[UnitSubmission]
-    mails: list[UnitMail]
+    mails: list[MailRow]
 
 
 def _canonical(roster: Roster, typed: str) -> str:
@@ -113,5 +104,5 @@ def unit_detail(session: Session, roster: Roster, name: str) -> UnitDetail | Non
                                     s.word_count, s.current, validity(s.current, s.superseded_by),
                                     flag_messages(s.flags), received, s.message_pk)
                      for s, received in subs],
-        mails=[UnitMail(m.id, m.received_at, f"{m.from_name} <{m.from_addr}>" if m.from_name else m.from_addr,
-                        m.subject or "", m.status, STATUS_LABELS.get(m.status, m.status)) for m in mails])
+        mails=[MailRow(m.id, m.received_at, sender_of(m.from_name, m.from_addr), m.subject or "", m.status,
+                       STATUS_LABELS.get(m.status, m.status), [], [], "") for m in mails])
