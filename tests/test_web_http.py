@@ -360,3 +360,29 @@ def test_pages_search_and_actions_on_sqlite_and_postgresql(db_url: str, imap_ser
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "paper_received")).one()
         assert (entry.actor, entry.unit) == (CLERK, UNIT_WZ)
     factory.kw["bind"].dispose()
+
+
+def test_overview_warns_when_the_worker_is_quiet_and_counts_down(filled: Filled) -> None:
+    from mailintake.web.queries.overview import time_left
+
+    deadline = dt.datetime(2019, 12, 18, 17, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert time_left(deadline, deadline - dt.timedelta(days=2, hours=3, minutes=20)) == ("2 天 3 小时", False)
+    assert time_left(deadline, deadline - dt.timedelta(minutes=95)) == ("1 小时 35 分钟", False)
+    assert time_left(deadline, deadline) == ("已截止", True)
+    quiet = filled.settings.model_copy(update={"schedule": filled.settings.schedule.model_copy(
+        update={"poll_interval": 0})})
+    with TestClient(create_app(quiet, filled.factory), follow_redirects=False) as c:
+        login(c, VIEWER)
+        assert "后台服务可能未在运行" in c.get("/").text
+    with TestClient(create_app(filled.settings, filled.factory), follow_redirects=False) as c:
+        login(c, VIEWER)
+        assert "后台服务可能未在运行" not in c.get("/").text
+
+
+def test_login_never_redirects_off_site(client: TestClient) -> None:
+    for target in ("//evil.example.com/", "https://evil.example.com/", "\\\\evil"):
+        client.cookies.clear()
+        token = csrf_of(client.get("/login").text)
+        response = client.post("/login", data={"username": VIEWER, "password": PASSWORD, "csrf_token": token,
+                                               "next": target})
+        assert (response.status_code, response.headers["location"]) == (303, "/")

@@ -18,6 +18,11 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def actor_of(request: Request) -> Actor:
+    """The signed-in user and the client's address, for the audit trail."""
+    return Actor(request.state.user.login, client_ip(request))
+
+
 async def login_form(request: Request) -> Response:
     if isinstance(request.session.get("uid"), int):
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
@@ -51,8 +56,7 @@ async def login_submit(request: Request) -> Response:
 @action(role="viewer")
 async def logout(request: Request, form: FormData) -> Response:
     user: CurrentUser = request.state.user
-    actor = Actor(user.login, client_ip(request))
-    await console_of(request).act(end_sessions, actor, user.id)
+    await console_of(request).act(end_sessions, actor_of(request), user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -8,14 +8,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.errors import MailintakeError
-from mailintake.office.audit import Actor
 from mailintake.office.replies import reprocess, resend_reply
 from mailintake.report.data import STATUS_LABELS
 from mailintake.web.context import console_of
 from mailintake.web.queries import Pager
 from mailintake.web.queries.mails import mail_detail, search_mails
 from mailintake.web.render import PAGE_SIZE, not_found, page, page_number, with_query
-from mailintake.web.routes.auth import client_ip
+from mailintake.web.routes.auth import actor_of
 from mailintake.web.security import action, flash
 
 NAV = ("/mails", "邮件")
@@ -41,10 +40,6 @@ async def mail_page(request: Request) -> Response:
     return page(request, "mail.html", {"title": f"邮件 {detail.id}", "m": detail})
 
 
-def _actor(request: Request) -> Actor:
-    return Actor(request.state.user.login, client_ip(request))
-
-
 @action()
 async def resend(request: Request, form: FormData) -> Response:
     pk = request.path_params["pk"]
@@ -56,7 +51,7 @@ async def resend(request: Request, form: FormData) -> Response:
         flash(request, "这封邮件没有回执编号（未自动回复），无法重新发送回复。", "error")
     else:
         try:
-            row = await console.act(resend_reply, console.settings, detail.receipt_no, _actor(request))
+            row = await console.act(resend_reply, console.settings, detail.receipt_no, actor_of(request))
             flash(request, f"已将回复重新放入发件队列（{', '.join(row.recipients)}），后台服务将尽快发送。")
         except MailintakeError as err:
             flash(request, f"未能重新发送回复：{err}", "error")
@@ -70,7 +65,7 @@ async def reprocess_mail(request: Request, form: FormData) -> Response:
     pk = request.path_params["pk"]
     console = console_of(request)
     try:
-        status = await run_in_threadpool(reprocess, console.settings, console.factory, pk, _actor(request))
+        status = await run_in_threadpool(reprocess, console.settings, console.factory, pk, actor_of(request))
         label = STATUS_LABELS.get(status, status)
         flash(request, f"已重新处理，当前状态：{label}。如结果有变化，新的回复由后台服务发送。")
     except MailintakeError as err:

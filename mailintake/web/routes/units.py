@@ -9,12 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailintake.office.audit import Actor
 from mailintake.office.paper import PaperError, record_received, undo_received
 from mailintake.web.context import console_of
 from mailintake.web.queries.units import unit_detail, units_overview
 from mailintake.web.render import not_found, page
-from mailintake.web.routes.auth import client_ip
+from mailintake.web.routes.auth import actor_of
 from mailintake.web.security import action, flash
 
 NAV = ("/units", "单位")
@@ -48,7 +47,7 @@ async def paper_received(request: Request, form: FormData) -> Response:
     today = console.today()
     try:
         result = await console.act(record_received, console.sources.roster, unit, today, today,
-                                   Actor(request.state.user.login, client_ip(request)))
+                                   actor_of(request))
         flash(request, f"已登记：{result.unit} 纸质材料于 {today.isoformat()} 收到。")
     except PaperError as err:
         flash(request, str(err), "error")
@@ -61,7 +60,7 @@ async def paper_undo(request: Request, form: FormData) -> Response:
     unit = str(form.get("unit", ""))
     try:
         result = await console.act(undo_received, console.sources.roster, unit,
-                                   Actor(request.state.user.login, client_ip(request)))
+                                   actor_of(request))
         flash(request, f"已撤销：{result.unit} 纸质材料收到登记（原登记日期 {result.previous}）。")
     except PaperError as err:
         flash(request, str(err), "error")
