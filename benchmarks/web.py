@@ -188,7 +188,7 @@ def time_polls(settings: Any, factory: Any, server: Any, rounds: int) -> dict[st
             "new_mail_poll_median_ms": round(statistics.median(busy), 1)}
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mails", type=int, default=10_000)
     parser.add_argument("--forms", type=int, default=3_000)
@@ -197,7 +197,11 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.25,
                         help="seconds between the browsing process's requests (0: flat out)")
     parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
 
     from mailintake.config import load_settings
     from mailintake.db.engine import open_database
@@ -244,18 +248,22 @@ def main() -> None:
     if browser is not None and browser.stdout is not None:
         lines = browser.stdout.read().split()
         requests = int(lines[-1]) if lines else 0
-    report = {"mails": args.mails, "forms": args.forms, "pages": page_times, "poll_alone": alone,
-              "poll_while_browsing": browsing, "browser_requests": requests, "load": os.getloadavg()[0]}
+    show({"mails": args.mails, "forms": args.forms, "pages": page_times, "poll_alone": alone,
+          "poll_while_browsing": browsing, "browser_requests": requests, "load": os.getloadavg()[0]}, args.json)
+
+
+def show(report: dict[str, Any], out: Path | None) -> None:
+    page_times = report["pages"]
     width = max(len(p) for p in page_times)
     print(f"{'page':<{width}}  median ms  max ms")
     for path, t in page_times.items():
         print(f"{path:<{width}}  {t['median_ms']:>9}  {t['max_ms']:>6}")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"poll alone:          {alone}")
-    print(f"poll while browsing: {browsing} ({requests} page requests meanwhile)")
-    if args.json:
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
-
+    print(f"load average at the end: {report['load']:.1f} on {os.cpu_count()} cores")
+    print(f"poll alone:          {report['poll_alone']}")
+    print(f"poll while browsing: {report['poll_while_browsing']} "
+          f"({report['browser_requests']} page requests meanwhile)")
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
 
 if __name__ == "__main__":
     main()

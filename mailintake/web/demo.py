@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from mailintake.web.server import RunningConsole
+if TYPE_CHECKING:
+    from mailintake.web.server import RunningConsole
 
 DEMO_LOGIN = "demo"
 DEMO_WEB_PASSWORD = "demo-console"
