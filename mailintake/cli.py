@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reprocess": ("reprocess", "reprocess_cmd", "Re-parse a stored mail after a parser fix."),
     "send": ("send", "send_cmd", "Deliver the replies that are due."),
     "db-upgrade": ("db", "db_upgrade_cmd", "Create or upgrade the database schema."),
+    "web": ("web", "web_cmd", "Serve the office's web console."),
+    "user": ("user", "user_cmd", "Manage the console's accounts (add, list, passwd, disable)."),
 }
 
 

@@ -172,19 +172,19 @@ class ReportSettings(_Section):
     #: the final 截止报告 goes out this long after [campaign] deadline (seconds or ISO 8601, e.g. "PT1H")
     final_delay: dt.timedelta = dt.timedelta(hours=1)
 
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        return [split_address(value)[1] for value in values]
+
 
 class RemindersSettings(_Section):
     """催报: scheduled sending is opt-in; ``times`` are local date-times in the campaign time zone."""
 
     enabled: bool = False
     times: list[datetime] = Field(default_factory=list)
-    correction_after_hours: float = 24.0
-    paper_after_days: int = 2
-
-    @field_validator("recipients")
-    @classmethod
-    def _addresses(cls, values: list[str]) -> list[str]:
-        return [split_address(value)[1] for value in values]
+    correction_after_hours: float = Field(default=24.0, gt=0)
+    paper_after_days: Annotated[int, Field(ge=0)] = 2
 
 
 class ScheduleSettings(_Section):
@@ -202,6 +202,17 @@ class LimitsSettings(_Section):
     parse_memory_mb: Annotated[int, Field(ge=64)] = 1024
 
 
+class WebSettings(_Section):
+    """The console (``mailintake web``); ``secret_key`` signs the session cookies."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: str = Field(default="", repr=False)
+    #: the console's public address, e.g. https://intake.example.gov.cn (links in the report; https → Secure cookies)
+    base_url: str = ""
+    session_hours: float = Field(default=12.0, gt=0)
+
+
 class Settings(_Section):
     mailbox: MailboxSettings = MailboxSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -212,6 +223,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitsSettings = LimitsSettings()
     reminders: RemindersSettings = RemindersSettings()
+    web: WebSettings = WebSettings()
     #: where relative paths in the file are resolved (the config file's project root)
     base_dir: str = "."
 

@@ -69,6 +69,8 @@ class DemoResult:
     #: the 催报 preview at REMINDER_AT (nothing is sent) and the hand-off files written
     reminders: list[dict[str, Any]] = field(default_factory=list)
     handoff: list[str] = field(default_factory=list)
+    #: the console's address (``[web] base_url``); started by the CLI on this port
+    console_url: str = ""
 
     def counts(self) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -293,24 +295,15 @@ def start_servers() -> DemoServers:
     return DemoServers(imap, sink)
 
 
-def _text_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        return str(part.get_content())
-    except (LookupError, UnicodeDecodeError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-
-
 def sent_replies(sink: SmtpSink, head_lines: int = 4) -> list[dict[str, Any]]:
     """What the SMTP sink received: recipients, subject, kind, first lines of the body."""
+    from mailintake.mail.text import text_body
+
     replies = []
     for item in sink.messages:
         message = email.message_from_bytes(item.raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
-        body = _text_body(message)
+        body = text_body(message)
         # the greeting (您好！) says nothing: show the lines after it
         lines = [line.strip() for line in body.splitlines() if len(line.strip()) > 4][:head_lines]
         attachments = [part.get_filename() or "" for part in message.iter_attachments()]
@@ -400,16 +393,19 @@ def run_demo(
     step("starting the local IMAP server and SMTP sink")
     servers = servers or start_servers()
     try:
+        from mailintake.web.demo import web_section
+
+        web = web_section()
         config_path = write_config(directory, imap_host=servers.imap.host, imap_port=servers.imap.port,
                                    username=OFFICE, password=DEMO_PASSWORD, smtp_host=servers.sink.host,
-                                   smtp_port=servers.sink.port)
+                                   smtp_port=servers.sink.port, extra={"web": web})
         settings = load_settings(config_path, environ={})
         step("making the sample mails (forms of 表1–表4, a zip, a .doc when LibreOffice is installed)")
         samples = sample_mails(with_doc=with_doc)
         for sample in samples:
             append_mail(servers.imap, sample.raw, sample.internaldate)
         result = DemoResult(directory=directory, config_path=config_path, samples=samples,
-                            libreoffice=any(s.key == "doc" for s in samples))
+                            libreoffice=any(s.key == "doc" for s in samples), console_url=web["base_url"])
         session_factory = open_database(settings.database.url, settings.base_dir)
         worker = Worker(settings, session_factory)
         step(f"polling {len(samples)} mails, parsing the forms, applying the rules, replying")

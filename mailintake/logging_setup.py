@@ -36,6 +36,7 @@ def register_settings_secrets(settings: Any) -> None:
     """Register the mailbox, SMTP and database passwords of a Settings object."""
     register_secret(getattr(settings.mailbox, "password", ""))
     register_secret(getattr(settings.smtp, "password", ""))
+    register_secret(getattr(getattr(settings, "web", None), "secret_key", ""))
     url = getattr(settings.database, "url", "")
     match = re.match(r"^[^:]+://[^:/@]*:([^@]*)@", url)
     if match:

@@ -16,7 +16,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +40,9 @@ from mailintake.mail.model import ParsedMail
 from mailintake.sandbox import ParseJob, ParserPool
 from mailintake.storage import Storage
 from mailintake.submissions import load_unit_namer
+
+if TYPE_CHECKING:
+    from mailintake.office.audit import Actor
 
 log = logging.getLogger("mailintake.pipeline")
 
@@ -366,10 +369,11 @@ def reprocess_message(
     *,
     pool: ParserPool | None = None,
     retry: bool = False,
+    actor: Actor | None = None,
 ) -> str:
     """Re-parse a stored mail; supersede its old submissions; queue a reply only if the outcome changed.
 
-    Returns the new status.
+    Returns the new status. With ``actor`` the office action is audited in the same transaction.
     """
     from mailintake.errors import MailintakeError
 
@@ -402,6 +406,11 @@ def reprocess_message(
                 from mailintake.intake import enqueue_reply
 
                 enqueue_reply(session, settings, message, again=not retry)
+            if actor is not None:
+                from mailintake.office.audit import record_action
+
+                record_action(session, actor, "reprocess", message_pk=message.id,
+                              detail=f"重新处理：{before} → {message.status}")
             return message.status
     finally:
         if own_pool:

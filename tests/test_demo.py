@@ -120,6 +120,23 @@ def test_tables_render_every_mail_and_reply(demo: dict[str, Any]) -> None:
     assert f"Excel: {demo['report']['xlsx']}" in text
 
 
+def test_demo_starts_the_console_with_a_demo_account_and_stops_it(demo: dict[str, Any]) -> None:
+    import re
+    import socket
+
+    from mailintake.web.demo import DEMO_LOGIN, DEMO_WEB_PASSWORD
+
+    console = demo["console"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", console["url"])
+    assert (console["login"], console["password"]) == (DEMO_LOGIN, DEMO_WEB_PASSWORD)
+    with socket.socket() as sock:  # the demo has ended: nothing is left listening
+        assert sock.connect_ex(("127.0.0.1", int(console["url"].rsplit(":", 1)[1]))) != 0
+    html = Path(demo["report"]["html"]).read_text("utf-8")
+    late = next(m for m in demo["mails"] if m["status"] == "late")
+    assert f'<a href="{console["url"]}/mails/{late["id"]}">{late["subject"]}</a>' in html
+    assert f'<a href="{console["url"]}/units/%E8%8B%8F%E5%B7%9E' in html
+
+
 def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "precious.txt").write_text("keep me", "utf-8")
     with pytest.raises(MailintakeError, match="is not empty and was not made by the demo"):
@@ -176,6 +193,8 @@ def test_keep_running_answers_mail_a_client_drops_in(tmp_path: Path) -> None:
         # (the worker also mails the office the 截止报告 once on start: the sample's deadline has passed)
         got = wait_for(r"SMTP sink got: → (tester@163\.com)  (.*)$", timeout=30)
         assert got.group(2).startswith("Re: 演示：新来的问题 [申报回执 2019-")
+        console = wait_for(r"Console  (http://127\.0\.0\.1:\d+)  login (\S+)  password (\S+)$")
+        _log_in_to_the_console(*console.groups())
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(30)
@@ -198,3 +217,20 @@ def test_demo_previews_reminders_and_writes_the_handoff(demo: dict[str, Any]) ->
     assert all(p.is_file() and p.is_relative_to(Path(demo["directory"]) / "handoff") for p in handoff)
     accepted_forms = 7 if HAS_SOFFICE else 6  # the accepted mails' forms: the candidates
     assert len(handoff) == 2 + accepted_forms
+
+
+def _log_in_to_the_console(url: str, login: str, password: str) -> None:
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/healthz").json()["status"] == "ok"
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        response = client.post("/login", data={"username": login, "password": password,
+                                               "csrf_token": token.group(1)})
+        assert response.status_code == 303
+        overview = client.get("/")
+        assert overview.status_code == 200 and "<h1>总览</h1>" in overview.text

@@ -130,14 +130,25 @@ def demo_cmd(ctx: click.Context, directory: Path, as_json: bool, keep_running: b
                 result, servers, worker = run_demo(
                     directory.resolve(), with_doc=not no_doc,
                     progress=lambda text: status.update(text))
+        web = None
         try:
+            from mailintake.web.demo import DEMO_LOGIN, DEMO_WEB_PASSWORD, start_demo_console
+
+            web = start_demo_console(result.config_path)
             if as_json:
-                click.echo(json.dumps(result.summary(), ensure_ascii=False, indent=2))
+                summary = result.summary()
+                summary["console"] = {"url": web.url, "login": DEMO_LOGIN, "password": DEMO_WEB_PASSWORD}
+                click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
             else:
                 render(result, console)
+                later = "" if keep_running else "  (until the demo ends; --keep-running keeps it up)"
+                console.print(f"\n[bold]Console[/]  {web.url}  login {DEMO_LOGIN}  password {DEMO_WEB_PASSWORD}{later}",
+                              highlight=False)
             if keep_running:
                 _keep_running(result, servers, worker, console, verbosity)
         finally:
+            if web is not None:
+                web.stop()
             worker.close()
             servers.stop()
     if result.errors:

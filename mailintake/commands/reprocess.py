@@ -53,7 +53,8 @@ def message_pks_with_status(session_factory: object, status: str) -> list[int]:
 def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | None) -> None:
     from mailintake.errors import MailintakeError
     from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
-    from mailintake.pipeline import reprocess_message
+    from mailintake.office.audit import Actor
+    from mailintake.office.replies import reprocess
 
     with user_errors():
         settings = load(ctx)
@@ -79,7 +80,7 @@ def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | 
         with make_pool(settings) as pool:
             for pk in pks:
                 before = _status_of(session_factory, pk)
-                status = reprocess_message(settings, session_factory, pk, pool=pool)
+                status = reprocess(settings, session_factory, pk, Actor.cli(), pool=pool)
                 click.echo(f"mail {pk}: {before} -> {status}" if before != status else f"mail {pk}: {status}")
         if not pks:
             click.echo(f"no stored mail has status {status_filter}")

@@ -8,6 +8,7 @@
 - ``Counter``: named counters (the receipt number).
 - ``Decision`` / ``ReminderSent`` / ``FinalReport``: the office's decisions, the reminder ledger, the
   final-report marker.
+- ``User``: console accounts.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class Message(Base):
         Index("ix_messages_status", "status"),
         Index("ix_messages_from_addr", "from_addr"),
         Index("ix_messages_sha256", "sha256"),
+        Index("ix_messages_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -281,7 +283,7 @@ class AuditEntry(Base):
     """One office action: who, when, what, on which mail, unit or submission, and from where."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor_action_at", "actor", "action", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -343,3 +345,21 @@ class FinalReport(Base):
     generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     html_path: Mapped[str] = mapped_column(Text)
     outbox_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class User(Base):
+    """A console account: a viewer reads, a clerk also acts. Never deleted, only disabled."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    #: an argon2id hash (argon2-cffi); the password itself is never stored or logged
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: clerk | viewer
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: a console session remembers this number; logout, a new password or disabling bumps it (ends sessions)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

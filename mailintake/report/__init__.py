@@ -60,6 +60,7 @@ def collect(
         office=settings.campaign.office_name,
         deadline=settings.campaign.deadline,
         max_chars=settings.campaign.max_chars,
+        console_url=settings.web.base_url,
     )
     from mailintake.office.reminders import preview_reminders
 

@@ -227,6 +227,8 @@ class ReportData:
     #: reminders (催报) queued, and the units to remind by phone (filled in by ``report.collect``)
     reminders: list[ReplyView] = field(default_factory=list)
     phone_reminders: list[Any] = field(default_factory=list)
+    #: the console's address ([web] base_url, no trailing slash): mails and units link to their pages
+    console_url: str = ""
 
     @property
     def title(self) -> str:
@@ -383,6 +385,7 @@ def gather(
     office: str = "",
     deadline: dt.datetime | None = None,
     max_chars: int = 1000,
+    console_url: str = "",
 ) -> ReportData:
     """Read everything the report shows with a fixed number of queries."""
     match = _Matcher(roster)
@@ -516,6 +519,7 @@ def gather(
         decisions=[v for v in current if v.decision is not None],
         reminders=[_reply_view(r, tz) for r in session.scalars(
             select(OutboxItem).where(OutboxItem.kind == "reminder").order_by(OutboxItem.id))],
+        console_url=console_url.rstrip("/"),
     )
 
 

@@ -1,7 +1,7 @@
 """the campaign calendar: office decisions, the reminder ledger, the final-report marker
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from mailintake.db.models import UTCDateTime
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
