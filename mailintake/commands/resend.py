@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from mailintake.commands._common import database, load, user_errors
 
 
