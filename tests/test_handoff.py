@@ -89,7 +89,8 @@ def test_handoff_files(tmp_path: Path) -> None:
         stored = seed(session, settings)
     config = tmp_path / "config" / "mailintake.toml"
     config.parent.mkdir()
-    config.write_text(f'[database]\nurl = "{url}"\n[storage]\ndir = "{tmp_path / "storage"}"\n', "utf-8")
+    config.write_text(f'[database]\nurl = "{url}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
+                      '[smtp]\nsender = "office@example.cn"\n', "utf-8")
     out = tmp_path / "handoff"
     result = CliRunner().invoke(cli, ["--config", str(config), "handoff", "--out", str(out)],
                                 env={"MAILINTAKE_CONFIG": None})

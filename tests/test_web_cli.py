@@ -18,8 +18,8 @@ from mailintake.office.users import check_login
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "mailintake.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[storage]\ndir = "{tmp_path / "s"}"\n',
-                    "utf-8")
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[storage]\ndir = "{tmp_path / "s"}"\n'
+                    '[smtp]\nsender = "office@example.cn"\n', "utf-8")
     return path
 
 
