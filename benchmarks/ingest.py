@@ -392,6 +392,7 @@ class StageTimer:
 
     def install(self) -> None:
         import mailintake.intake as intake
+        import mailintake.outbox as outbox
         import mailintake.pipeline as pipeline
         import mailintake.sender as sender
         from mailintake.mailbox import MailboxClient
@@ -408,7 +409,7 @@ class StageTimer:
         self.wrap(ParserPool, "close", "parse")
         self.wrap(intake, "run_chain", "rules")
         self.wrap(intake, "decide", "rules")
-        self.wrap(intake, "enqueue_reply", "reply")
+        self.wrap(outbox, "enqueue_reply", "reply")  # store() imports it at call time
         self.wrap(pipeline._Cycle, "commit_one", "commit")
         self.wrap(sender, "deliver_due", "sending")
 

@@ -367,6 +367,15 @@ class ReplyStream:
             raise self.error
         return self._delivery.result
 
+    def outcome(self) -> DeliveryResult | None:
+        """What the stream delivered, its errors logged (None after an SmtpError)."""
+        if self.error is not None:
+            log.warning("delivery failed: %s", self.error)
+            return None
+        for error in self._delivery.result.errors:
+            log.warning("delivery: %s", error)
+        return self._delivery.result
+
     def _run(self) -> None:
         try:
             while True:
@@ -377,7 +386,6 @@ class ReplyStream:
                 try:
                     self._delivery.run()
                 except SmtpError as err:  # the operator must act: stop trying until the next run
-                    log.warning("delivery failed: %s", err)
                     self.error = err
                     return
                 except Exception:

@@ -160,7 +160,7 @@ class Worker:
                 log.info("mailbox reachable again", extra={"fields": {"after_failures": self._failures}})
             self._failures = 0
             self._retry_at = 0.0
-        outcome.delivery = self._stream_result(stream)
+        outcome.delivery = stream.outcome()
         outcome.duration = time.monotonic() - started
         try:
             outcome.counts_by_status = status_counts(self.session_factory)
@@ -235,16 +235,6 @@ class Worker:
             self._work_lock.release()
         if result is not None and (int(getattr(result, "sent", 0)) + int(getattr(result, "failed", 0))) > 0:
             log.info("replies delivered", extra={"fields": _fields_of(result, ("sent", "retried", "failed"))})
-        return result
-
-    @staticmethod
-    def _stream_result(stream: Any) -> Any:
-        """What the poll's reply stream delivered (None after an error it logged)."""
-        if stream.error is not None:
-            return None
-        result = stream.finish()
-        for error in result.errors:
-            log.warning("delivery: %s", error)
         return result
 
     def _deliver_quietly(self) -> Any:
