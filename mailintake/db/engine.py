@@ -14,7 +14,7 @@ from mailintake.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: the newest migration; a database already there is opened without importing Alembic (~0.3 s)
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

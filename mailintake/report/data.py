@@ -109,6 +109,8 @@ class MailView:
     flags: list[str]
     replies: list[ReplyView]
     created_at: dt.datetime | None = None
+    #: the first lines of the body (what a question or a thank-you says)
+    excerpt: str = ""
 
     @property
     def sender(self) -> str:
@@ -137,6 +139,11 @@ class SubmissionView:
     late: bool
 
     @property
+    def to_correct(self) -> bool:
+        """The form has a defect the applicant was asked to correct (待更正), else it is 已受理."""
+        return bool(flag_codes(self.flags) & CORRECTION_CODES)
+
+    @property
     def display(self) -> str:
         """A short name for lists: the unit for 表1/表2, the person (and unit) for 表3/表4."""
         person = self.fields.get("name", "")
@@ -147,12 +154,19 @@ class SubmissionView:
         return [str(f.get("message", "")) for f in self.flags if isinstance(f, dict) and f.get("code") == code]
 
 
+#: flag codes that leave a current form waiting for the applicant's correction
+CORRECTION_CODES = frozenset({"incomplete", "overlong", "unreadable", "unsupported_format", "quota_exceeded"})
+
+
 @dataclass
 class CategoryCount:
     category: str
     quota: int | None
     quota_text: str
     count: int
+    #: of ``count``: forms read without a defect (已受理) and forms waiting for a correction (待更正)
+    accepted: int = 0
+    to_correct: int = 0
 
     @property
     def over(self) -> int:
@@ -169,6 +183,8 @@ class HonourSummary:
     note: str
     count: int
     categories: list[CategoryCount]
+    accepted: int = 0
+    to_correct: int = 0
 
 
 @dataclass
@@ -194,6 +210,16 @@ class UnitGap:
 
 
 @dataclass
+class PaperView:
+    """One entry of the paper-copy register."""
+
+    unit: str
+    category: str
+    received_on: dt.date
+    note: str = ""
+
+
+@dataclass
 class ReportData:
     campaign: str
     office: str
@@ -216,6 +242,15 @@ class ReportData:
     mails: list[MailView]
     forms: FormSet
     categories: tuple[str, ...] = CATEGORIES
+    #: mails with no form (questions, thanks, chatter, stray files): a person reads and answers them
+    manual: list[MailView] = field(default_factory=list)
+    #: the paper-copy register: units whose stamped copies arrived, with the date
+    paper_received: list[PaperView] = field(default_factory=list)
+
+    @property
+    def roster_has_email(self) -> bool:
+        """Whether the roster's e-mail column holds anything worth a column in the lists."""
+        return any(unit.email for unit in self.silent_units)
 
     @property
     def title(self) -> str:
@@ -237,6 +272,8 @@ class ReportData:
             "failed_replies": len(self.failed_replies),
             "silent_units": len(self.silent_units),
             "paper_missing": len(self.paper_missing),
+            "paper_received": len(self.paper_received),
+            "manual": len(self.manual),
             "unmatched": len(self.unmatched),
         }
 
@@ -292,6 +329,7 @@ def _mail_view(message: Message, tz: ZoneInfo) -> MailView:
         flags=_mail_defects(message),
         replies=[_reply_view(r, tz) for r in message.replies],
         created_at=local(message.created_at, tz),
+        excerpt=message.body_excerpt or "",
     )
 
 
@@ -422,15 +460,18 @@ def gather(
             quota = None
         of_table = [v for v in counting if v.table == definition.table]
         per_category: dict[str, int] = defaultdict(int)
+        correcting: dict[str, int] = defaultdict(int)
         for view in of_table:
             per_category[view.category] += 1
+            correcting[view.category] += view.to_correct
         categories = []
         for category in (*CATEGORIES, UNMATCHED):
             cq = quota.quota(category) if quota else None
             if category == UNMATCHED and not per_category.get(UNMATCHED):
                 continue
+            count = per_category.get(category, 0)
             categories.append(CategoryCount(category, cq.quota if cq else None, cq.text if cq else "—",
-                                            per_category.get(category, 0)))
+                                            count, count - correcting[category], correcting[category]))
         honours.append(HonourSummary(
             table=definition.table,
             name=quota.name if quota else definition.name,
@@ -440,6 +481,8 @@ def gather(
             note=quota.note if quota else "",
             count=len(of_table),
             categories=categories,
+            accepted=sum(not v.to_correct for v in of_table),
+            to_correct=sum(v.to_correct for v in of_table),
         ))
 
     issues = {code: [v for v in current if code in flag_codes(v.flags)] for code in ISSUE_CODES}
@@ -499,7 +542,20 @@ def gather(
         submissions=current,
         mails=list(views.values()),
         forms=forms,
+        manual=[views[m.id] for m in messages if m.status == "no_form"],
+        paper_received=_paper_register(papers, match, roster),
     )
+
+
+def _paper_register(papers: list[PaperCopy], match: _Matcher, roster: Roster) -> list[PaperView]:
+    """Every recorded arrival of paper copies, in 附件2 category and roster order."""
+    order = _unit_order(roster)
+    views = []
+    for paper in papers:
+        unit = match(paper.unit)
+        views.append(PaperView(unit.name if unit else paper.unit, unit.category if unit else UNMATCHED,
+                               paper.received_on, paper.note or ""))
+    return sorted(views, key=lambda v: (order(UnitGap(v.unit, v.category)), v.received_on))
 
 
 def _add(gap: UnitGap, view: SubmissionView) -> None:
