@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from parsers import messages
@@ -33,6 +34,14 @@ def _refine(fmt: str, filename: str) -> str:
     return fmt
 
 
+def converted_limits(limits: Limits) -> Limits:
+    """Limits for the .docx LibreOffice wrote from a legacy file: the applicant's own bytes were checked
+    already; our converter's output (an embedded object compresses very well) is bounded by its total
+    inflated size only, never refused for its compression ratio or its packed size."""
+    return replace(limits, max_compression_ratio=2**31, max_file_bytes=max(limits.max_file_bytes,
+                                                                          limits.max_uncompressed_bytes))
+
+
 def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = None, limits: Limits | None = None,
                    max_chars: int = 1000, soffice: str | None = "auto") -> FileResult:
     """Read every form in one file. Never raises on bad input: problems become file-level flags.
@@ -59,6 +68,7 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         result.flags.append(messages.unsupported(name, fmt))
         return result
     docx = data
+    read_limits = limits
     if fmt not in DIRECT:
         binary = resolve_soffice(soffice)
         if binary is None:
@@ -69,8 +79,9 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         except (ConversionError, OSError):
             result.flags.append(messages.unreadable(name, "文件已损坏或格式无法转换"))
             return result
+        read_limits = converted_limits(limits)
     try:
-        blocks = read_docx(docx, limits)
+        blocks = read_docx(docx, read_limits)
         found_forms = extract_forms(blocks, definitions, filename=name)
     except UnsafeFile as exc:
         reason = exc.reason

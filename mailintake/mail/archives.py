@@ -378,7 +378,8 @@ def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str =
             return True
         files_before, flags_before = len(budget.files), len(budget.flags)
         _EXPANDERS[fmt](path, data, budget, depth + 1)
-        if len(budget.files) == files_before and len(budget.flags) == flags_before:
+        # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive
+        if fmt != "tnef" and len(budget.files) == files_before and len(budget.flags) == flags_before:
             budget.flags.append(Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。"))
         return not budget.capped
     return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt))
