@@ -177,7 +177,7 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
                            "回执编号"]
         assert ws.freeze_panes == "A2"
         assert ws.print_title_rows == "$1:$1"
-        assert ws.print_title_cols == "$A:$C"
+        assert ws.print_title_cols == "$A:$B"
         assert (ws.page_setup.orientation, ws.page_setup.paperSize, ws.page_setup.scale) == ("landscape", 9, 100)
         assert ws.oddHeader.center.text == "“双争双创”活动先进荣誉申报 汇总表（2019-12-19） · &A"
         assert ws.oddFooter.center.text == "第 &P 页，共 &N 页"

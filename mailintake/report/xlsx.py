@@ -10,6 +10,8 @@ Excel datetimes in the campaign time zone (Excel has no time zones, so they are 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
 from collections.abc import Sequence
 from copy import copy
 from pathlib import Path
@@ -92,6 +94,7 @@ def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[
     for offset, values in enumerate(rows, start=1):
         for col, value in enumerate(values, start=1):
             _put(ws, start + offset, col, value, styles)
+    _grow_rows(ws, [width for _, width in headers], rows, start)
     last = get_column_letter(len(headers))
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     if rows:
@@ -100,6 +103,31 @@ def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[
     if repeat_cols:
         ws.print_title_cols = repeat_cols
     print_setup(ws, title)
+
+
+#: points per printed line at the default 11 pt type, and Excel's largest row height
+_LINE_POINTS = 15.0
+_MAX_ROW_POINTS = 409.0
+
+
+def _text_lines(value: Any, width: float) -> int:
+    """How many lines ``value`` wraps to in a column ``width`` characters wide (CJK counts two)."""
+    if not isinstance(value, str) or not value:
+        return 1
+    usable = max(width - 1.5, 1.0)
+    total = 0
+    for line in value.split("\n"):
+        wide = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        total += max(1, math.ceil(wide / usable))
+    return total
+
+
+def _grow_rows(ws: Worksheet, widths: list[float], rows: list[list[Any]], start: int) -> None:
+    """Row heights that fit the wrapped text: Excel grows rows itself, LibreOffice's print does not."""
+    for offset, values in enumerate(rows, start=1):
+        lines = max((_text_lines(v, w) for v, w in zip(values, widths, strict=False)), default=1)
+        if lines > 1:
+            ws.row_dimensions[start + offset].height = min(_MAX_ROW_POINTS, lines * _LINE_POINTS)
 
 
 def print_setup(ws: Worksheet, title: str) -> None:
@@ -123,7 +151,7 @@ def record_headers(definition: FormDefinition, extra_keys: list[str]) -> list[tu
     """Column headers of a table sheet: the form's fields in order, then what the office needs."""
     headers: list[tuple[str, float]] = [("序号", 6)]
     for item in definition.fields:
-        headers.append((item.label, 60 if item.narrative else 16))
+        headers.append((item.label, 55 if item.narrative else 16))
     headers += [(key, 20) for key in extra_keys]
     headers += [("字数", 7), ("问题", 36), ("名录单位", 18), ("名录类别", 14), ("发件人", 24), ("发件人姓名", 12),
                 ("收件时间", 18), ("回执编号", 12)]
@@ -220,7 +248,7 @@ def write_workbook(data: ReportData, path: Path) -> Path:
         extra = sorted({k for v in views for k in v.fields if k not in known})
         ws = wb.create_sheet(sheet_title(definition))
         rows = [record_row(i, v, definition, extra) for i, v in enumerate(views, start=1)]
-        _table(ws, record_headers(definition, extra), rows, styles, title=page_title(data), repeat_cols="A:C")
+        _table(ws, record_headers(definition, extra), rows, styles, title=page_title(data), repeat_cols="A:B")
     manual_sheet(wb.create_sheet("需人工处理"), data, styles)
     paper_sheet(wb.create_sheet("纸质材料"), data, styles)
     _mail_sheet(wb.create_sheet("邮件"), data, styles)

@@ -17,16 +17,17 @@ from mailintake.report.xlsx import _Styles, _table, page_title
 
 
 def manual_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
-    headers = [("序号", 6), ("收件时间", 18), ("发件人", 28), ("主题", 30), ("正文开头", 70), ("附件", 24),
-               ("回执编号", 12), ("处理情况", 16)]
+    # one page wide on A4 landscape (about 110 character widths at 100 %, as LibreOffice prints them)
+    headers = [("序号", 4), ("收件时间", 17), ("发件人", 20), ("主题", 18), ("正文开头", 32), ("附件", 10),
+               ("回执编号", 9)]
     rows = [[index, mail.received_at, mail.sender, mail.subject, mail.excerpt, "\n".join(mail.attachments),
-             mail.receipt_no, ""] for index, mail in enumerate(data.manual, start=1)]
+             mail.receipt_no] for index, mail in enumerate(data.manual, start=1)]
     _table(ws, headers, rows, styles, title=page_title(data))
 
 
 def paper_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
-    headers = [("序号", 6), ("单位", 34), ("类别", 28), ("纸质材料", 12), ("收到日期", 14), ("已报表格", 16),
-               ("份数", 8), ("发件人", 30), ("备注", 24)]
+    headers = [("序号", 4), ("单位", 24), ("类别", 20), ("纸质材料", 8), ("收到日期", 11), ("已报表格", 9),
+               ("份数", 5), ("发件人", 22), ("备注", 7)]
     rows: list[list[Any]] = []
     for paper in data.paper_received:
         rows.append([len(rows) + 1, paper.unit, paper.category, "已收到", paper.received_on.isoformat(), "", "", "",
