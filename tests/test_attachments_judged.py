@@ -105,3 +105,12 @@ def test_raw_utf8_headers_are_read_as_utf8() -> None:
 def test_winmail_dat_with_only_a_rich_text_body_is_not_an_empty_archive() -> None:
     mail = read_mail((CORPUS / "mails" / "wrapped" / "wrap-001-winmail.dat.eml").read_bytes())
     assert (mail.attachments, mail.flags) == ([], [])
+
+
+@pytest.mark.parametrize("table", [3, 4])
+def test_the_bureau_itself_as_applying_unit_is_typed_text(table: int) -> None:
+    """GIVEN a 表3/表4 of one of the bureau's own departments (申报单位 苏州市行政审批局（盖章）) THEN that is
+    the value, not the template's 领导小组意见 text, and nothing is incomplete."""
+    docx = make_form_docx(table, {"recommender": "苏州市行政审批局（盖章）"})
+    [form] = parse_document(docx, "f.docx", soffice=None).forms
+    assert (form.fields["recommender"], form.flags) == ("苏州市行政审批局", [])

@@ -62,6 +62,19 @@ def test_report_writes_files_and_prints_paths(tmp_path: Path) -> None:
         assert session.scalars(select(OutboxItem).where(OutboxItem.kind == "report")).all() == []
 
 
+def test_manual_report_leaves_the_daily_baseline(tmp_path: Path) -> None:
+    """GIVEN the scheduled report of the 17th WHEN the office looks twice by hand THEN both count “new” from
+    the 17th's report, and the next scheduled report does too."""
+    config = seeded(tmp_path)
+    for _ in range(2):
+        code, out, _err = run(config, "report", "--out", str(tmp_path / "look"))
+        assert code == 0
+        text = Path(out.splitlines()[0]).read_text("utf-8")
+        assert "上次报告（2019-12-17 08:00）以来" in text
+    with open_db(tmp_path)() as session:
+        assert [r.baseline for r in session.scalars(select(Report).order_by(Report.id))] == [True, False, False]
+
+
 def test_report_send_delivers_to_recipients(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     """GIVEN recipients and a real SMTP server WHEN report --send THEN one mail with HTML and the workbook."""
     config = seeded(tmp_path, smtp_port=smtp_sink.port, recipients=("boss@example.cn", "clerk@example.cn"))
