@@ -182,7 +182,7 @@ def _rename(result: FileResult, name: str) -> FileResult:
     forms = [Form(f.table, f.title, f.fields, f.word_count, [_renamed_flag(x, result.file, name) for x in f.flags])
              for f in result.forms]
     return FileResult(file=name, format=result.format, forms=forms,
-                      flags=[_renamed_flag(f, result.file, name) for f in result.flags])
+                      flags=[_renamed_flag(f, result.file, name) for f in result.flags], page_text=result.page_text)
 
 
 def _file_result(prepared: PreparedMail, results: list[FileResult], position: int) -> FileResult:

@@ -9,7 +9,7 @@ from pathlib import Path
 from parsers import messages
 from parsers.convert import ConversionError, resolve_soffice, to_docx
 from parsers.definitions import FormSet, load_definitions
-from parsers.docx_grid import read_docx
+from parsers.docx_grid import Block, Table, read_docx
 from parsers.extract import extract_forms
 from parsers.records import FileResult, Flag
 from parsers.rules import build_form
@@ -102,7 +102,20 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
                                                   "已按普通 Word 文档读取；今后请另存为 .docx 格式发送。"))
     if not result.forms:
         result.flags.append(messages.no_form(name))
+        result.page_text = page_text(blocks)
     return result
+
+
+#: a separate page longer than this is not a page of a form (a whole report, a book)
+MAX_PAGE_CHARS = 20_000
+
+
+def page_text(blocks: list[Block]) -> str:
+    """The text of a document made of paragraphs only — a candidate 附页 — else ""."""
+    if any(isinstance(block, Table) for block in blocks):
+        return ""
+    text = "\n".join(line for block in blocks if (line := block.text.strip()))
+    return text if len(text) <= MAX_PAGE_CHARS else ""
 
 
 def parse_path(path: str | Path, **kw: object) -> FileResult:

@@ -215,3 +215,51 @@ def test_no_doubled_brackets_in_form_lines(kind: str, imap_server: PymapServer, 
             "  表3《窗口服务明星申报表》（张三，申报单位：吴江区行政审批局，字数 4/1000）：",
             "    - “所在单位及职务”未填写，请补充后重新发送。",
         ]
+
+
+def page_docx(text: str) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("主要事迹（附页）")
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_separate_page_counts_for_its_box(imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """GIVEN 表2 saying 详见附页 with the page as a second Word file THEN the page is linked to 主要事迹,
+    its 字数 (the page's heading included, as Word counts) count there — accepted at 808, overlong at
+    1208 — the page is no “file without a form”, and a page announced but missing is asked for."""
+    from mailintake.db.models import Submission
+
+    short = make_form_docx(2, {"unit": "吴中区行政审批局", "deeds": "详见附页"})
+    append_mail(imap_server, mail("吴中 <wz@example.cn>", "表2", message_id="<ok@x>",
+                                  attachments={"表2.docx": short, "附页.docx": page_docx("事" * 800)}), at(16))
+    append_mail(imap_server, mail("相城 <xc@example.cn>", "表2", message_id="<long@x>",
+                                  attachments={"表2.docx": short, "附页.docx": page_docx("事" * 1200)}), at(16, 11))
+    append_mail(imap_server, mail("姑苏 <gs@example.cn>", "表2", message_id="<none@x>",
+                                  attachments={"表2.docx": short}), at(16, 12))
+    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    with factory() as session:
+        rows = {s.message.message_id: (s.message.status, s.word_count, s.fields.get("附页"))
+                for s in session.scalars(select(Submission))}
+        pages = select(AttachmentRow).where(AttachmentRow.path == "附页.docx")
+        page_flags = [a.flags for a in session.scalars(pages)]
+    assert rows == {"<ok@x>": ("accepted", 808, "附页.docx（主要事迹，808字）"),
+                    "<long@x>": ("needs_correction", 1208, "附页.docx（主要事迹，1208字）"),
+                    "<none@x>": ("needs_correction", 4, None)}
+    assert page_flags == [[], []]
+    receipt = body_lines(replies["wz@example.cn"])
+    assert "1. 表2《为民服务工作先进集体申报表》：吴中区行政审批局，字数 808/1000" in receipt
+    assert body_lines(replies["xc@example.cn"])[2:5] == [
+        "附件“表2.docx”：",
+        "  表2《为民服务工作先进集体申报表》（吴中区行政审批局，字数 1208/1000）：",
+        "    - “主要事迹”共1208字，超过1000字的限制，请精简后重新发送。",
+    ]
+    assert body_lines(replies["gs@example.cn"])[2:5] == [
+        "附件“表2.docx”：",
+        "  表2《为民服务工作先进集体申报表》（吴中区行政审批局，字数 4/1000）：",
+        "    - “主要事迹”写明见附页，但本邮件中没有附页，请将附页与申报表一同发送。",
+    ]
