@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.config import Settings
-from mailintake.db.models import Message, OutboxItem, ReminderSent, Submission
+from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
 from mailintake.office.decisions import DECISION_LABELS, latest_decisions
 from parsers.definitions import FormSet, load_definitions
 
@@ -78,6 +78,7 @@ def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, An
         submissions.extend((s, message) for s in message.submissions)
     submissions.sort(key=lambda pair: pair[0].id)
     decided = latest_decisions(session)
+    papers = session.scalars(select(PaperCopy).order_by(PaperCopy.received_on, PaperCopy.unit)).all()
     return {
         "messages": out_messages,
         "submissions": [
@@ -95,6 +96,9 @@ def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, An
             for sub, message in submissions
         ],
         "reminders": _reminders(session, tz),
+        # the paper-copy register: which unit's stamped copies arrived, and when
+        "paper_copies": [{"unit": p.unit, "received_on": p.received_on.isoformat(), "note": p.note or ""}
+                         for p in papers],
     }
 
 
@@ -144,14 +148,18 @@ def export_csv(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ, for
     extra = sorted({k for s in data["submissions"] for k in s["fields"] if k not in known})
     writer = csv.writer(out)
     writer.writerow(["id", "table", "current", "word_count", "flags", "message_id", "from", "received_at", "status",
-                     "attachment", "decision", *[key for key, _ in field_columns], *extra])
+                     "attachment", "decision", *[key for key, _ in field_columns], *extra, "paper_received_on"])
+    # the paper-copy register, per row: the date the form's unit's stamped copies arrived, else empty
+    paper_dates = {p["unit"]: p["received_on"] for p in data["paper_copies"]}
+    units = dict(session.execute(select(Submission.id, Submission.unit)).tuples().all())
     for sub in data["submissions"]:
         message = by_message.get(sub["message_id"], {})
         flags = "；".join(f"{f['code']}: {f['message']}" for f in sub["flags"])
         values = [sub["id"], sub["table"], "yes" if sub["current"] else "no", sub["word_count"], flags,
                   sub["message_id"], message.get("from", ""), message.get("received_at", ""),
                   message.get("status", ""), sub["attachment"], _decision_text(sub["decision"]),
-                  *[sub["fields"].get(key, "") for key, _ in field_columns], *[sub["fields"].get(k, "") for k in extra]]
+                  *[sub["fields"].get(key, "") for key, _ in field_columns], *[sub["fields"].get(k, "") for k in extra],
+                  paper_dates.get(units.get(sub["id"]) or "", "")]
         writer.writerow([_safe(v) for v in values])
     return len(data["submissions"])
 

@@ -22,7 +22,7 @@ from mailintake.rules.chain import decide, run_chain
 from mailintake.sandbox import ParseJob, ReadJob
 from mailintake.storage import Storage, sha256_hex
 from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
-from parsers.records import FileResult, Flag
+from parsers.records import FileResult, Flag, Form
 
 
 @dataclass
@@ -111,6 +111,9 @@ def prepare(fetched: FetchedMail, settings: Settings, storage: Storage, jobs: li
         sha, path = storage.put(attachment.data)
         prepared.attachment_shas.append(sha)
         prepared.attachment_paths.append(path)
+        if attachment.junk:
+            prepared.job_indexes.append(-1)
+            continue
         if sha not in job_by_sha:
             job_by_sha[sha] = len(jobs)
             jobs.append(make_job(attachment.path, attachment.data, settings))
@@ -150,6 +153,26 @@ def next_receipt_no(session: Session, settings: Settings) -> str:
             return candidate
 
 
+#: how much of a body the office sees in its 需人工处理 list
+EXCERPT_LINES = 6
+EXCERPT_CHARS = 400
+
+
+def body_excerpt(text: str) -> str:
+    """The first non-blank lines of a body, quoted history (``>`` lines, 原始邮件) cut off."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(">") or re.match(r"^-{2,}\s*(原始邮件|Original Message)", stripped, re.IGNORECASE):
+            break
+        if stripped:
+            lines.append(stripped)
+        if len(lines) >= EXCERPT_LINES:
+            break
+    excerpt = "\n".join(lines)
+    return excerpt if len(excerpt) <= EXCERPT_CHARS else excerpt[: EXCERPT_CHARS - 1] + "…"
+
+
 def _flags(flags: list[Flag]) -> list[dict[str, object]]:
     return [flag.to_dict() for flag in flags]
 
@@ -163,12 +186,30 @@ def _too_large_flag(size: int, settings: Settings) -> Flag:
     )
 
 
+def _renamed_flag(flag: Flag, old: str, new: str) -> Flag:
+    """The flag with the other file's quoted name — full path first, then bare name — made this one's."""
+    message = flag.message.replace(f"“{old}”", f"“{new}”") if "/" in old else flag.message
+    message = message.replace(f"“{old.rsplit('/', 1)[-1]}”", f"“{new.rsplit('/', 1)[-1]}”")
+    return Flag(flag.code, message, flag.field)
+
+
 def _rename(result: FileResult, name: str) -> FileResult:
-    """Results are shared between identical files: give each its own display name back."""
+    """Results are shared between identical files: give each its own display name back — in the
+    record and in every message, whether it quotes the full path (``a.zip/x.docx``) or the bare name."""
     if result.file == name:
         return result
-    return FileResult(file=name, format=result.format, forms=result.forms,
-                      flags=[Flag(f.code, f.message.replace(result.file, name), f.field) for f in result.flags])
+    forms = [Form(f.table, f.title, f.fields, f.word_count, [_renamed_flag(x, result.file, name) for x in f.flags])
+             for f in result.forms]
+    return FileResult(file=name, format=result.format, forms=forms,
+                      flags=[_renamed_flag(f, result.file, name) for f in result.flags], page_text=result.page_text)
+
+
+def _file_result(prepared: PreparedMail, results: list[FileResult], position: int) -> FileResult:
+    attachment = prepared.mail.attachments[position]
+    job_index = prepared.job_indexes[position]
+    if job_index < 0:  # archiver or Word junk: recorded, never parsed, nothing to say about it
+        return FileResult(file=attachment.path, format=attachment.format or "unknown")
+    return _rename(results[job_index], attachment.path)
 
 
 def store(session: Session, settings: Settings, prepared: PreparedMail, results: list[FileResult],
@@ -199,6 +240,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
         size=fetched.size,
         raw_path=prepared.raw_path,
         automatic_reason=mail.automatic_reason,
+        body_excerpt=body_excerpt(mail.body_text),
         processed_at=utcnow(),
         status="pending",
         attachments=[],
@@ -207,6 +249,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
     if existing is not None:
         existing.from_addr, existing.from_name, existing.subject = mail.from_addr, mail.from_name, mail.subject
         existing.reply_to, existing.error, existing.processed_at = list(mail.reply_to), None, utcnow()
+        existing.body_excerpt = body_excerpt(mail.body_text)
     else:
         session.add(message)
     ctx = MailContext(mail=mail, received_at=fetched.received_at, settings=settings, session=session,
@@ -216,12 +259,12 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
         message.status = "too_large"
         message.flags = _flags([_too_large_flag(fetched.size, settings)])
     else:
-        for position, job_index in enumerate(prepared.job_indexes):
+        for position in range(len(prepared.job_indexes)):
             attachment = mail.attachments[position]
             ctx.files.append(
                 FileOutcome(
                     attachment=attachment,
-                    result=_rename(results[job_index], attachment.path),
+                    result=_file_result(prepared, results, position),
                     sha256=prepared.attachment_shas[position],
                     storage_path=prepared.attachment_paths[position],
                 )

@@ -13,7 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-DEFAULT_TIMEOUT = 120.0
+#: below the pool's parse limit ([limits] parse_timeout, 120 s): LibreOffice is stopped cleanly first
+DEFAULT_TIMEOUT = 100.0
 
 
 class ConversionError(RuntimeError):

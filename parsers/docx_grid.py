@@ -22,6 +22,8 @@ from parsers.safety import Limits, UnsafeFile, check_zip, parse_xml, read_member
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+#: Word's "Strict Open XML" save option: the same vocabulary under ISO namespaces
+STRICT_W_NS = "http://purl.oclc.org/ooxml/wordprocessingml/main"
 _OFFICE_DOCUMENT = "/officeDocument"
 
 
@@ -263,6 +265,18 @@ def _main_part(archive: zipfile.ZipFile, limits: Limits) -> str:
     raise UnsafeFile("文件已损坏或不完整，缺少正文部件")
 
 
+def _strict_to_transitional(root: etree._Element) -> None:
+    """Rename Strict (ISO 29500 strict) WordprocessingML elements and attributes to the transitional
+    namespace in place, so one reader serves both."""
+    strict, transitional = f"{{{STRICT_W_NS}}}", f"{{{W_NS}}}"
+    for element in root.iter():
+        tag = element.tag
+        if isinstance(tag, str) and tag.startswith(strict):
+            element.tag = transitional + tag[len(strict):]
+        for key in [k for k in element.attrib if k.startswith(strict)]:
+            element.attrib[transitional + key[len(strict):]] = element.attrib.pop(key)
+
+
 def read_docx(data: bytes, limits: Limits | None = None) -> list[Block]:
     """Blocks of a .docx body. Raises UnsafeFile (with a Chinese reason) for broken or hostile files."""
     limits = limits or Limits()
@@ -275,6 +289,8 @@ def read_docx(data: bytes, limits: Limits | None = None) -> list[Block]:
         raise UnsafeFile("文件已损坏或不完整") from exc
     with archive:
         root = parse_xml(read_member(archive, _main_part(archive, limits), limits))
+    if root.tag == f"{{{STRICT_W_NS}}}document":
+        _strict_to_transitional(root)
     body = root.find(_w("body"))
     if body is None:
         raise UnsafeFile("文件已损坏或不完整，缺少正文")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from parsers import messages
 from parsers.convert import ConversionError, resolve_soffice, to_docx
 from parsers.definitions import FormSet, load_definitions
-from parsers.docx_grid import read_docx
+from parsers.docx_grid import Block, Table, read_docx
 from parsers.extract import extract_forms
 from parsers.records import FileResult, Flag
 from parsers.rules import build_form
@@ -31,6 +32,14 @@ def _refine(fmt: str, filename: str) -> str:
     if fmt == "doc" and filename.lower().endswith(".wps"):
         return "wps"
     return fmt
+
+
+def converted_limits(limits: Limits) -> Limits:
+    """Limits for the .docx LibreOffice wrote from a legacy file: the applicant's own bytes were checked
+    already; our converter's output (an embedded object compresses very well) is bounded by its total
+    inflated size only, never refused for its compression ratio or its packed size."""
+    return replace(limits, max_compression_ratio=2**31, max_file_bytes=max(limits.max_file_bytes,
+                                                                          limits.max_uncompressed_bytes))
 
 
 def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = None, limits: Limits | None = None,
@@ -59,6 +68,7 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         result.flags.append(messages.unsupported(name, fmt))
         return result
     docx = data
+    read_limits = limits
     if fmt not in DIRECT:
         binary = resolve_soffice(soffice)
         if binary is None:
@@ -69,8 +79,9 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         except (ConversionError, OSError):
             result.flags.append(messages.unreadable(name, "文件已损坏或格式无法转换"))
             return result
+        read_limits = converted_limits(limits)
     try:
-        blocks = read_docx(docx, limits)
+        blocks = read_docx(docx, read_limits)
         found_forms = extract_forms(blocks, definitions, filename=name)
     except UnsafeFile as exc:
         reason = exc.reason
@@ -91,7 +102,20 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
                                                   "已按普通 Word 文档读取；今后请另存为 .docx 格式发送。"))
     if not result.forms:
         result.flags.append(messages.no_form(name))
+        result.page_text = page_text(blocks)
     return result
+
+
+#: a separate page longer than this is not a page of a form (a whole report, a book)
+MAX_PAGE_CHARS = 20_000
+
+
+def page_text(blocks: list[Block]) -> str:
+    """The text of a document made of paragraphs only — a candidate 附页 — else ""."""
+    if any(isinstance(block, Table) for block in blocks):
+        return ""
+    text = "\n".join(line for block in blocks if (line := block.text.strip()))
+    return text if len(text) <= MAX_PAGE_CHARS else ""
 
 
 def parse_path(path: str | Path, **kw: object) -> FileResult:

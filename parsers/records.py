@@ -55,14 +55,19 @@ class FileResult:
     format: str
     forms: list[Form] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
+    #: the text of a Word file without any table: a separate page (附页) continuing a form's box
+    page_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "file": self.file,
             "format": self.format,
             "forms": [f.to_dict() for f in self.forms],
             "flags": [f.to_dict() for f in self.flags],
         }
+        if self.page_text:
+            data["page_text"] = self.page_text
+        return data
 
 
 __all__ = ["FileResult", "Flag", "Form", "asdict"]

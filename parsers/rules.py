@@ -21,16 +21,31 @@ def incomplete(definition: FormDefinition, fields: dict[str, str]) -> list[Flag]
     ]
 
 
-def overlong(definition: FormDefinition, count: int, max_chars: int) -> list[Flag]:
-    """A flag when the narrative is longer than the limit."""
+def box_counts(definition: FormDefinition, fields: dict[str, str]) -> list[tuple[str, int]]:
+    """(label, 字数) of each counted box, in form order: what an applicant checks box by box in Word."""
+    return [(item.label, count_chars(fields.get(item.key, ""))) for item in definition.fields if item.narrative]
+
+
+def overlong(definition: FormDefinition, count: int, max_chars: int,
+             boxes: list[tuple[str, int]] | None = None) -> list[Flag]:
+    """A flag when the narrative is longer than the limit, naming each counted box with its own 字数."""
     if count <= max_chars:
         return []
-    message = f"{definition.display}申报材料字数为{count}字，超过{max_chars}字的限制，请精简后重新发送。"
+    boxes = boxes or []
+    if len(boxes) == 1:
+        message = (f"{definition.display}“{boxes[0][0]}”共{count}字，超过{max_chars}字的限制，"
+                   f"请精简后重新发送。")
+    else:
+        parts = "，".join(f"“{label}”{chars}字" for label, chars in boxes)
+        detail = f"（{parts}）" if parts else ""
+        message = (f"{definition.display}叙述内容合计{count}字{detail}，超过{max_chars}字的限制，"
+                   f"请精简后重新发送。")
     return [Flag("overlong", message)]
 
 
 def build_form(definition: FormDefinition, fields: dict[str, str], *, max_chars: int = 1000) -> Form:
     """The record for one form with every rule applied."""
-    count = word_count(definition, fields)
-    flags = [*incomplete(definition, fields), *overlong(definition, count, max_chars)]
+    boxes = box_counts(definition, fields)
+    count = sum(chars for _, chars in boxes)
+    flags = [*incomplete(definition, fields), *overlong(definition, count, max_chars, boxes)]
     return Form(table=definition.table, title=definition.title, fields=dict(fields), word_count=count, flags=flags)

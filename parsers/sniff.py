@@ -59,10 +59,33 @@ def _zip_kind(data: bytes) -> str:
         return _ooxml_kind(names, content_types)
     if "mimetype" in names:
         if b"application/vnd.oasis.opendocument.text" in data[:200]:
-            return "odt"
+            return "encrypted" if _odf_encrypted(data) else "odt"
         if b"application/vnd.oasis.opendocument" in data[:200]:
             return "odf"
     return "zip"
+
+
+def _odf_encrypted(data: bytes) -> bool:
+    """An OpenDocument file saved with a password lists encryption data in its manifest."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo("META-INF/manifest.xml")
+            return info.file_size < 1_000_000 and b"encryption-data" in archive.read(info)
+    except Exception:  # no manifest, or a damaged one: the converter will say what it can
+        return False
+
+
+#: the FIB's fEncrypted bit (Word 97-2003 and WPS saved with a password to open)
+_FIB_ENCRYPTED = 0x0100
+
+
+def _word_encrypted(ole: object) -> bool:
+    try:
+        with ole.openstream("WordDocument") as stream:  # type: ignore[attr-defined]
+            head = stream.read(12)
+    except Exception:  # a damaged stream is the converter's business
+        return False
+    return len(head) >= 12 and head[:2] == b"\xec\xa5" and bool(struct.unpack_from("<H", head, 10)[0] & _FIB_ENCRYPTED)
 
 
 def _ole_kind(data: bytes) -> str:
@@ -74,9 +97,10 @@ def _ole_kind(data: bytes) -> str:
         return "doc"
     try:
         streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
+        word_encrypted = "WordDocument" in streams and _word_encrypted(ole)
     finally:
         ole.close()
-    if "EncryptedPackage" in streams:
+    if "EncryptedPackage" in streams or word_encrypted:
         return "encrypted"
     if "WordDocument" in streams:
         return "doc"

@@ -37,8 +37,9 @@ def exported(db_url: str) -> dict[str, Any]:
 def test_json_shape_exact(db_url: str) -> None:
     """The export JSON, exactly, on SQLite and on PostgreSQL."""
     data = exported(db_url)
-    assert list(data) == ["messages", "submissions", "reminders"]
+    assert list(data) == ["messages", "submissions", "reminders", "paper_copies"]
     assert data["reminders"] == []
+    assert data["paper_copies"] == [{"unit": "张家港市行政审批局", "received_on": "2019-12-18", "note": ""}]
     order = [1, 2, 5, 4, 6, 7, 8, 9, 10, 3]  # by received time
     assert [m["message_id"] for m in data["messages"]] == [f"<m{n}@example.cn>" for n in order]
     first = data["messages"][0]
@@ -99,6 +100,8 @@ def test_csv_one_row_per_submission_and_formula_guard(db_url: str) -> None:
     assert zhang["received_at"] == "2019-12-17T09:00:00+08:00"
     late = next(r for r in table if r["message_id"] == "<m3@example.cn>")
     assert late["flags"] == f"late: {LATE['message']}"
+    assert list(table[0])[-1] == "paper_received_on"
+    assert {r["unit"]: r["paper_received_on"] for r in table if r["table"] == "1"}["张家港市行政审批局"] == "2019-12-18"
     assert late["current"] == "yes"
 
 
@@ -120,7 +123,9 @@ def test_xlsx_export(tmp_path: Path) -> None:
         path = export_xlsx(session, tmp_path / "out.xlsx", settings=settings)
     wb = load_workbook(path)
     assert wb.sheetnames == ["汇总", "表1 改革创新标兵单位", "表2 为民服务工作先进集体", "表3 窗口服务明星",
-                             "表4 先进工作者", "邮件"]
+                             "表4 先进工作者", "需人工处理", "纸质材料", "邮件", "技术信息"]
+    assert [r[1:5] for r in wb["纸质材料"].iter_rows(min_row=2, max_row=2, values_only=True)] == [
+        ("张家港市行政审批局", "市、区审批局", "已收到", "2019-12-18")]
     assert wb["表1 改革创新标兵单位"].max_row == 1 + 7
     assert wb["邮件"].max_row == 1 + 10
 

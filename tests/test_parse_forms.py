@@ -130,7 +130,7 @@ def test_overlong_at_1000_and_1001() -> None:
     over = parse_document(make_form_docx(2, {"deeds": filler(1001)}), "f.docx", soffice=None).forms[0]
     assert over.word_count == 1001
     assert over.flags == [
-        Flag("overlong", "表2（为民服务工作先进集体申报表）申报材料字数为1001字，超过1000字的限制，请精简后重新发送。")
+        Flag("overlong", "表2（为民服务工作先进集体申报表）“主要事迹”共1001字，超过1000字的限制，请精简后重新发送。")
     ]
 
 
@@ -141,14 +141,16 @@ def test_overlong_counts_table1_narrative_together_and_collects_every_reason() -
     assert form.word_count == 400 + 8 + 640
     assert [(f.code, f.field) for f in form.flags] == [("incomplete", "contact"), ("overlong", None)]
     assert form.flags[1].message == (
-        "表1（改革创新标兵单位申报表）申报材料字数为1048字，超过1000字的限制，请精简后重新发送。"
+        "表1（改革创新标兵单位申报表）叙述内容合计1048字（“参评项目（单位）名称和简介”400字，"
+        "“该项目获奖、领导批示或媒体报道情况”8字，“改革创新项目概述及成效简介”640字），"
+        "超过1000字的限制，请精简后重新发送。"
     )
 
 
 def test_limit_is_configurable() -> None:
     form = parse_document(make_form_docx(3), "f.docx", soffice=None, max_chars=60).forms[0]
     assert [f.message for f in form.flags] == [
-        "表3（窗口服务明星申报表）申报材料字数为61字，超过60字的限制，请精简后重新发送。"
+        "表3（窗口服务明星申报表）“主要事迹”共61字，超过60字的限制，请精简后重新发送。"
     ]
 
 

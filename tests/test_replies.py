@@ -172,8 +172,8 @@ def test_receipt_headers_recipient_and_forms(settings: Settings, db: sessionmake
     text = body(mail)
     assert "回执编号：2019-0042" in text
     assert "已收到您于2019年12月10日10:05发送的“双争双创”活动先进荣誉申报材料" in text
-    assert "1. 表1（改革创新标兵单位申报表）：吴江区行政审批局，字数 812/1000" in text
-    assert "2. 表3（窗口服务明星申报表）：王五（申报单位：相城区行政审批局），字数 640/1000" in text
+    assert "1. 表1《改革创新标兵单位申报表》：吴江区行政审批局，字数 812/1000" in text
+    assert "2. 表3《窗口服务明星申报表》：王五，申报单位：相城区行政审批局，字数 640/1000" in text
     assert ("请于2019年12月18日17:30前将上述申报表加盖公章的纸质材料一式两份寄送至："
             "苏州市平泷路251号城市生活广场A座27楼2702室。") in text
     assert "王琰，电话 69820106、13862103167" in text
@@ -224,16 +224,15 @@ def test_correction_names_every_defect(settings: Settings, db: sessionmaker[Sess
         text = body(parse(row.raw))
     expected = [
         "- 压缩包“材料.rar”已加密，无法解压，请直接附上 Word 文件。",
-        "附件“表4.doc”：",
-        "  - 附件“表4.doc”无法读取（文件已损坏），请重新保存为 Word 文档（.docx）后发送。",
+        "- 附件“表4.doc”无法读取（文件已损坏），请重新保存为 Word 文档（.docx）后发送。",
         "附件“申报.docx”：",
-        "  表1（改革创新标兵单位申报表）（吴中区行政审批局，字数 700/1000）：",
+        "  表1《改革创新标兵单位申报表》（吴中区行政审批局，字数 700/1000）：",
         "    - 联系方式：未填写，请补充。",
         "    - “改革创新项目概述及成效简介”未填写，请补充。",
-        "  表2（为民服务工作先进集体申报表）（吴中区行政审批局，字数 1204/1000）：",
+        "  表2《为民服务工作先进集体申报表》（吴中区行政审批局，字数 1204/1000）：",
         "    - 主要事迹 1204 字，超过 1000 字的限制，请删减。",
         "    - 吴中区行政审批局已报送 3 个表1项目，超过每单位 2 个的限制。",
-        "  表4（先进工作者申报表）（赵六（申报单位：吴中区行政审批局），字数 1001/1000）：",
+        "  表4《先进工作者申报表》（赵六，申报单位：吴中区行政审批局，字数 1001/1000）：",
         "    - 字数超出限制（1001/1000），请精简至1000字以内",
     ]
     lines = text.splitlines()
@@ -252,8 +251,8 @@ def test_correction_lists_forms_without_defects_as_fine(settings: Settings, db: 
         row = queue(session, settings, message)
         assert row is not None
         lines = body(parse(row.raw)).splitlines()
-    assert "  表2（为民服务工作先进集体申报表）（姑苏区行政审批局，字数 900/1000）：无需修改。" in lines
-    assert "  表3（窗口服务明星申报表）（钱七，字数 200/1000）：" in lines
+    assert "  表2《为民服务工作先进集体申报表》（姑苏区行政审批局，字数 900/1000）：无需修改。" in lines
+    assert "  表3《窗口服务明星申报表》（钱七，字数 200/1000）：" in lines
     assert "    - 申报单位：未填写，请补充。" in lines
 
 

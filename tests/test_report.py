@@ -56,7 +56,7 @@ def test_summary_and_report_row(built: dict[str, Any]) -> None:
         "by_table": {1: 7, 2: 1, 3: 1, 4: 1},
         "late": 1, "overlong": 1, "incomplete": 1, "quota_exceeded": 1,
         "pending_corrections": 4, "failed_replies": 1,
-        "silent_units": 29, "paper_missing": 5, "unmatched": 1,
+        "silent_units": 29, "paper_missing": 5, "paper_received": 1, "manual": 1, "unmatched": 1,
     }
     report = built["report"]
     assert report.for_date == dt.date(2019, 12, 19)
@@ -79,25 +79,27 @@ def test_html_sections(built: dict[str, Any]) -> None:
         ["已受理", "1", "2"], ["需更正", "3", "5"], ["逾期", "1", "1"], ["无申报表", "1", "1"], ["已忽略", "1", "1"],
     ]
     t1 = section(doc, "honour-1")
-    assert t1.xpath(".//h3")[0].text_content() == "表1 改革创新标兵单位：当前申报 7 份，名额 共20个"
+    assert t1.xpath(".//h3")[0].text_content() == \
+        "表1 改革创新标兵单位：当前申报 7 份（已受理 5 份，待更正 2 份），名额 共20个"
     assert rows(t1) == [
-        ["市、区审批局", "5个左右", "6", "超出名额配比 1 个"],
-        ["开发区、镇审批局", "5个左右", "0", ""],
-        ["交易中心、便民中心（12345）", "4个左右", "0", ""],
-        ["局机关处室、直属单位、大厅窗口", "6个左右", "1", ""],
-        ["合计", "共20个", "7", ""],
+        ["市、区审批局", "5个左右", "6", "4", "2", "超出名额配比 1 个"],
+        ["开发区、镇审批局", "5个左右", "0", "0", "0", ""],
+        ["交易中心、便民中心（12345）", "4个左右", "0", "0", "0", ""],
+        ["局机关处室、直属单位、大厅窗口", "6个左右", "1", "1", "0", ""],
+        ["合计", "共20个", "7", "5", "2", ""],
     ]
     assert rows(section(doc, "honour-3")) == [
-        ["市、区审批局", "5个左右", "0", ""],
-        ["开发区、镇审批局", "3个左右", "0", ""],
-        ["交易中心、便民中心（12345）", "2个左右", "0", ""],
-        ["局机关处室、直属单位、大厅窗口", "10个左右", "0", ""],
-        ["未匹配名录", "—", "1", "单位名称未能与名录对应，请核实"],
-        ["合计", "20个", "1", ""],
+        ["市、区审批局", "5个左右", "0", "0", "0", ""],
+        ["开发区、镇审批局", "3个左右", "0", "0", "0", ""],
+        ["交易中心、便民中心（12345）", "2个左右", "0", "0", "0", ""],
+        ["局机关处室、直属单位、大厅窗口", "10个左右", "0", "0", "0", ""],
+        ["未匹配名录", "—", "1", "1", "0", "单位名称未能与名录对应，请核实"],
+        ["合计", "20个", "1", "1", "0", ""],
     ]
     t4 = section(doc, "honour-4")
-    assert t4.xpath(".//h3")[0].text_content() == "表4 先进工作者：当前申报 1 份，名额 各地15个+市局视情"
-    assert rows(t4)[3] == ["局机关处室、直属单位、大厅窗口", "视情", "1", ""]
+    assert t4.xpath(".//h3")[0].text_content() == \
+        "表4 先进工作者：当前申报 1 份（已受理 0 份，待更正 1 份），名额 各地15个+市局视情"
+    assert rows(t4)[3] == ["局机关处室、直属单位、大厅窗口", "视情", "1", "0", "1", ""]
     assert rows(section(doc, "late")) == [["2019-12-18 19:05", "wj@example.cn", "申报材料", "1"]]
     assert rows(section(doc, "overlong")) == [[
         "表1", "昆山市行政审批局", "ks@example.cn", "2019-12-16 15:00", "1203",
@@ -124,7 +126,9 @@ def test_html_sections(built: dict[str, Any]) -> None:
         ["苏州市行政审批局审批制度改革处", "局机关处室、直属单位、大厅窗口", "表1", "1", "SGC@example.cn"],
         ["市公安局窗口", "局机关处室、直属单位、大厅窗口", "表4", "1", "jd@example.cn"],
         ["某某街道便民服务站", "未匹配名录", "表3", "1", "jd@example.cn"],
+        ["张家港市行政审批局", "市、区审批局", "2019-12-18", ""],
     ]
+    assert [th.text_content() for th in section(doc, "silent-units").xpath(".//th")] == ["单位", "类别"]
     assert rows(section(doc, "unmatched")) == [["某某街道便民服务站", "表3", "1", "jd@example.cn"]]
 
 
@@ -145,7 +149,8 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
     """THEN each table sheet holds every current record with exact values, real dates and headers."""
     wb = load_workbook(built["files"].xlsx_path)
     assert wb.sheetnames == ["汇总", "表1 改革创新标兵单位", "表2 为民服务工作先进集体", "表3 窗口服务明星",
-                             "表4 先进工作者", "邮件"]
+                             "表4 先进工作者", "需人工处理", "纸质材料", "邮件", "技术信息"]
+    technical = {(r[0], r[1]): r for r in _sheet_rows(wb["技术信息"])[1:] if r[0] != "邮件"}
     forms = load_definitions()
     factory = built["factory"]
     from sqlalchemy.orm import selectinload
@@ -169,10 +174,13 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
         data = _sheet_rows(ws)
         labels = [f.label for f in definition.fields]
         assert data[0] == ["序号", *labels, "字数", "问题", "名录单位", "名录类别", "发件人", "发件人姓名", "收件时间",
-                           "回执编号", "附件", "记录编号", "办公室决定"]
+                           "回执编号", "办公室决定"]
         assert ws.freeze_panes == "A2"
         assert ws.print_title_rows == "$1:$1"
-        assert ws.page_setup.orientation == "landscape"
+        assert ws.print_title_cols == "$A:$B"
+        assert (ws.page_setup.orientation, ws.page_setup.paperSize, ws.page_setup.scale) == ("landscape", 9, 100)
+        assert ws.oddHeader.center.text == "“双争双创”活动先进荣誉申报 汇总表（2019-12-19） · &A"
+        assert ws.oddFooter.center.text == "第 &P 页，共 &N 页"
         expected = sorted((s for s in subs if s.table_no == definition.table), key=lambda s: (s.received_at, s.id))
         assert len(data) - 1 == len(expected)
         for index, (row, sub) in enumerate(zip(data[1:], expected, strict=True), start=1):
@@ -189,8 +197,8 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
             assert values["收件时间"] == sub.received_at.astimezone(TZ).replace(tzinfo=None)
             assert isinstance(values["收件时间"], dt.datetime)
             assert values["回执编号"] == sub.message.receipt_no
-            assert values["附件"] == sub.attachment.path
-            assert values["记录编号"] == sub.id
+            assert technical[(f"表{definition.table}", index)][2:5] == [sub.id, sub.attachment.path,
+                                                                         sub.message.receipt_no]
     t3 = wb["表3 窗口服务明星"]
     deeds_col = [c.value for c in t3[1]].index("主要事迹") + 1
     cell = next(c for c in t3.iter_cols(min_col=deeds_col, max_col=deeds_col, min_row=2) for c in c if c.value
@@ -203,13 +211,15 @@ def test_workbook_holds_every_current_record(built: dict[str, Any]) -> None:
 def test_workbook_summary_and_mail_sheets(built: dict[str, Any]) -> None:
     wb = load_workbook(built["files"].xlsx_path)
     summary = _sheet_rows(wb["汇总"])
-    facts = {r[0]: r[1] for r in summary[2:19]}
+    facts = {r[0]: r[1] for r in summary[2:23]}
     assert facts["累计邮件"] == 10
     assert facts["新收邮件（2019-12-17 08:00以来）"] == 7
     assert facts["当前有效申报表"] == 11
     assert facts["生成时间"] == dt.datetime(2019, 12, 19, 8, 0)
     assert facts["纸质材料未收到"] == 5
-    header = summary.index(["荣誉", "类别", "名额配比", "当前申报", "说明"])
+    counted = (facts["其中已受理"], facts["其中待更正"], facts["纸质材料已收到"], facts["需人工处理的邮件"])
+    assert counted == (7, 3, 1, 1)
+    header = summary.index(["荣誉", "类别", "名额配比", "当前申报", "说明", "已受理", "待更正"])
     honour_rows = [r[:5] for r in summary[header + 1:]]
     assert len(honour_rows) == 4 * 5 + 1  # four categories and a total per honour, plus 表3's 未匹配名录
     assert honour_rows[0] == ["表1 改革创新标兵单位", "市、区审批局", "5个左右", 6, "超出1个"]
@@ -217,7 +227,7 @@ def test_workbook_summary_and_mail_sheets(built: dict[str, Any]) -> None:
     assert ["表2 为民服务工作先进集体", "合计", "共20个", 1, None] in honour_rows
     mails = _sheet_rows(wb["邮件"])
     assert mails[0] == ["序号", "收件时间", "发件人", "发件人姓名", "主题", "状态", "回执编号", "附件", "申报表数",
-                        "问题", "回复", "Message-ID"]
+                        "问题", "回复"]
     assert [r[5] for r in mails[1:]] == ["已受理", "需更正", "需更正", "需更正", "已受理", "无申报表", "已忽略",
                                          "需更正", "需更正", "逾期"]
     first = mails[1]

@@ -6,6 +6,7 @@ import datetime as dt
 import email
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import lxml.html
 from click.testing import CliRunner
@@ -46,36 +47,51 @@ def seeded(tmp_path: Path, **kwargs: object) -> Path:
 
 def test_report_writes_files_and_prints_paths(tmp_path: Path) -> None:
     config = seeded(tmp_path)
-    code, out, err = run(config, "report", "--out", str(tmp_path / "out"), "--date", "2019-12-19")
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    code, out, err = run(config, "report", "--out", str(tmp_path / "out"))
     assert (code, err) == (0, "")
     html_path, xlsx_path = (Path(line) for line in out.splitlines())
     assert html_path.parent == xlsx_path.parent == tmp_path / "out"
-    assert html_path.name.startswith("report-2019-12-19-") and xlsx_path.name.startswith("summary-2019-12-19-")
+    assert html_path.name.startswith(f"report-{today}-") and xlsx_path.name.startswith(f"summary-{today}-")
     assert lxml.html.fromstring(html_path.read_text("utf-8")).get_element_by_id("honours") is not None
     assert load_workbook(xlsx_path).sheetnames[0] == "汇总"
     with open_db(tmp_path)() as session:
         reports = list(session.scalars(select(Report).order_by(Report.id)))
-        assert [r.for_date for r in reports] == [dt.date(2019, 12, 17), dt.date(2019, 12, 19)]
-        assert reports[-1].sent is False
+        assert [r.for_date for r in reports] == [dt.date(2019, 12, 17), today]
+        assert (reports[-1].sent, reports[-1].baseline) == (False, False)
         assert session.scalars(select(OutboxItem).where(OutboxItem.kind == "report")).all() == []
+
+
+def test_manual_report_leaves_the_daily_baseline(tmp_path: Path) -> None:
+    """GIVEN the scheduled report of the 17th WHEN the office looks twice by hand THEN both count “new” from
+    the 17th's report, and the next scheduled report does too."""
+    config = seeded(tmp_path)
+    for _ in range(2):
+        code, out, _err = run(config, "report", "--out", str(tmp_path / "look"))
+        assert code == 0
+        text = Path(out.splitlines()[0]).read_text("utf-8")
+        assert "上次报告（2019-12-17 08:00）以来" in text
+    with open_db(tmp_path)() as session:
+        assert [r.baseline for r in session.scalars(select(Report).order_by(Report.id))] == [True, False, False]
 
 
 def test_report_send_delivers_to_recipients(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     """GIVEN recipients and a real SMTP server WHEN report --send THEN one mail with HTML and the workbook."""
     config = seeded(tmp_path, smtp_port=smtp_sink.port, recipients=("boss@example.cn", "clerk@example.cn"))
-    code, out, err = run(config, "report", "--send", "--date", "2019-12-19")
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    code, out, err = run(config, "report", "--send")
     assert code == 0, err
     # the story's one pending correction reply goes out in the same delivery run
     assert out.splitlines()[2] == "report queued for boss@example.cn, clerk@example.cn; sent 2, retry later 0, failed 0"
     [delivered] = [m for m in smtp_sink.wait_for(2) if "boss@example.cn" in m.rcpt_tos]
     assert sorted(delivered.rcpt_tos) == ["boss@example.cn", "clerk@example.cn"]
     mail = email.message_from_bytes(delivered.raw, policy=policy.default)
-    assert mail["Subject"] == "“双争双创”活动先进荣誉申报情况日报（2019-12-19）"
+    assert mail["Subject"] == f"“双争双创”活动先进荣誉申报情况日报（{today}）"
     assert mail["Auto-Submitted"] == "auto-generated"
     html = mail.get_body(preferencelist=("html",))
     assert html is not None and "各荣誉申报情况" in html.get_content()
     [attachment] = list(mail.iter_attachments())
-    assert attachment.get_filename() == "双争双创申报汇总表-2019-12-19.xlsx"
+    assert attachment.get_filename() == f"双争双创申报汇总表-{today}.xlsx"
     xlsx = tmp_path / "back.xlsx"
     xlsx.write_bytes(attachment.get_content())
     assert "表1 改革创新标兵单位" in load_workbook(xlsx).sheetnames
@@ -83,7 +99,8 @@ def test_report_send_delivers_to_recipients(tmp_path: Path, smtp_sink: SmtpSink)
         [item] = session.scalars(select(OutboxItem).where(OutboxItem.kind == "report")).all()
         assert (item.status, item.message_pk) == ("sent", None)
         assert item.recipients == ["boss@example.cn", "clerk@example.cn"]
-        assert session.scalars(select(Report).order_by(Report.id.desc())).first().sent is True  # type: ignore[union-attr]
+        last = session.scalars(select(Report).order_by(Report.id.desc())).first()
+        assert last is not None and (last.sent, last.baseline) == (True, True)
 
 
 def test_report_send_without_recipients_is_one_line(tmp_path: Path) -> None:
@@ -108,8 +125,15 @@ def test_paper_records_roster_alias_and_exact_names(tmp_path: Path) -> None:
                     "某某街道便民服务站": dt.date(2019, 12, 19)}
     code, out, _ = run(config, "report", "--out", str(tmp_path / "out"))
     doc = lxml.html.fromstring(Path(out.splitlines()[0]).read_text("utf-8"))
-    missing = [tr.xpath("./td")[0].text_content() for tr in doc.get_element_by_id("paper-missing").xpath(".//tbody/tr")]
+    tables = doc.get_element_by_id("paper-missing").xpath(".//table")
+    missing = [tr.xpath("./td")[0].text_content() for tr in tables[0].xpath(".//tbody/tr")]
     assert missing == ["太仓市行政审批局", "苏州市行政审批局审批制度改革处", "市公安局窗口"]
+    received = [[td.text_content() for td in tr.xpath("./td")] for tr in tables[1].xpath(".//tbody/tr")]
+    assert received == [
+        ["张家港市行政审批局", "市、区审批局", "2019-12-18", ""],
+        ["昆山市行政审批局", "市、区审批局", "2019-12-20", ""],
+        ["某某街道便民服务站", "未匹配名录", "2019-12-19", ""],
+    ]
 
 
 def test_paper_unknown_unit_is_one_clear_line(tmp_path: Path) -> None:

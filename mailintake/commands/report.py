@@ -1,8 +1,12 @@
-"""``mailintake report``: write the daily report (HTML + 汇总表.xlsx); ``--send`` mails it to the office."""
+"""``mailintake report``: write the daily report (HTML + 汇总表.xlsx); ``--send`` mails it to the office.
+
+A report written without ``--send`` is a look at the current state: it does not move the "上次报告"
+point the scheduled daily report counts new mail from. (There is no ``--date``: the data is always
+today's; a report "as of" an earlier day would need the history of every resubmission.)
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
@@ -15,11 +19,9 @@ from mailintake.errors import ConfigError
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the files (default: [report] dir).")
 @click.option("--send", is_flag=True, help="Mail the report to [report] recipients and deliver it now.")
-@click.option("--date", "for_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="The report's date, YYYY-MM-DD (default: today in the campaign time zone).")
 @click.pass_context
-def report_cmd(ctx: click.Context, out_dir: Path | None, send: bool, for_date: dt.datetime | None) -> None:
-    """Write (and optionally send) the daily intake report."""
+def report_cmd(ctx: click.Context, out_dir: Path | None, send: bool) -> None:
+    """Write (and optionally send) the intake report; only a sent one becomes the next report's baseline."""
     from mailintake.report import build_report, queue_report_mail
 
     with user_errors():
@@ -28,7 +30,7 @@ def report_cmd(ctx: click.Context, out_dir: Path | None, send: bool, for_date: d
             raise ConfigError("config: [report] recipients is empty; list the office's addresses to mail the report to")
         factory = database(settings)
         with factory() as session:
-            files = build_report(settings, session, for_date=for_date.date() if for_date else None, out_dir=out_dir)
+            files = build_report(settings, session, out_dir=out_dir, baseline=send)
             if send:
                 queue_report_mail(settings, session, files)
             session.commit()

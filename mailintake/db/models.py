@@ -31,6 +31,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -109,6 +110,8 @@ class Message(Base):
     automatic_reason: Mapped[str | None] = mapped_column(Text)
     flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    #: the first lines of the body, for the office's 需人工处理 list (questions, thanks, chatter)
+    body_excerpt: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -253,6 +256,9 @@ class Report(Base):
     html_path: Mapped[str] = mapped_column(Text)
     xlsx_path: Mapped[str] = mapped_column(Text)
     sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: True for the scheduled (or ``--send``) report: the next report counts "new" from this one;
+    #: a manual look (``mailintake report``) leaves the office's daily baseline where it was
+    baseline: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class PaperCopy(Base):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mailintake.mail.headers import decode_bytes
-from mailintake.mail.model import Attachment
+from mailintake.mail.model import Attachment, is_junk_path
 from parsers.records import Flag
 from parsers.sniff import ARCHIVES, detect_format
 
@@ -371,14 +371,15 @@ def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str =
          fmt: str | None = None) -> bool:
     """Add one file, expanding it first if it is an archive. False when the mail's cap is reached."""
     fmt = fmt or detect_format(data)
-    if fmt in ARCHIVES:
+    if fmt in ARCHIVES and not is_junk_path(path):
         if depth >= budget.limits.max_depth:
             budget.flags.append(Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
                                                    f"未再解压，请直接发送 Word 申报表。"))
             return True
         files_before, flags_before = len(budget.files), len(budget.flags)
         _EXPANDERS[fmt](path, data, budget, depth + 1)
-        if len(budget.files) == files_before and len(budget.flags) == flags_before:
+        # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive
+        if fmt != "tnef" and len(budget.files) == files_before and len(budget.flags) == flags_before:
             budget.flags.append(Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。"))
         return not budget.capped
     return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt))

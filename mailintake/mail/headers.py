@@ -74,11 +74,26 @@ def _chinese_only(text: str) -> bool:
     return all(ch < "\x80" or _CJK.match(ch) for ch in text)
 
 
+def _latin_words(text: str) -> bool:
+    """Every non-ASCII character is a Latin letter inside a word of ASCII letters (Jöhn, mächine):
+    RFC 6532 UTF-8 from a European client, which GBK bytes practically never read as."""
+    letters = [i for i, ch in enumerate(text) if ch >= "\x80"]
+    if not letters:
+        return False
+    for i in letters:
+        if not ("\u00c0" <= text[i] <= "\u024f" and text[i] not in "\u00d7\u00f7"):
+            return False
+        near = text[i - 1 : i] + text[i + 1 : i + 2]
+        if not any(ch.isascii() and ch.isalpha() for ch in near):
+            return False
+    return True
+
+
 def _prefer_gb18030(data: bytes, utf8_text: str) -> str:
     """Short GBK byte strings are often valid UTF-8 too (一 is D2 BB, U+04BB in UTF-8): when the UTF-8
     reading holds two-byte-sequence characters (Latin, Cyrillic...) and the GB18030 reading is plain
-    Chinese, the bytes were GBK."""
-    if not _TWO_BYTE_UTF8.search(utf8_text):
+    Chinese, the bytes were GBK — unless the UTF-8 reading is Latin letters within words."""
+    if not _TWO_BYTE_UTF8.search(utf8_text) or _latin_words(utf8_text):
         return utf8_text
     try:
         gb_text = data.decode("gb18030")

@@ -22,6 +22,28 @@ class Attachment:
     #: the real format, sniffed from the bytes (``parsers.sniff.detect_format``)
     format: str = ""
 
+    @property
+    def junk(self) -> bool:
+        """An archiver's or Word's by-product (``__MACOSX/``, ``._x``, ``.DS_Store``, ``~$x.docx``...):
+        kept in the record, never parsed, flagged or asked about."""
+        return is_junk_path(self.path)
+
+
+#: file names archivers and Word leave behind
+_JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".localized"})
+
+
+def is_junk_path(path: str) -> bool:
+    """True for ``__MACOSX/`` members, AppleDouble ``._*`` files, Finder/Explorer metadata and
+    Word's owner files ``~$*`` — at any depth of an archive path."""
+    parts = [part for part in path.replace("\\", "/").split("/") if part]
+    if not parts:
+        return False
+    if any(part.lower() == "__macosx" for part in parts[:-1]):
+        return True
+    name = parts[-1]
+    return name.lower() in _JUNK_NAMES or name.startswith(("._", "~$"))
+
 
 @dataclass
 class ParsedMail:

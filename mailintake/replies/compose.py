@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailintake.config import Settings
 from mailintake.db.models import Message, Submission
+from mailintake.mail.model import is_junk_path
 from mailintake.replies import templates
 from mailintake.replies.recipients import header_text
 
@@ -83,6 +84,13 @@ class FormView:
     defects: list[str] = field(default_factory=list)
 
     @property
+    def heading(self) -> str:
+        """表2《为民服务工作先进集体申报表》: the form named once, in book-title marks, so the
+        applicant's own details can follow in brackets without a doubled “）（”."""
+        table, bracket, rest = self.display.partition("（")
+        return f"{table}《{rest.removesuffix('）')}》" if bracket and rest else self.display
+
+    @property
     def words(self) -> str:
         return f"{self.word_count}/{self.max_chars}"
 
@@ -98,6 +106,13 @@ class AttachmentView:
     path: str
     defects: list[str] = field(default_factory=list)
     forms: list[FormView] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        """Each defect as a line of its own, naming this file once (most messages name it already)."""
+        bare = self.path.rsplit("/", 1)[-1]
+        return [line if f"“{bare}”" in line or f"“{self.path}”" in line else f"附件“{self.path}”：{line}"
+                for line in self.defects]
 
     @property
     def has_defects(self) -> bool:
@@ -156,13 +171,15 @@ class Composer:
         unit = _line(fields.get("unit") or submission.unit, 120)
         recommender = _line(fields.get("recommender") or fields.get("unit_and_title"), 120)
         if name:
-            return f"{name}（申报单位：{recommender}）" if recommender else name
+            return f"{name}，申报单位：{recommender}" if recommender else name
         return unit or "（未填写申报单位）"
 
     def form_view(self, submission: Submission) -> FormView:
         display, name = self.display(submission)
         limit = self.settings.campaign.max_chars
-        defects = [self.flag_line(flag, submission.table_no) for flag in submission.flags or []]
+        # listed under the form's heading, a flag need not name the form again
+        defects = [self.flag_line(flag, submission.table_no).removeprefix(display)
+                   for flag in submission.flags or []]
         codes = {flag.get("code") for flag in submission.flags or [] if isinstance(flag, dict)}
         if submission.word_count > limit and "overlong" not in codes:
             defects.append(f"字数超出限制（{submission.word_count}/{limit}），请精简至{limit}字以内")
@@ -210,8 +227,12 @@ class Composer:
             "original_subject": _line(message.subject, 150),
             "attachments": attachments,
             "forms": [form for view in attachments for form in view.forms],
-            "message_flags": _unique(self.flag_line(flag) for flag in message.flags or []),
+            # a file's own flags are listed under that file, not again among the mail's
+            "message_flags": [line for line in _unique(self.flag_line(flag) for flag in message.flags or [])
+                              if not any(line in view.defects for view in attachments)],
             "too_large": message.status == "too_large",
+            "has_files": any(not is_junk_path(a.path) for a in message.attachments) or bool(message.flags),
+            "after_deadline": message.received_at > campaign.deadline,
             "max_message_mb": self.settings.mailbox.max_message_bytes // (1024 * 1024),
         }
 

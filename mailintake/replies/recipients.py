@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import getaddresses
 
+from mailintake.mail.classify import machine_address
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _BARE_BREAK = re.compile(r"[\r\n](?![ \t\r\n])")
 _SPACES = re.compile(r"\s{2,}")
@@ -21,9 +23,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDR_SPEC = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 
-#: local parts (lower case, without "-", "_" and ".") that never read their mail
-_MACHINE_LOCALS = frozenset({"mailerdaemon", "postmaster", "bounce", "bounces", "nobody", "daemon"})
-_MACHINE_PREFIXES = ("noreply", "donotreply", "doreply", "nreply", "mailerdaemon", "bounce+", "bounces+")
 
 
 def header_text(value: object, limit: int = 200) -> str:
@@ -64,11 +63,10 @@ def machine_reason(addr: str, own_addresses: Iterable[str] = ()) -> str | None:
     lowered = addr.lower()
     if lowered in {a.lower() for a in own_addresses}:
         return f"recipient {lowered} is our own address"
-    local = lowered.split("@", 1)[0]
-    squashed = local.replace("-", "").replace("_", "").replace(".", "")
-    if squashed in _MACHINE_LOCALS or squashed.startswith(_MACHINE_PREFIXES):
+    kind = machine_address(lowered)
+    if kind == "自动地址":
         return f"recipient {lowered} is an automatic address"
-    if local.endswith("-request") or local.startswith("owner-"):
+    if kind is not None:
         return f"recipient {lowered} is a mailing-list address"
     return None
 

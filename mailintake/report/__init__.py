@@ -75,10 +75,16 @@ def build_report(
     for_date: dt.date | None = None,
     out_dir: Path | None = None,
     now: dt.datetime | None = None,
+    baseline: bool = True,
 ) -> ReportFiles:
-    """Write the HTML and the workbook, record a Report row, return their paths and a summary."""
+    """Write the HTML and the workbook, record a Report row, return their paths and a summary.
+
+    "New" counts from the last baseline report (the scheduled one, or one sent with ``--send``);
+    ``baseline=False`` (a manual look) does not move that point for the next daily report.
+    """
     moment = now or dt.datetime.now(dt.UTC)
-    previous = session.scalars(select(Report).order_by(Report.generated_at.desc(), Report.id.desc()).limit(1)).first()
+    previous = session.scalars(select(Report).where(Report.baseline.is_(True))
+                               .order_by(Report.generated_at.desc(), Report.id.desc()).limit(1)).first()
     since = previous.generated_at if previous is not None else None
     sources = load_sources(settings)
     data = collect(settings, session, for_date=for_date, now=moment, since=since, sources=sources)
@@ -90,7 +96,7 @@ def build_report(
     html_path.write_text(render_html(data, sources.templates), "utf-8")
     write_workbook(data, xlsx_path)
     report = Report(for_date=data.for_date, generated_at=moment, since=since,
-                    html_path=str(html_path), xlsx_path=str(xlsx_path), sent=False)
+                    html_path=str(html_path), xlsx_path=str(xlsx_path), sent=False, baseline=baseline)
     session.add(report)
     session.flush()
     return ReportFiles(html_path=html_path, xlsx_path=xlsx_path, summary=data.summary(),

@@ -113,6 +113,8 @@ class MailView:
     flags: list[str]
     replies: list[ReplyView]
     created_at: dt.datetime | None = None
+    #: the first lines of the body (what a question or a thank-you says)
+    excerpt: str = ""
 
     @property
     def sender(self) -> str:
@@ -143,6 +145,11 @@ class SubmissionView:
     decision: DecisionInfo | None = None
 
     @property
+    def to_correct(self) -> bool:
+        """The form has a defect the applicant was asked to correct (待更正), else it is 已受理."""
+        return bool(flag_codes(self.flags) & CORRECTION_CODES)
+
+    @property
     def display(self) -> str:
         """A short name for lists: the unit for 表1/表2, the person (and unit) for 表3/表4."""
         person = self.fields.get("name", "")
@@ -153,12 +160,19 @@ class SubmissionView:
         return [str(f.get("message", "")) for f in self.flags if isinstance(f, dict) and f.get("code") == code]
 
 
+#: flag codes that leave a current form waiting for the applicant's correction
+CORRECTION_CODES = frozenset({"incomplete", "overlong", "unreadable", "unsupported_format", "quota_exceeded"})
+
+
 @dataclass
 class CategoryCount:
     category: str
     quota: int | None
     quota_text: str
     count: int
+    #: of ``count``: forms read without a defect (已受理) and forms waiting for a correction (待更正)
+    accepted: int = 0
+    to_correct: int = 0
 
     @property
     def over(self) -> int:
@@ -175,6 +189,8 @@ class HonourSummary:
     note: str
     count: int
     categories: list[CategoryCount]
+    accepted: int = 0
+    to_correct: int = 0
 
 
 @dataclass
@@ -197,6 +213,16 @@ class UnitGap:
     tables: list[int] = field(default_factory=list)
     forms: int = 0
     senders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PaperView:
+    """One entry of the paper-copy register."""
+
+    unit: str
+    category: str
+    received_on: dt.date
+    note: str = ""
 
 
 @dataclass
@@ -229,6 +255,15 @@ class ReportData:
     phone_reminders: list[Any] = field(default_factory=list)
     #: the console's address ([web] base_url, no trailing slash): mails and units link to their pages
     console_url: str = ""
+    #: mails with no form (questions, thanks, chatter, stray files): a person reads and answers them
+    manual: list[MailView] = field(default_factory=list)
+    #: the paper-copy register: units whose stamped copies arrived, with the date
+    paper_received: list[PaperView] = field(default_factory=list)
+
+    @property
+    def roster_has_email(self) -> bool:
+        """Whether the roster's e-mail column holds anything worth a column in the lists."""
+        return any(unit.email for unit in self.silent_units)
 
     @property
     def title(self) -> str:
@@ -250,6 +285,8 @@ class ReportData:
             "failed_replies": len(self.failed_replies),
             "silent_units": len(self.silent_units),
             "paper_missing": len(self.paper_missing),
+            "paper_received": len(self.paper_received),
+            "manual": len(self.manual),
             "unmatched": len(self.unmatched),
         }
 
@@ -305,6 +342,7 @@ def _mail_view(message: Message, tz: ZoneInfo) -> MailView:
         flags=_mail_defects(message),
         replies=[_reply_view(r, tz) for r in message.replies],
         created_at=local(message.created_at, tz),
+        excerpt=message.body_excerpt or "",
     )
 
 
@@ -439,15 +477,18 @@ def gather(
             quota = None
         of_table = [v for v in counting if v.table == definition.table]
         per_category: dict[str, int] = defaultdict(int)
+        correcting: dict[str, int] = defaultdict(int)
         for view in of_table:
             per_category[view.category] += 1
+            correcting[view.category] += view.to_correct
         categories = []
         for category in (*CATEGORIES, UNMATCHED):
             cq = quota.quota(category) if quota else None
             if category == UNMATCHED and not per_category.get(UNMATCHED):
                 continue
+            count = per_category.get(category, 0)
             categories.append(CategoryCount(category, cq.quota if cq else None, cq.text if cq else "—",
-                                            per_category.get(category, 0)))
+                                            count, count - correcting[category], correcting[category]))
         honours.append(HonourSummary(
             table=definition.table,
             name=quota.name if quota else definition.name,
@@ -457,6 +498,8 @@ def gather(
             note=quota.note if quota else "",
             count=len(of_table),
             categories=categories,
+            accepted=sum(not v.to_correct for v in of_table),
+            to_correct=sum(v.to_correct for v in of_table),
         ))
 
     issues = {code: [v for v in current if code in flag_codes(v.flags)] for code in ISSUE_CODES}
@@ -520,7 +563,20 @@ def gather(
         reminders=[_reply_view(r, tz) for r in session.scalars(
             select(OutboxItem).where(OutboxItem.kind == "reminder").order_by(OutboxItem.id))],
         console_url=console_url.rstrip("/"),
+        manual=[views[m.id] for m in messages if m.status == "no_form"],
+        paper_received=_paper_register(papers, match, roster),
     )
+
+
+def _paper_register(papers: list[PaperCopy], match: _Matcher, roster: Roster) -> list[PaperView]:
+    """Every recorded arrival of paper copies, in 附件2 category and roster order."""
+    order = _unit_order(roster)
+    views = []
+    for paper in papers:
+        unit = match(paper.unit)
+        views.append(PaperView(unit.name if unit else paper.unit, unit.category if unit else UNMATCHED,
+                               paper.received_on, paper.note or ""))
+    return sorted(views, key=lambda v: (order(UnitGap(v.unit, v.category)), v.received_on))
 
 
 def _add(gap: UnitGap, view: SubmissionView) -> None:

@@ -1,13 +1,17 @@
-"""Write the 汇总表 workbook: a 汇总 sheet, one sheet per table with every current record, a 邮件 sheet.
+"""Write the 汇总表 workbook: a 汇总 sheet, one sheet per table with every current record, a 邮件 sheet,
+the office's lists (需人工处理, 纸质材料) and the technical columns on a sheet of their own.
 
-Made to be printed and worked from: Chinese headers, frozen header row, wrapped text, landscape
-pages fitted to the width with the header repeated. Times are real Excel datetimes in the campaign
-time zone (Excel has no time zones, so they are written naive).
+Made to be printed and worked from: Chinese headers, frozen header row, wrapped text, A4 landscape
+at full size (never shrunk below the type size), the header row and the first columns repeated on
+every page, a page header with the campaign and the date, page numbers in the footer. Times are real
+Excel datetimes in the campaign time zone (Excel has no time zones, so they are written naive).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
 from collections.abc import Sequence
 from copy import copy
 from pathlib import Path
@@ -78,7 +82,7 @@ def _put(ws: Worksheet, row: int, col: int, value: Any, styles: _Styles) -> None
 
 
 def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[Any]], styles: _Styles, *,
-           start: int = 1) -> None:
+           start: int = 1, title: str = "", repeat_cols: str | None = None) -> None:
     """A header row plus data rows, formatted for screen and print."""
     for col, (label, width) in enumerate(headers, start=1):
         cell = ws.cell(row=start, column=col, value=label)
@@ -90,32 +94,67 @@ def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[
     for offset, values in enumerate(rows, start=1):
         for col, value in enumerate(values, start=1):
             _put(ws, start + offset, col, value, styles)
+    _grow_rows(ws, [width for _, width in headers], rows, start)
     last = get_column_letter(len(headers))
     ws.freeze_panes = ws.cell(row=start + 1, column=1)
     if rows:
         ws.auto_filter.ref = f"A{start}:{last}{start + len(rows)}"
     ws.print_title_rows = f"{start}:{start}"
-    _print_setup(ws)
+    if repeat_cols:
+        ws.print_title_cols = repeat_cols
+    print_setup(ws, title)
 
 
-def _print_setup(ws: Worksheet) -> None:
+#: points per printed line at the default 11 pt type, and Excel's largest row height
+_LINE_POINTS = 15.0
+_MAX_ROW_POINTS = 409.0
+
+
+def _text_lines(value: Any, width: float) -> int:
+    """How many lines ``value`` wraps to in a column ``width`` characters wide (CJK counts two)."""
+    if not isinstance(value, str) or not value:
+        return 1
+    usable = max(width - 1.5, 1.0)
+    total = 0
+    for line in value.split("\n"):
+        wide = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        total += max(1, math.ceil(wide / usable))
+    return total
+
+
+def _grow_rows(ws: Worksheet, widths: list[float], rows: list[list[Any]], start: int) -> None:
+    """Row heights that fit the wrapped text: Excel grows rows itself, LibreOffice's print does not."""
+    for offset, values in enumerate(rows, start=1):
+        lines = max((_text_lines(v, w) for v, w in zip(values, widths, strict=False)), default=1)
+        if lines > 1:
+            ws.row_dimensions[start + offset].height = min(_MAX_ROW_POINTS, lines * _LINE_POINTS)
+
+
+def print_setup(ws: Worksheet, title: str) -> None:
+    """A4 landscape at 100 % (wide sheets continue on further pages rather than shrink the type), a
+    page header naming the campaign, the sheet and the date, and 第 N 页 / 共 M 页 in the footer."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.scale = 100
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
     ws.print_options.gridLines = False
     ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.7
+    if title:
+        ws.oddHeader.center.text = f"{title} · &A"
+        ws.oddHeader.center.size = 10
+        ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+        ws.oddFooter.center.size = 10
 
 
 def record_headers(definition: FormDefinition, extra_keys: list[str]) -> list[tuple[str, float]]:
     """Column headers of a table sheet: the form's fields in order, then what the office needs."""
     headers: list[tuple[str, float]] = [("序号", 6)]
     for item in definition.fields:
-        headers.append((item.label, 60 if item.narrative else 20))
+        headers.append((item.label, 55 if item.narrative else 16))
     headers += [(key, 20) for key in extra_keys]
-    headers += [("字数", 8), ("问题", 40), ("名录单位", 22), ("名录类别", 18), ("发件人", 26), ("发件人姓名", 14),
-                ("收件时间", 20), ("回执编号", 14), ("附件", 26), ("记录编号", 9), ("办公室决定", 30)]
+    headers += [("字数", 7), ("问题", 36), ("名录单位", 18), ("名录类别", 14), ("发件人", 24), ("发件人姓名", 12),
+                ("收件时间", 18), ("回执编号", 12), ("办公室决定", 24)]
     return headers
 
 
@@ -125,7 +164,7 @@ def record_row(index: int, view: SubmissionView, definition: FormDefinition, ext
     values += [view.fields.get(key, "") for key in extra_keys]
     values += [view.word_count, "\n".join(view.flag_texts), view.roster_unit, view.category, view.sender,
                view.sender_name,
-               view.received_at, view.receipt_no, view.attachment, view.id,
+               view.received_at, view.receipt_no,
                view.decision.text(view.received_at.tzinfo or dt.UTC) if view.decision else ""]
     return values
 
@@ -143,6 +182,8 @@ def _summary_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
         (f"新收申报表（{since}以来）", data.counts.forms_since),
         ("累计申报表", data.counts.forms_total),
         ("当前有效申报表", data.counts.current_forms),
+        ("其中已受理", sum(h.accepted for h in data.honours)),
+        ("其中待更正", sum(h.to_correct for h in data.honours)),
         ("逾期邮件", len(data.late_mails)),
         ("超过字数", len(data.issues.get("overlong", []))),
         ("填写不完整", len(data.issues.get("incomplete", []))),
@@ -151,6 +192,8 @@ def _summary_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
         ("回复发送失败", len(data.failed_replies)),
         ("尚未报送的名录单位", len(data.silent_units)),
         ("纸质材料未收到", len(data.paper_missing)),
+        ("纸质材料已收到", len(data.paper_received)),
+        ("需人工处理的邮件", len(data.manual)),
         ("未匹配名录的单位名称", len(data.unmatched)),
     ]
     for row, (label, value) in enumerate(facts, start=3):
@@ -161,17 +204,18 @@ def _summary_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
     for honour in data.honours:
         for category in honour.categories:
             rows.append([f"表{honour.table} {honour.name}", category.category, category.quota_text, category.count,
-                         f"超出{category.over}个" if category.over else ""])
-        rows.append([f"表{honour.table} {honour.name}", "合计", honour.total_text, honour.count, ""])
-    _table(ws, [("荣誉", 26), ("类别", 30), ("名额配比", 16), ("当前申报", 10), ("说明", 16)], rows, styles,
-           start=start)
+                         f"超出{category.over}个" if category.over else "", category.accepted, category.to_correct])
+        rows.append([f"表{honour.table} {honour.name}", "合计", honour.total_text, honour.count, "", honour.accepted,
+                     honour.to_correct])
+    _table(ws, [("荣誉", 26), ("类别", 30), ("名额配比", 16), ("当前申报", 10), ("说明", 16), ("已受理", 10),
+                ("待更正", 10)], rows, styles, start=start, title=page_title(data))
     ws.freeze_panes = None
     ws.print_title_rows = None
 
 
 def _mail_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
     headers = [("序号", 6), ("收件时间", 20), ("发件人", 28), ("发件人姓名", 14), ("主题", 36), ("状态", 10),
-               ("回执编号", 14), ("附件", 30), ("申报表数", 9), ("问题", 40), ("回复", 40), ("Message-ID", 30)]
+               ("回执编号", 14), ("附件", 30), ("申报表数", 9), ("问题", 40), ("回复", 40)]
     rows = []
     for index, mail in enumerate(data.mails, start=1):
         replies = [
@@ -183,12 +227,19 @@ def _mail_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
         ]
         rows.append([index, mail.received_at, mail.from_addr, mail.from_name, mail.subject, mail.status_label,
                      mail.receipt_no, "\n".join(mail.attachments), mail.form_count, "\n".join(mail.flags),
-                     "\n".join(replies), mail.message_id])
-    _table(ws, headers, rows, styles)
+                     "\n".join(replies)])
+    _table(ws, headers, rows, styles, title=page_title(data), repeat_cols="A:C")
+
+
+def page_title(data: ReportData) -> str:
+    """The page header: the campaign and the report's date."""
+    return f"{data.campaign} 汇总表（{data.for_date.isoformat()}）"
 
 
 def write_workbook(data: ReportData, path: Path) -> Path:
     """Write the whole workbook in one pass and return its path."""
+    from mailintake.report.xlsx_office import manual_sheet, paper_sheet, technical_sheet
+
     wb = Workbook()
     styles = _Styles()
     _summary_sheet(wb.active, data, styles)
@@ -198,8 +249,11 @@ def write_workbook(data: ReportData, path: Path) -> Path:
         extra = sorted({k for v in views for k in v.fields if k not in known})
         ws = wb.create_sheet(sheet_title(definition))
         rows = [record_row(i, v, definition, extra) for i, v in enumerate(views, start=1)]
-        _table(ws, record_headers(definition, extra), rows, styles)
+        _table(ws, record_headers(definition, extra), rows, styles, title=page_title(data), repeat_cols="A:B")
+    manual_sheet(wb.create_sheet("需人工处理"), data, styles)
+    paper_sheet(wb.create_sheet("纸质材料"), data, styles)
     _mail_sheet(wb.create_sheet("邮件"), data, styles)
+    technical_sheet(wb.create_sheet("技术信息"), data, styles)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -6,10 +6,11 @@ from mailintake.rules.automatic import AutomaticRule
 from mailintake.rules.base import MailContext, Rule
 from mailintake.rules.file_defects import FileDefectsRule
 from mailintake.rules.late import LateRule
+from mailintake.rules.pages import AttachedPagesRule
 from mailintake.rules.quota import QuotaRule
 
 #: the chain; an ignored mail stops here, every other rule always runs
-CHAIN: tuple[Rule, ...] = (AutomaticRule(), LateRule(), FileDefectsRule(), QuotaRule())
+CHAIN: tuple[Rule, ...] = (AutomaticRule(), LateRule(), AttachedPagesRule(), FileDefectsRule(), QuotaRule())
 
 #: flag codes that make a form need correction
 CORRECTION_CODES = frozenset({"incomplete", "overlong", "unreadable", "unsupported_format", "quota_exceeded"})

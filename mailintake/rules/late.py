@@ -14,13 +14,19 @@ def format_time(value: object, ctx: MailContext) -> str:
     return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
 
 
+def carries_material(ctx: MailContext) -> bool:
+    """A file other than archiver junk, or a file that could not even be unpacked: lateness is about
+    submitted material, so a thank-you or a question after the deadline is not "late"."""
+    return any(not outcome.attachment.junk for outcome in ctx.files) or bool(ctx.mail.flags)
+
+
 class LateRule:
     name = "late"
-    description = "Received (IMAP INTERNALDATE) after the campaign deadline."
+    description = "Material (a file) received (IMAP INTERNALDATE) after the campaign deadline."
 
     def check(self, ctx: MailContext) -> bool:
         deadline = ctx.settings.campaign.deadline
-        if ctx.received_at <= deadline:
+        if ctx.received_at <= deadline or not carries_material(ctx):
             return False
         ctx.late = True
         ctx.defects.append(

@@ -1,7 +1,7 @@
 """indexes for every per-mail query; the receipt counter; the outbox's recipient keys
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 
 - ``messages.sha256`` and ``attachments.sha256``: ``known_digests`` looks mails up by their bytes.
 - ``outbox.recipient_key`` / ``cc_key`` (the first recipient and the first copy, lower-cased) with
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,90 @@
+"""可另附 / 单独附页: a separate page continuing a form's box, sent in the same mail.
+
+The forms say “（可另附）” and “如填写不下，可单独附页”: an applicant writes “详见附页” in a box and
+sends the text as a second Word file without a table. That file is linked to the form and the box
+it continues; its 字数 count for that box; the form's record names the page (field ``附页``); the
+page itself is no longer "a file without a form". A box that points to a page the mail does not
+carry is flagged incomplete.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from mailintake.rules.base import FileOutcome, MailContext
+from parsers.definitions import FieldDefinition, FormDefinition, FormSet, load_definitions
+from parsers.records import FileResult, Flag, Form
+from parsers.rules import overlong
+from parsers.wordcount import count_chars
+
+#: what a box says when its text is on a separate page
+REFERENCE = re.compile(r"(详见|见|另附|单独)\s*(附页|附件|附表|另页)|^\s*(附页|另附)\s*$")
+#: a box this short that names a page holds only the reference
+REFERENCE_CHARS = 30
+PAGE_FIELD = "附页"
+
+
+@functools.lru_cache(maxsize=4)
+def _definitions(path: str) -> FormSet:
+    """The configured forms file, else the shipped one (as the reply composer does)."""
+    return load_definitions(path) if Path(path).exists() else load_definitions()
+
+
+def _narrative(definition: FormDefinition) -> list[FieldDefinition]:
+    return [item for item in definition.fields if item.narrative]
+
+
+def _refers(value: str) -> bool:
+    return bool(REFERENCE.search(value)) and count_chars(value) <= REFERENCE_CHARS
+
+
+class AttachedPagesRule:
+    name = "attached_pages"
+    description = "A separate page (附页) in the same mail continues a form's box and counts for it."
+
+    def check(self, ctx: MailContext) -> bool:
+        forms = ctx.forms()
+        if not forms:
+            return False
+        definitions = _definitions(str(ctx.settings.path(ctx.settings.campaign.forms)))
+        pages = [(index, outcome) for index, outcome in enumerate(ctx.files)
+                 if not outcome.result.forms and outcome.result.page_text]
+        boxes = [(fi, ri, definitions.get(form.table), item) for fi, ri, _o, form in forms
+                 for item in _narrative(definitions.get(form.table))]
+        pointing = [box for box in boxes if _refers(ctx.files[box[0]].result.forms[box[1]].fields.get(box[3].key, ""))]
+        # the boxes that say “详见附页” take the pages in order; else a single form's single box takes one page
+        targets = pointing or (boxes if len(boxes) == 1 else [])
+        found = False
+        for (page_index, page), box in zip(pages, targets, strict=False):
+            self._link(ctx, page_index, page, *box)
+            found = True
+        for fi, ri, definition, item in pointing[len(pages):]:
+            ctx.form_flags.setdefault((fi, ri), []).append(Flag(
+                "incomplete", f"{definition.display}“{item.label}”写明见附页，但本邮件中没有附页，"
+                              f"请将附页与申报表一同发送。", item.key))
+            found = True
+        return found
+
+    def _link(self, ctx: MailContext, page_index: int, page: FileOutcome, fi: int, ri: int,
+              definition: FormDefinition, item: FieldDefinition) -> None:
+        outcome = ctx.files[fi]
+        form = outcome.result.forms[ri]
+        page_chars = count_chars(page.result.page_text)
+        box_chars = count_chars(form.fields.get(item.key, ""))
+        counted = page_chars + (0 if _refers(form.fields.get(item.key, "")) else box_chars)
+        boxes = [(x.label, counted if x.key == item.key else count_chars(form.fields.get(x.key, "")))
+                 for x in _narrative(definition)]
+        total = sum(chars for _, chars in boxes)
+        name = page.attachment.path.rsplit("/", 1)[-1]
+        fields = {**form.fields, PAGE_FIELD: f"{name}（{item.label}，{page_chars}字）"}
+        flags = [f for f in form.flags if f.code != "overlong"]
+        flags += overlong(definition, total, ctx.settings.campaign.max_chars, boxes)
+        linked = Form(form.table, form.title, fields, total, flags)
+        forms = [linked if index == ri else other for index, other in enumerate(outcome.result.forms)]
+        ctx.files[fi] = replace(outcome, result=replace(outcome.result, forms=forms))
+        # the page is part of the form now, not a file without a form
+        ctx.files[page_index] = replace(page, result=FileResult(page.result.file, page.result.format,
+                                                                page_text=page.result.page_text))
