@@ -151,7 +151,7 @@ def export_csv(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ, for
                      "attachment", "decision", *[key for key, _ in field_columns], *extra, "paper_received_on"])
     # the paper-copy register, per row: the date the form's unit's stamped copies arrived, else empty
     paper_dates = {p["unit"]: p["received_on"] for p in data["paper_copies"]}
-    units = dict(session.execute(select(Submission.id, Submission.unit)).tuples().all())
+    units = {sub_id: unit for sub_id, unit in session.execute(select(Submission.id, Submission.unit))}
     for sub in data["submissions"]:
         message = by_message.get(sub["message_id"], {})
         flags = "；".join(f"{f['code']}: {f['message']}" for f in sub["flags"])

@@ -70,11 +70,16 @@ def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path,
              str(third.id)],
             ["表3", "王六（苏州市吴江区行政审批局）", "同意受理", "经领导同意，逾期材料予以受理", "wangyan",
              "2019-12-19 08:30", str(late.id)]]
-        sheet = load_workbook(files.xlsx_path)["表3 窗口服务明星"]
+        workbook = load_workbook(files.xlsx_path)
+        technical = workbook["技术信息"]  # record ids sit on their own sheet, keyed by 表 and 序号
+        tech_header = [c.value for c in technical[1]]
+        number = {row[tech_header.index("记录编号")]: (row[tech_header.index("表")], row[tech_header.index("序号")])
+                  for row in technical.iter_rows(min_row=2, values_only=True)}
+        sheet = workbook["表3 窗口服务明星"]
         header = [c.value for c in sheet[1]]
-        by_id = {row[header.index("记录编号")]: row[header.index("办公室决定")]
-                 for row in sheet.iter_rows(min_row=2, values_only=True)}
-        assert by_id[late.id] == "同意受理（wangyan，2019-12-19 08:30）：经领导同意，逾期材料予以受理"
+        by_number = {row[header.index("序号")]: row[header.index("办公室决定")]
+                     for row in sheet.iter_rows(min_row=2, values_only=True)}
+        assert by_number[number[late.id][1]] == "同意受理（wangyan，2019-12-19 08:30）：经领导同意，逾期材料予以受理"
 
         buffer = io.StringIO()
         export_csv(session, buffer)
