@@ -44,6 +44,7 @@ _QUOTED = re.compile(r"“([^”]+)”")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # each test takes 2-4 minutes on 2 busy cores; the suite default is 300 s
     pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the foreign corpus is not at {CORPUS}"),
 ]
 
