@@ -207,7 +207,7 @@ def test_hand_off_downloads(client: TestClient, filled: Filled) -> None:
 def test_overview_and_navigation_link_the_calendar_pages(client: TestClient) -> None:
     login(client, VIEWER)
     page = client.get("/").text
-    assert '<a href="/reminders">催报</a>' in page and '<a href="/handoff">名单移交（公示名单、民主测评票）</a>' in page
+    assert '<a href="/reminders">催报</a>' in page and '<a href="/handoff">名单移交</a>' in page
     nav = page.split("<nav>")[1].split("</nav>")[0]
     assert re.findall(r">([^<>]+)</a>", nav) == [
         "总览", "邮件", "单位", "申报表", "催报", "名单移交", "日报", "操作记录"]
