@@ -181,3 +181,37 @@ def test_every_page_fits_the_screen_and_prints(page: Any, shots: Path) -> None:
     assert not page.locator("header.top nav").is_visible()
     assert page.locator("main h1").is_visible()
     page.screenshot(path=str(shots / "overview-print.png"), full_page=True)
+
+
+def test_reminders_decisions_and_hand_off(page: Any, filled: Filled, shots: Path) -> None:
+    """A clerk previews and sends the 催报, accepts a flagged form on its mail page, and downloads the
+    公示名单 from the hand-off page, which then lists the accepted unit."""
+    log_in(page)
+    page.click("nav >> text=催报")
+    assert page.inner_text("h1") == "催报"
+    shown = page.locator("main table").first.locator("tbody tr").count()
+    assert shown == 7
+    assert fits(page)
+    page.screenshot(path=str(shots / "reminders.png"), full_page=True)
+    page.click("button:text-is('发送催报')")
+    assert page.inner_text(".flash.ok") == "已将 7 封催报邮件放入发件队列，后台服务将尽快发送。"
+    assert page.locator("button:text-is('发送催报')").count() == 0
+    with filled.factory() as session:
+        mail = session.scalar(select(Message.id).where(Message.from_addr == "zjgspj@zjg.gov.cn"))
+    page.goto(f"/mails/{mail}")
+    form = page.locator("form.decide").first
+    form.locator("input[name=reason]").fill("经局领导同意，字数超出部分不影响受理")
+    form.locator("button:text-is('同意受理')").click()
+    assert "同意受理" in page.inner_text(".flash.ok")
+    assert "经局领导同意" in page.inner_text(".decision-line")
+    page.screenshot(path=str(shots / "mail-decision.png"), full_page=True)
+    page.click("nav >> text=名单移交")
+    assert page.inner_text("h1") == "名单移交（公示与民主测评）"
+    assert "张家港市行政审批局" in page.inner_text("main")
+    assert fits(page)
+    page.screenshot(path=str(shots / "handoff.png"), full_page=True)
+    with page.expect_download() as info:
+        page.click("a:has-text('下载公示名单.xlsx')")
+    assert info.value.suggested_filename == "公示名单.xlsx"
+    assert Path(info.value.path()).read_bytes().startswith(b"PK")
+    assert page.dialogs == []

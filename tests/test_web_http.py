@@ -67,7 +67,8 @@ def hostile_pk(filled: Filled) -> int:
 
 
 @pytest.mark.parametrize("path", ["/", "/mails", "/mails/1", "/units", "/submissions?table=2", "/reports",
-                                  "/audit", "/attachments/1", "/mails/1/raw", "/reports/1/xlsx"])
+                                  "/audit", "/attachments/1", "/mails/1/raw", "/reports/1/xlsx", "/reminders",
+                                  "/handoff", "/handoff/workbook"])
 def test_anonymous_requests_are_sent_to_the_login(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 303
@@ -78,6 +79,8 @@ def test_anonymous_requests_are_sent_to_the_login(client: TestClient, path: str)
 def test_anonymous_posts_are_refused(client: TestClient) -> None:
     assert client.post("/paper/received", data={"unit": "苏州市吴中区行政审批局"}).status_code == 403
     assert client.post("/mails/1/resend").status_code == 403
+    assert client.post("/reminders/send", data={"key": "paper_missing|昆山市行政审批局"}).status_code == 403
+    assert client.post("/submissions/1/decision", data={"kind": "withdraw", "reason": "x"}).status_code == 403
 
 
 def test_healthz_needs_no_login_and_names_nobody(client: TestClient, filled: Filled) -> None:
@@ -190,7 +193,8 @@ def test_every_post_route_checks_the_csrf_token(filled: Filled) -> None:
     app = create_app(filled.settings, filled.factory)
     posts = [r for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or set())]
     assert {r.path for r in posts} >= {"/login", "/logout", "/paper/received", "/paper/undo",
-                                       "/mails/{pk:int}/resend", "/mails/{pk:int}/reprocess"}
+                                       "/mails/{pk:int}/resend", "/mails/{pk:int}/reprocess", "/reminders/send",
+                                       "/submissions/{pk:int}/decision"}
     for route in posts:
         assert route.path == "/login" or getattr(route.endpoint, "csrf_checked", False), route.path
 
@@ -230,7 +234,7 @@ def test_hostile_attachment_name_is_neutralised(client: TestClient, filled: Fill
 def test_applicant_markup_is_escaped_and_no_script_may_run(client: TestClient, filled: Filled) -> None:
     login(client, VIEWER)
     pk = hostile_pk(filled)
-    for path in (f"/mails/{pk}", "/mails", "/submissions?table=3", "/units"):
+    for path in (f"/mails/{pk}", "/mails", "/submissions?table=3", "/units", "/reminders", "/handoff"):
         response = client.get(path)
         assert response.status_code == 200
         assert "<script" not in response.text.lower(), path
@@ -262,11 +266,12 @@ def test_every_page_renders_for_a_viewer_without_clerk_buttons(client: TestClien
     pages = ["/", "/mails", "/mails?page=2", f"/mails/{hostile_pk(filled)}", "/units",
              "/units/" + quote("苏州市吴中区行政审批局"),
              "/submissions?table=1", "/submissions?table=4&sort=words&dir=desc", "/reports", "/audit",
-             "/reports/1/html"]
+             "/reports/1/html", "/reminders", "/handoff"]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
         assert "重新发送回复" not in response.text and "纸质材料已收到</button>" not in response.text
+        assert "发送催报</button>" not in response.text and "同意受理</button>" not in response.text
     overview = client.get("/").text
     assert "已截止" in overview and "2019-12-18 17:30" in overview
     assert '<a href="/reports/1/xlsx">汇总表.xlsx</a>' in overview
@@ -349,7 +354,8 @@ def test_pages_search_and_actions_on_sqlite_and_postgresql(db_url: str, imap_ser
         with factory() as session:
             first = session.scalar(select(Message.id).order_by(Message.id).limit(1))
         for path in ("/", "/mails", f"/mails/{first}", "/units", "/units/" + quote(UNIT_WZ), "/submissions?table=3",
-                     "/submissions?table=1&sort=unit&dir=desc", "/reports", "/audit", "/healthz"):
+                     "/submissions?table=1&sort=unit&dir=desc", "/reports", "/audit", "/healthz", "/reminders",
+                     "/handoff", "/handoff/workbook", "/handoff/ballot"):
             assert client.get(path).status_code == 200, path
         rows = re.findall(r'<a href="/mails/(\d+)">', client.get("/mails", params={"q": "刘芳"}).text)
         assert len(rows) == 1

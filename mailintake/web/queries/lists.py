@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailintake.db.models import AuditEntry, Message, Report, Submission
 from mailintake.office.audit import list_actions
+from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.report.data import STATUS_LABELS, flag_messages
 
 #: sort key -> column
@@ -34,6 +35,7 @@ class SubmissionRow:
     message_pk: int
     sender: str
     status_label: str
+    decision: DecisionInfo | None = None
 
 
 def count_submissions(session: Session, table: int) -> int:
@@ -51,9 +53,10 @@ def list_submissions(session: Session, table: int, sort: str, descending: bool, 
         .join(Message, Message.id == Submission.message_pk)
         .where(Submission.table_no == table, Submission.current.is_(True))
         .order_by(order, Submission.id).offset(offset).limit(limit)).all()
+    decided = latest_decisions(session, [r.id for r in rows])
     return [SubmissionRow(r.id, r.unit or "", str((r.fields or {}).get("name") or ""), r.word_count,
                           flag_messages(r.flags), r.received_at, r.mid, r.from_addr or "",
-                          STATUS_LABELS.get(r.status, r.status)) for r in rows]
+                          STATUS_LABELS.get(r.status, r.status), decided.get(r.id)) for r in rows]
 
 
 def count_reports(session: Session) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.mail.text import text_body
+from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.report.data import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.submissions import normalise_text
 from mailintake.web.queries import validity
@@ -53,6 +54,7 @@ class FormView:
     attachment: str
     flags: list[str]
     fields: list[FieldRow]
+    decision: DecisionInfo | None = None
 
 
 @dataclass
@@ -184,7 +186,7 @@ def reply_text(raw: bytes) -> str:
     return text_body(message)
 
 
-def _form_view(sub: Submission, forms: FormSet) -> FormView:
+def _form_view(sub: Submission, forms: FormSet, decision: DecisionInfo | None) -> FormView:
     try:
         known = {f.key: f.label for f in forms.get(sub.table_no).fields}
     except KeyError:
@@ -198,7 +200,7 @@ def _form_view(sub: Submission, forms: FormSet) -> FormView:
     return FormView(id=sub.id, table=sub.table_no, title=sub.title, unit=sub.unit or "", current=sub.current,
                     state=validity(sub.current, sub.superseded_by), word_count=sub.word_count,
                     attachment=sub.attachment.path if sub.attachment else "",
-                    flags=flag_messages(sub.flags), fields=rows)
+                    flags=flag_messages(sub.flags), fields=rows, decision=decision)
 
 
 def mail_detail(session: Session, pk: int, forms: FormSet) -> MailDetail | None:
@@ -216,7 +218,8 @@ def mail_detail(session: Session, pk: int, forms: FormSet) -> MailDetail | None:
         flags=flag_messages(message.flags) + ([message.error] if message.error else []))
     for a in message.attachments:
         detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None))
-    detail.forms = [_form_view(s, forms) for s in message.submissions]
+    decided = latest_decisions(session, [s.id for s in message.submissions])
+    detail.forms = [_form_view(s, forms, decided.get(s.id)) for s in message.submissions]
     detail.replies = [ReplyItem(
         kind=REPLY_KIND_LABELS.get(r.kind, r.kind), status=r.status,
         status_label=OUTBOX_STATUS_LABELS.get(r.status, r.status), recipients=[*r.recipients, *r.cc],

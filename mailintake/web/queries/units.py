@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from mailintake.db.models import Message, Submission
+from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.office.paper import received_dates
 from mailintake.report.data import STATUS_LABELS, flag_messages
 from mailintake.roster import UNMATCHED, Roster
@@ -42,6 +43,7 @@ class UnitSubmission:
     flags: list[str]
     received_at: dt.datetime
     message_pk: int
+    decision: DecisionInfo | None = None
 
 
 @dataclass
@@ -96,13 +98,14 @@ def unit_detail(session: Session, roster: Roster, name: str) -> UnitDetail | Non
     if unit is not None and unit.email:
         condition = or_(condition, Message.from_addr == unit.email.lower())
     mails = session.scalars(select(Message).where(condition).order_by(Message.received_at, Message.id)).all()
+    decided = latest_decisions(session, [s.id for s, _ in subs])
     paper = {_canonical(roster, n): d for n, d in received_dates(session).items()}.get(canonical)
     return UnitDetail(
         name=canonical, category=unit.category if unit else UNMATCHED, in_roster=unit is not None,
         email=unit.email if unit else "", paper=paper, applied=any(s.current for s, _ in subs),
         submissions=[UnitSubmission(s.id, s.table_no, s.title, str((s.fields or {}).get("name") or ""),
                                     s.word_count, s.current, validity(s.current, s.superseded_by),
-                                    flag_messages(s.flags), received, s.message_pk)
+                                    flag_messages(s.flags), received, s.message_pk, decided.get(s.id))
                      for s, received in subs],
         mails=[MailRow(m.id, m.received_at, sender_of(m.from_name, m.from_addr), m.subject or "", m.status,
                        STATUS_LABELS.get(m.status, m.status), [], [], "") for m in mails])
