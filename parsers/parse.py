@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,6 +104,8 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
     if not result.forms:
         result.flags.append(messages.no_form(name))
         result.page_text = page_text(blocks)
+    else:
+        result.page_text = trailing_text(blocks)
     return result
 
 
@@ -115,6 +118,21 @@ def page_text(blocks: list[Block]) -> str:
     if any(isinstance(block, Table) for block in blocks):
         return ""
     text = "\n".join(line for block in blocks if (line := block.text.strip()))
+    return text if len(text) <= MAX_PAGE_CHARS else ""
+
+
+#: the template's own lines after a form's table (“注：……如填写不下，可单独附页。”), never an applicant's page
+_TEMPLATE_NOTE = re.compile(r"^注\s*[:：]|单独附页|可另附")
+
+
+def trailing_text(blocks: list[Block]) -> str:
+    """The paragraphs after a form document's last table: pages appended after the form (单独附页), else ""."""
+    last = max((index for index, block in enumerate(blocks) if isinstance(block, Table)), default=None)
+    if last is None:
+        return ""
+    lines = [line for block in blocks[last + 1:]
+             if (line := block.text.strip()) and not _TEMPLATE_NOTE.search(line)]
+    text = "\n".join(lines)
     return text if len(text) <= MAX_PAGE_CHARS else ""
 
 

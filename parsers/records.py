@@ -55,7 +55,8 @@ class FileResult:
     format: str
     forms: list[Form] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
-    #: the text of a Word file without any table: a separate page (附页) continuing a form's box
+    #: a separate page (附页) continuing a form's box: the text of a Word file without any table, or of a
+    #: form document the paragraphs after its last table
     page_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -263,3 +263,57 @@ def test_a_separate_page_counts_for_its_box(imap_server: PymapServer, smtp_sink:
         "  表2《为民服务工作先进集体申报表》（吴中区行政审批局，字数 4/1000）：",
         "    - “主要事迹”写明见附页，但本邮件中没有附页，请将附页与申报表一同发送。",
     ]
+
+
+def form_with_pages_after(table: int, fields: dict[str, str], *paragraphs: str) -> bytes:
+    """A form whose box says 详见附页, with the page written after the table in the same document."""
+    import docx
+
+    document = docx.Document(io.BytesIO(make_form_docx(table, fields)))
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_pages_after_the_table_count_for_their_box(imap_server: PymapServer, smtp_sink: SmtpSink,
+                                                   tmp_path: Path) -> None:
+    """GIVEN 表2 saying 详见附页 with the page written after the table in the form's own document THEN
+    the page is linked to 主要事迹 and counted there (accepted at 808, overlong at 1208); text after a
+    table whose boxes point to no page changes nothing."""
+    from mailintake.db.models import Submission
+
+    fields = {"unit": "吴中区行政审批局", "deeds": "详见附页"}
+    append_mail(imap_server, mail("吴中 <wz@example.cn>", "表2", message_id="<in-ok@x>", attachments={
+        "表2.docx": form_with_pages_after(2, fields, "主要事迹（附页）", "事" * 800)}), at(16))
+    append_mail(imap_server, mail("相城 <xc@example.cn>", "表2", message_id="<in-long@x>", attachments={
+        "表2.docx": form_with_pages_after(2, fields, "主要事迹（附页）", "事" * 1200)}), at(16, 11))
+    append_mail(imap_server, mail("姑苏 <gs@example.cn>", "表2", message_id="<in-plain@x>", attachments={
+        "表2.docx": form_with_pages_after(2, {"unit": "姑苏区行政审批局", "deeds": "事迹" * 100},
+                                          "苏州市姑苏区行政审批局", "2019年12月16日")}), at(16, 12))
+    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    with factory() as session:
+        rows = {s.message.message_id: (s.message.status, s.word_count, s.fields.get("附页"))
+                for s in session.scalars(select(Submission))}
+    assert rows == {"<in-ok@x>": ("accepted", 808, "表2.docx表格后（主要事迹，808字）"),
+                    "<in-long@x>": ("needs_correction", 1208, "表2.docx表格后（主要事迹，1208字）"),
+                    "<in-plain@x>": ("accepted", 200, None)}
+    receipt = body_lines(replies["wz@example.cn"])
+    assert "1. 表2《为民服务工作先进集体申报表》：吴中区行政审批局，字数 808/1000" in receipt
+    assert body_lines(replies["xc@example.cn"])[2:5] == [
+        "附件“表2.docx”：",
+        "  表2《为民服务工作先进集体申报表》（吴中区行政审批局，字数 1208/1000）：",
+        "    - “主要事迹”共1208字，超过1000字的限制，请精简后重新发送。",
+    ]
+
+
+def test_the_templates_own_note_after_the_table_is_no_page() -> None:
+    """The notice's “注：填写要简明扼要，如填写不下，可单独附页。” after 表1 is template text, not a page."""
+    from parsers.parse import parse_document
+
+    data = form_with_pages_after(1, {}, "注：填写要简明扼要，如填写不下，可单独附页。")
+    result = parse_document(data, "表1.docx", soffice=None)
+    assert (len(result.forms), result.page_text) == (1, "")
+    data = form_with_pages_after(1, {}, "注：填写要简明扼要，如填写不下，可单独附页。", "附页：项目概述", "概述正文")
+    assert parse_document(data, "表1.docx", soffice=None).page_text == "附页：项目概述\n概述正文"

@@ -55,36 +55,50 @@ class AttachedPagesRule:
         boxes = [(fi, ri, definitions.get(form.table), item) for fi, ri, _o, form in forms
                  for item in _narrative(definitions.get(form.table))]
         pointing = [box for box in boxes if _refers(ctx.files[box[0]].result.forms[box[1]].fields.get(box[3].key, ""))]
-        # the boxes that say “详见附页” take the pages in order; else a single form's single box takes one page
-        targets = pointing or (boxes if len(boxes) == 1 else [])
+        # pages after the table in the form's own document go to that document's boxes first
         found = False
+        remaining = []
+        for box in pointing:
+            own = ctx.files[box[0]]
+            if own.result.forms and own.result.page_text:
+                name = f"{_file_name(own)}表格后"
+                self._link(ctx, name, own.result.page_text, *box)
+                ctx.files[box[0]] = replace(ctx.files[box[0]], result=replace(ctx.files[box[0]].result, page_text=""))
+                found = True
+            else:
+                remaining.append(box)
+        # the boxes that say “详见附页” take the pages in order; else a single form's single box takes one page
+        targets = remaining if pointing else (boxes if len(boxes) == 1 else [])
         for (page_index, page), box in zip(pages, targets, strict=False):
-            self._link(ctx, page_index, page, *box)
+            self._link(ctx, _file_name(page), page.result.page_text, *box)
+            # the page is part of the form now, not a file without a form
+            ctx.files[page_index] = replace(page, result=FileResult(page.result.file, page.result.format,
+                                                                    page_text=page.result.page_text))
             found = True
-        for fi, ri, definition, item in pointing[len(pages):]:
+        for fi, ri, definition, item in remaining[len(pages):]:
             ctx.form_flags.setdefault((fi, ri), []).append(Flag(
                 "incomplete", f"{definition.display}“{item.label}”写明见附页，但本邮件中没有附页，"
                               f"请将附页与申报表一同发送。", item.key))
             found = True
         return found
 
-    def _link(self, ctx: MailContext, page_index: int, page: FileOutcome, fi: int, ri: int,
+    def _link(self, ctx: MailContext, name: str, text: str, fi: int, ri: int,
               definition: FormDefinition, item: FieldDefinition) -> None:
         outcome = ctx.files[fi]
         form = outcome.result.forms[ri]
-        page_chars = count_chars(page.result.page_text)
+        page_chars = count_chars(text)
         box_chars = count_chars(form.fields.get(item.key, ""))
         counted = page_chars + (0 if _refers(form.fields.get(item.key, "")) else box_chars)
         boxes = [(x.label, counted if x.key == item.key else count_chars(form.fields.get(x.key, "")))
                  for x in _narrative(definition)]
         total = sum(chars for _, chars in boxes)
-        name = page.attachment.path.rsplit("/", 1)[-1]
         fields = {**form.fields, PAGE_FIELD: f"{name}（{item.label}，{page_chars}字）"}
         flags = [f for f in form.flags if f.code != "overlong"]
         flags += overlong(definition, total, ctx.settings.campaign.max_chars, boxes)
         linked = Form(form.table, form.title, fields, total, flags)
         forms = [linked if index == ri else other for index, other in enumerate(outcome.result.forms)]
         ctx.files[fi] = replace(outcome, result=replace(outcome.result, forms=forms))
-        # the page is part of the form now, not a file without a form
-        ctx.files[page_index] = replace(page, result=FileResult(page.result.file, page.result.format,
-                                                                page_text=page.result.page_text))
+
+
+def _file_name(outcome: FileOutcome) -> str:
+    return outcome.attachment.path.rsplit("/", 1)[-1]
