@@ -162,7 +162,9 @@ def test_check_config_reports_the_campaign_files(tmp_path: Path) -> None:
 def test_without_a_config_file_every_command_names_how_to_make_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     command: str) -> None:
     monkeypatch.chdir(tmp_path)
-    args = {"paper": ["某单位", "--received"], "resend": ["2019-0001"], "reprocess": ["1"]}.get(command, [])
+    args = {"paper": ["某单位", "--received"], "resend": ["2019-0001"], "reprocess": ["1"],
+            "decide": ["1", "--accept", "--reason", "经领导同意"], "remind": ["--preview"],
+            "handoff": ["--out", str(tmp_path / "handoff")], "user": ["list"]}.get(command, [])
     result = invoke(command, *args)
     line = no_config_message()
     assert line == (f"config: no configuration file; copy {PROJECT / 'config' / 'mailintake.example.toml'} to "
@@ -184,7 +186,7 @@ def test_named_sender_answers_mail_and_sends_the_report(tmp_path: Path, imap_ser
     append_mail(imap_server, question(1), dt.datetime(2019, 12, 17, 9, 30, tzinfo=CST))
     polled = invoke("--quiet", "--config", str(config), "poll")
     assert polled.exit_code == 0, polled.output
-    report = invoke("--quiet", "--config", str(config), "report", "--send", "--date", "2019-12-19")
+    report = invoke("--quiet", "--config", str(config), "report", "--send")
     assert report.exit_code == 0, report.output
     assert report.stdout.splitlines()[-1] == ("report queued for office-report@example.gov.cn; "
                                               "sent 1, retry later 0, failed 0")
