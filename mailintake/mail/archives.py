@@ -335,14 +335,25 @@ def _tnef_name(attachment: Any, index: int) -> str:
     return str(raw).strip("\x00") or f"未命名文件{index}"
 
 
+#: the body parts a winmail.dat without files may carry (Outlook's rich-text copy of the mail)
+_TNEF_BODIES = ("body", "htmlbody", "rtfbody")
+
+
 def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
     from tnefparse import TNEF
 
     try:
         tnef = TNEF(data, do_checksum=False)
     except Exception:  # tnefparse raises value, struct and index errors on damage
+        tnef = None
+    empty = tnef is not None and not (tnef.attachments or any(getattr(tnef, part, None) for part in _TNEF_BODIES))
+    if tnef is None or (empty and depth <= 1):
+        # damaged, or a winmail.dat the applicant sent with neither files nor a body (the signature was there,
+        # the rest is damage); an empty TNEF object nested inside one is an embedded message's remnant
         budget.flags.append(Flag("unreadable", f"附件“{name}”（Outlook 专用格式）无法解析，"
                                                f"请在 Outlook 中改用 HTML 或纯文本格式重新发送。"))
+        return
+    if empty:
         return
     if len(tnef.attachments) > budget.limits.max_members:
         budget.flags.append(Flag("unreadable",
