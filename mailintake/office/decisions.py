@@ -19,9 +19,6 @@ from mailintake.config import Settings
 from mailintake.db.models import Decision, Submission, utcnow
 from mailintake.errors import MailintakeError
 from mailintake.office.audit import Actor, record_action
-from mailintake.office.notices import queue_notice, usable_address
-from mailintake.replies import templates
-from mailintake.replies.compose import cn_datetime
 
 DECISION_LABELS: dict[str, str] = {"accept": "同意受理", "withdraw": "撤回"}
 #: submission flags that keep a form off the candidate list unless the office accepts it
@@ -130,6 +127,12 @@ def decide(session: Session, settings: Settings, submission_id: int, kind: str, 
 
 def _notify(session: Session, settings: Settings, submission: Submission, kind: str, reason: str,
             now: dt.datetime) -> tuple[int | None, str | None]:
+    # the mail side only when the clerk asks for a notice: the quota rule reads decisions on the poll path,
+    # which must not import the templates (jinja2) and the outbox
+    from mailintake.office.notices import queue_notice, usable_address
+    from mailintake.replies import templates
+    from mailintake.replies.compose import cn_datetime
+
     message = submission.message
     address = None
     for candidate in [*(message.reply_to or []), message.from_addr]:
