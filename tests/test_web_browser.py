@@ -124,11 +124,17 @@ def test_log_in_search_open_a_mail_and_download_an_attachment(page: Any, filled:
 def test_paper_copies_button_changes_the_next_report(page: Any, filled: Filled, shots: Path) -> None:
     from mailintake.report import build_report
 
-    def report_paper_section() -> str:
+    def report_paper_sections() -> tuple[str, str]:
+        """The report's 纸质材料 section: the part listing the missing copies, and the received register."""
         with filled.factory() as session, session.begin():
             files = build_report(filled.settings, session, out_dir=filled.directory / "reports-browser")
         html = files.html_path.read_text("utf-8")
-        return html.split('<section id="paper-missing">')[1].split("</section>")[0]
+        section = html.split('<section id="paper-missing">')[1].split("</section>")[0]
+        missing, received = section.split('<h3 id="paper-received">')
+        return missing, received
+
+    def report_paper_section() -> str:
+        return report_paper_sections()[0]
 
     before = report_paper_section()
     assert UNIT in before
@@ -143,9 +149,10 @@ def test_paper_copies_button_changes_the_next_report(page: Any, filled: Filled, 
     assert "纸质材料于" in page.inner_text(".flash.ok")
     assert page.inner_text("#paper-state").endswith("已收到")
     page.screenshot(path=str(shots / "unit.png"), full_page=True)
-    after = report_paper_section()
+    after, received = report_paper_sections()
     assert UNIT not in after
-    count = re.compile(r"纸质材料尚未收到（共 (\d+) 家）")
+    assert UNIT in received
+    count = re.compile(r"尚未收到（共 (\d+) 家）")
     first, second = count.search(before), count.search(after)
     assert first is not None and second is not None
     assert int(second.group(1)) == int(first.group(1)) - 1
