@@ -14,6 +14,7 @@ from mailintake.db.models import Message, Submission
 from mailintake.mail.model import is_junk_path
 from mailintake.replies import templates
 from mailintake.replies.recipients import header_text
+from mailintake.text import cn_datetime as local_cn_datetime
 
 if TYPE_CHECKING:
     from parsers.definitions import FormSet
@@ -40,8 +41,7 @@ def reply_kind(message: Message) -> str | None:
 
 def cn_datetime(value: datetime, settings: Settings) -> str:
     """``2019年12月18日17:30`` in the campaign time zone."""
-    local = value.astimezone(settings.campaign.tz)
-    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+    return local_cn_datetime(value, settings.campaign.tz)
 
 
 def receipt_tag(receipt_no: str | None) -> str:
