@@ -27,6 +27,7 @@ from mailintake.db.models import OutboxItem, utcnow
 from mailintake.errors import SmtpError
 from mailintake.text import one_line
 from mailintake.tls import client_context
+from mailintake.vocabulary import OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) 
     with session_factory() as session:
         query = (
             select(OutboxItem.id)
-            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where(OutboxItem.status == OutboxStatus.pending, OutboxItem.next_attempt_at <= now)
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
             .limit(limit)
         )
@@ -173,7 +174,8 @@ def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, l
     with session_factory() as session:
         result = session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id == row_id, OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where(OutboxItem.id == row_id, OutboxItem.status == OutboxStatus.pending,
+                   OutboxItem.next_attempt_at <= now)
             .values(next_attempt_at=now + lease)
             .execution_options(synchronize_session=False)
         )
@@ -187,7 +189,7 @@ def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime)
     """Give a claimed row back untouched (the run stopped before trying it)."""
     with session_factory() as session:
         row = session.get(OutboxItem, row_id)
-        if row is not None and row.status == "pending":
+        if row is not None and row.status == OutboxStatus.pending:
             row.next_attempt_at = now
             session.commit()
 
@@ -209,7 +211,7 @@ def _record(
             return
         row.attempts += 1
         if error is None:
-            row.status = "sent"
+            row.status = OutboxStatus.sent
             row.sent_at = now
             row.last_error = note
             result.sent += 1
@@ -219,7 +221,7 @@ def _record(
             result.retried += 1
             result.errors.append(f"outbox {row_id}: {row.last_error} (retry {row.next_attempt_at:%H:%M} UTC)")
         else:
-            row.status = "failed"
+            row.status = OutboxStatus.failed
             prefix = "" if isinstance(error, _Permanent) else f"gave up after {row.attempts} attempts: "
             row.last_error = prefix + _error_text(error)
             result.failed += 1

@@ -16,6 +16,7 @@ from mailintake.db.models import OutboxItem, Report
 from mailintake.errors import ConfigError
 from mailintake.report.data import report_title
 from mailintake.text import one_line
+from mailintake.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
     from mailintake.report import ReportFiles
@@ -74,7 +75,7 @@ def queue_report_mail(settings: Settings, session: Session, files: ReportFiles) 
         cc=[],
         subject=str(message["Subject"]),
         raw=message.as_bytes(policy=SMTP),
-        status="pending",
+        status=OutboxStatus.pending,
     )
     session.add(item)
     if files.report_id is not None:
