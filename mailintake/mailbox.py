@@ -386,14 +386,6 @@ class MailboxClient:
             raise self._wrap(exc, "UID SEARCH") from None
         return sorted(int(uid) for uid in found if int(uid) > last_uid)
 
-    def all_uids(self) -> list[int]:
-        """Every UID in the folder, ascending (a rescan after a UIDVALIDITY change)."""
-        self._selected()
-        try:
-            return sorted(int(uid) for uid in self.imap.search("ALL"))
-        except Exception as exc:
-            raise self._wrap(exc, "UID SEARCH") from None
-
     def fetch_meta(self, uids: Iterable[int]) -> dict[int, MessageMeta]:
         """RFC822.SIZE, INTERNALDATE and FLAGS for ``uids`` (in batches). Vanished UIDs are absent."""
         self._selected()

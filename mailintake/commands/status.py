@@ -26,11 +26,7 @@ def worker_state(settings: Settings) -> dict[str, Any]:
         with worker_lock(settings, wait=False):
             return {"running": False, "pid": None}
     except WorkerBusyError as err:
-        pid = None
-        text = str(err)
-        if "(pid " in text:
-            pid = int(text.split("(pid ", 1)[1].split(")", 1)[0])
-        return {"running": True, "pid": pid}
+        return {"running": True, "pid": err.pid}
 
 
 def _problems(data: dict[str, Any]) -> list[str]:
