@@ -40,6 +40,10 @@ class StorageError(MailintakeError):
 
 
 class WorkerBusyError(DatabaseError):
-    """Raised when another worker already holds this database's lock."""
+    """Raised when another worker already holds this database's lock; ``pid`` is the holder's, when known."""
 
     exit_code = 7
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid

@@ -22,6 +22,7 @@ from mailintake.rules.chain import decide, run_chain
 from mailintake.sandbox import ParseJob, ReadJob
 from mailintake.storage import Storage, sha256_hex
 from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
+from mailintake.vocabulary import MailStatus
 from parsers.records import FileResult, Flag, Form
 
 
@@ -256,7 +257,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
                       unit_namer=unit_namer)
     run_chain(ctx, pre_parse=True)
     if fetched.raw is None and ctx.ignored_reason is None:
-        message.status = "too_large"
+        message.status = MailStatus.too_large
         message.flags = _flags([_too_large_flag(fetched.size, settings)])
     else:
         for position in range(len(prepared.job_indexes)):
@@ -276,7 +277,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
     message.automatic_reason = ctx.ignored_reason or mail.automatic_reason
     session.flush()
     _store_files(session, message, ctx)
-    if message.status != "ignored" and message.receipt_no is None:
+    if message.status != MailStatus.ignored and message.receipt_no is None:
         message.receipt_no = next_receipt_no(session, settings)
     if existing is None:
         session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
@@ -295,7 +296,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
 def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
     """Add the mail's attachments and forms to its collections, write them in one flush, then let
     each current form supersede older versions — in file order, as if written one by one."""
-    counts_as_current = message.status in ("accepted", "needs_correction")
+    counts_as_current = message.status in (MailStatus.accepted, MailStatus.needs_correction)
     written: list[Submission] = []
     for file_index, outcome in enumerate(ctx.files):
         row = AttachmentRow(
@@ -366,7 +367,7 @@ def record_failure(session: Session, prepared_or_fetched: PreparedMail | Fetched
     message = Message(
         message_id=message_id, sha256=digest, folder=fetched.folder, uidvalidity=fetched.uidvalidity,
         uid=fetched.uid, from_addr=from_addr, subject=subject, received_at=fetched.received_at,
-        size=fetched.size, raw_path=raw_path, status="failed", error=error[:2000], processed_at=utcnow(),
+        size=fetched.size, raw_path=raw_path, status=MailStatus.failed, error=error[:2000], processed_at=utcnow(),
     )
     session.add(message)
     session.flush()

@@ -28,6 +28,10 @@ PG_LOCK_KEYS = (0x6D69, 0x5E1F)
 _RETRY_SECONDS = 0.2
 
 
+def _busy(pid: int | None) -> WorkerBusyError:
+    return WorkerBusyError(busy_message(pid), pid=pid or None)
+
+
 def busy_message(pid: int | None) -> str:
     holder = f" (pid {pid})" if pid else ""
     return (
@@ -73,7 +77,7 @@ def _file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise WorkerBusyError(busy_message(_read_pid(fd))) from None
+                    raise _busy(_read_pid(fd)) from None
                 time.sleep(_RETRY_SECONDS)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
@@ -140,7 +144,7 @@ def _pg_lock(settings: Settings, wait: bool, timeout: float) -> Iterator[None]:
                 if acquired:
                     break
                 if time.monotonic() >= deadline:
-                    raise WorkerBusyError(busy_message(_pg_holder(connection)))
+                    raise _busy(_pg_holder(connection))
                 time.sleep(_RETRY_SECONDS)
             try:
                 yield

@@ -30,6 +30,8 @@ from imapclient.imapclient import SocketTimeout
 from mailintake import __version__
 from mailintake.config import MailboxSettings
 from mailintake.errors import MailboxError
+from mailintake.text import one_line
+from mailintake.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +66,11 @@ class MessageMeta:
     flags: tuple[str, ...]
 
 
-def _one_line(value: object, limit: int = 200) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = " ".join(str(value).split())
-    if text.startswith("b'") or text.startswith('b"'):
+def _imap_text(value: object, limit: int = 200) -> str:
+    text = one_line(value)
+    if text.startswith("b'") or text.startswith('b"'):  # imapclient's errors carry a bytes repr
         text = text[2:-1]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text, limit, ellipsis=True)
 
 
 def _login_hint(host: str) -> str:
@@ -131,27 +131,23 @@ class MailboxClient:
 
     def _ssl_context(self) -> ssl.SSLContext:
         try:
-            context = ssl.create_default_context(cafile=self.settings.ca_file or None)
+            return client_context(self.settings.ca_file, self.settings.verify_tls)
         except (OSError, ssl.SSLError) as exc:
             raise MailboxError(
-                f"cannot read [mailbox] ca_file {self.settings.ca_file} ({_one_line(exc.strerror or exc)}): "
+                f"cannot read [mailbox] ca_file {self.settings.ca_file} ({_imap_text(exc.strerror or exc)}): "
                 "fix the path or remove it"
             ) from None
-        if not self.settings.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
 
     def _network_error(self, exc: BaseException, during: str) -> MailboxError:
         """Translate a socket/TLS-level exception into one line naming the fix."""
         if isinstance(exc, ssl.SSLCertVerificationError):
-            reason = _one_line(exc.verify_message or exc.reason or exc)
+            reason = _imap_text(exc.verify_message or exc.reason or exc)
             return MailboxError(
                 f"TLS certificate verification failed for {self.target} ({reason}): check [mailbox] host, "
                 "or set [mailbox] ca_file for a private certificate authority"
             )
         if isinstance(exc, ssl.SSLError):
-            reason = _one_line(exc.reason or exc)
+            reason = _imap_text(exc.reason or exc)
             return MailboxError(
                 f"TLS handshake with {self.target} failed ({reason}): check [mailbox] security and port "
                 '(security = "ssl" uses port 993, "starttls" port 143)'
@@ -165,7 +161,7 @@ class MailboxClient:
         elif isinstance(exc, ConnectionRefusedError):
             reason = "connection refused"
         else:
-            reason = _one_line(getattr(exc, "strerror", None) or exc) or type(exc).__name__
+            reason = _imap_text(getattr(exc, "strerror", None) or exc) or type(exc).__name__
         if during == "connect":
             return MailboxUnavailable(
                 f"cannot connect to {self.target} ({reason}): check [mailbox] host/port and the network"
@@ -182,7 +178,7 @@ class MailboxClient:
         if isinstance(exc, imaplib.IMAP4.abort):  # before IMAPClientError: abort is a subclass
             if isinstance(exc.__context__, OSError):
                 return self._network_error(exc.__context__, during)
-            reason = _one_line(exc).split(" => ", 1)[-1]  # imapclient prefixes "command: FETCH => "
+            reason = _imap_text(exc).split(" => ", 1)[-1]  # imapclient prefixes "command: FETCH => "
             return MailboxUnavailable(
                 f"IMAP connection to {self.target} lost during {during} ({reason}): check the network; "
                 "the next poll retries"
@@ -190,8 +186,8 @@ class MailboxClient:
         if isinstance(exc, OSError | EOFError):
             return self._network_error(exc, during)
         if isinstance(exc, IMAPClientError):
-            return MailboxError(f"IMAP server {self.target} refused {during}: {_one_line(exc)}")
-        return MailboxError(f"IMAP {during} with {self.target} failed: {type(exc).__name__}: {_one_line(exc)}")
+            return MailboxError(f"IMAP server {self.target} refused {during}: {_imap_text(exc)}")
+        return MailboxError(f"IMAP {during} with {self.target} failed: {type(exc).__name__}: {_imap_text(exc)}")
 
     def connect(self) -> MailboxClient:
         """Open the connection, upgrade to TLS as configured, log in and send ID when offered."""
@@ -252,7 +248,9 @@ class MailboxClient:
                 )
             self.imap.login(user, self.settings.password)
         except LoginError as exc:
-            reason = _one_line(exc).replace(self.settings.password, "***") if self.settings.password else _one_line(exc)
+            reason = _imap_text(exc)
+            if self.settings.password:
+                reason = reason.replace(self.settings.password, "***")
             raise MailboxError(
                 f"IMAP login to {self.target} failed for user {user} ({reason}): check [mailbox] username/password"
                 f"{_login_hint(self.host)}"
@@ -270,7 +268,7 @@ class MailboxClient:
         except (imaplib.IMAP4.abort, OSError) as exc:
             raise self._wrap(exc, "ID") from None
         except IMAPClientError as exc:  # a refused ID is not fatal by itself; SELECT will tell
-            log.warning("IMAP server %s refused the ID command: %s", self.target, _one_line(exc))
+            log.warning("IMAP server %s refused the ID command: %s", self.target, _imap_text(exc))
 
     def _shutdown(self) -> None:
         imap, self._imap = self._imap, None
@@ -325,7 +323,7 @@ class MailboxClient:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise self._wrap(exc, f"SELECT {name}") from None
             raise MailboxError(
-                f"cannot open IMAP folder {name!r} on {self.target} ({_one_line(exc)}): check [mailbox] folder"
+                f"cannot open IMAP folder {name!r} on {self.target} ({_imap_text(exc)}): check [mailbox] folder"
                 f"{self._known_folders_hint()}"
             ) from None
         except Exception as exc:
@@ -387,14 +385,6 @@ class MailboxClient:
         except Exception as exc:
             raise self._wrap(exc, "UID SEARCH") from None
         return sorted(int(uid) for uid in found if int(uid) > last_uid)
-
-    def all_uids(self) -> list[int]:
-        """Every UID in the folder, ascending (a rescan after a UIDVALIDITY change)."""
-        self._selected()
-        try:
-            return sorted(int(uid) for uid in self.imap.search("ALL"))
-        except Exception as exc:
-            raise self._wrap(exc, "UID SEARCH") from None
 
     def fetch_meta(self, uids: Iterable[int]) -> dict[int, MessageMeta]:
         """RFC822.SIZE, INTERNALDATE and FLAGS for ``uids`` (in batches). Vanished UIDs are absent."""

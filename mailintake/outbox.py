@@ -28,6 +28,7 @@ from mailintake.errors import MailintakeError
 from mailintake.replies import REPLY_KINDS
 from mailintake.replies.compose import RenderedReply, render_reply, reply_kind
 from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from mailintake.vocabulary import OutboxStatus
 from mailintake.wire import office_mail
 
 POLICY = email.policy.SMTP
@@ -108,7 +109,7 @@ def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequ
         or_(OutboxItem.recipient_key == wanted, OutboxItem.cc_key == wanted),
         OutboxItem.created_at > now - timedelta(hours=1),
         OutboxItem.kind.in_(kinds),
-        OutboxItem.status != "suppressed",
+        OutboxItem.status != OutboxStatus.suppressed,
     )
     return int(session.scalar(query) or 0)
 
@@ -133,7 +134,7 @@ def _row(message: Message, kind: str, subject: str, now: datetime) -> OutboxItem
         recipients=[],
         cc=[],
         raw=b"",
-        status="pending",
+        status=OutboxStatus.pending,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -164,7 +165,7 @@ def enqueue_reply(
     if recipient.address:
         row.recipients = [recipient.address]
     if recipient.refused or not recipient.address:
-        row.status = "suppressed"
+        row.status = OutboxStatus.suppressed
         row.last_error = recipient.refused or "no recipient"
         session.add(row)
         session.flush()
@@ -174,7 +175,7 @@ def enqueue_reply(
     row.raw = _render_raw(settings, message, rendered, (recipient.name, recipient.address), cc, now)
     cap = settings.smtp.max_replies_per_hour
     if replies_last_hour(session, recipient.address, now) >= cap:
-        row.status = "suppressed"
+        row.status = OutboxStatus.suppressed
         row.last_error = f"more than {cap} automatic replies to {recipient.address} within an hour (loop guard)"
     session.add(row)
     session.flush()
@@ -249,7 +250,7 @@ def queue_again(session: Session, settings: Settings, receipt_no: str, *, now: d
         cc=list(latest.cc),
         subject=latest.subject,
         raw=refresh_identity(latest.raw, settings, now),
-        status="pending",
+        status=OutboxStatus.pending,
         attempts=0,
         next_attempt_at=now,
         created_at=now,

@@ -40,6 +40,7 @@ from mailintake.mail.model import ParsedMail
 from mailintake.sandbox import ParseJob, ParserPool
 from mailintake.storage import Storage
 from mailintake.submissions import load_unit_namer
+from mailintake.vocabulary import MailStatus
 
 if TYPE_CHECKING:
     from mailintake.office.audit import Actor
@@ -203,7 +204,7 @@ class _Cycle:
         with self.session_factory() as session:
             ids = session.scalars(
                 select(Message.id).where(
-                    Message.status == "failed", Message.attempts < MAX_ATTEMPTS, Message.raw_path.is_not(None)
+                    Message.status == MailStatus.failed, Message.attempts < MAX_ATTEMPTS, Message.raw_path.is_not(None)
                 )
             ).all()
         for message_pk in ids:

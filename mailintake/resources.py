@@ -13,10 +13,13 @@ import functools
 import logging
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mailintake.config import CampaignSettings, Settings
 from mailintake.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +67,11 @@ def campaign_path(settings: Settings, key: CampaignFile) -> Path:
 def warn_once(message: str) -> None:
     """Log ``message`` once per process (e.g. a missing template, not once per reply)."""
     log.warning("%s", message)
+
+
+def html_environment(directory: Path) -> Environment:
+    """Jinja2 for HTML pages (the report, the console): autoescaped, undefined names an error."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(str(directory)), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)

@@ -25,7 +25,8 @@ from typing import TypeVar
 
 from mailintake.mail.archives import ArchiveLimits
 from mailintake.mail.model import ParsedMail
-from parsers.records import FileResult, Flag
+from parsers import messages
+from parsers.records import FileResult
 
 _MEMORY_LIMIT_BYTES = 0
 
@@ -118,7 +119,7 @@ def _unreadable(name: str, reason: str) -> FileResult:
     return FileResult(
         file=name,
         format="unknown",
-        flags=[Flag("unreadable", f"附件“{name}”无法读取（{reason}），请重新保存为 Word 文档（.docx）后发送。")],
+        flags=[messages.unreadable(name, reason)],
     )
 
 

@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailintake.config import Settings, SmtpSettings
 from mailintake.db.models import OutboxItem, utcnow
 from mailintake.errors import SmtpError
+from mailintake.text import one_line
+from mailintake.tls import client_context
+from mailintake.vocabulary import OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +53,8 @@ class _Permanent(Exception):
     """A failure retrying cannot fix (5xx)."""
 
 
-def _one_line(value: object, limit: int = 300) -> str:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return " ".join(str(value).split())[:limit]
+def _error_text(value: object) -> str:
+    return one_line(value, 300)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -62,11 +63,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
-    if not smtp.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_context(smtp.ca_file, smtp.verify_tls)
 
 
 def connect(smtp: SmtpSettings) -> smtplib.SMTP:
@@ -94,13 +91,13 @@ def connect(smtp: SmtpSettings) -> smtplib.SMTP:
     except smtplib.SMTPAuthenticationError as exc:
         _close(client)
         raise SmtpError(
-            f"smtp: {host} refused the login ({exc.smtp_code} {_one_line(exc.smtp_error)}); "
+            f"smtp: {host} refused the login ({exc.smtp_code} {_error_text(exc.smtp_error)}); "
             "check [smtp] username and password (QQ mail needs an authorisation code)"
         ) from None
     except smtplib.SMTPNotSupportedError as exc:
         _close(client)
         raise SmtpError(
-            f"smtp: {host} lacks a needed feature ({_one_line(exc)}); check [smtp] security, port and username"
+            f"smtp: {host} lacks a needed feature ({_error_text(exc)}); check [smtp] security, port and username"
         ) from None
     except ssl.SSLCertVerificationError as exc:
         _close(client)
@@ -110,11 +107,11 @@ def connect(smtp: SmtpSettings) -> smtplib.SMTP:
     except smtplib.SMTPResponseException as exc:
         _close(client)
         if 400 <= exc.smtp_code < 500:
-            raise _Temporary(f"{exc.smtp_code} {_one_line(exc.smtp_error)}") from None
-        raise SmtpError(f"smtp: {host} refused us ({exc.smtp_code} {_one_line(exc.smtp_error)})") from None
+            raise _Temporary(f"{exc.smtp_code} {_error_text(exc.smtp_error)}") from None
+        raise SmtpError(f"smtp: {host} refused us ({exc.smtp_code} {_error_text(exc.smtp_error)})") from None
     except (OSError, smtplib.SMTPException) as exc:
         _close(client)
-        raise _Temporary(f"cannot reach {host}:{port} ({_one_line(exc) or type(exc).__name__})") from None
+        raise _Temporary(f"cannot reach {host}:{port} ({_error_text(exc) or type(exc).__name__})") from None
 
 
 def _close(client: smtplib.SMTP | None) -> None:
@@ -138,19 +135,19 @@ def _send(client: smtplib.SMTP, envelope_from: str, row: OutboxItem) -> str | No
         refused = client.sendmail(envelope_from, recipients, row.raw)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        detail = "; ".join(f"{addr}: {code} {_one_line(msg)}" for addr, (code, msg) in exc.recipients.items())
+        detail = "; ".join(f"{addr}: {code} {_error_text(msg)}" for addr, (code, msg) in exc.recipients.items())
         if all(code >= 500 for code in codes):
             raise _Permanent(f"recipient refused: {detail}") from None
         raise _Temporary(f"recipient deferred: {detail}") from None
     except smtplib.SMTPResponseException as exc:  # sender refused, data error, 421 ...
-        text = f"{exc.smtp_code} {_one_line(exc.smtp_error)}"
+        text = f"{exc.smtp_code} {_error_text(exc.smtp_error)}"
         if exc.smtp_code >= 500:
             raise _Permanent(text) from None
         raise _Temporary(text) from None
     except (OSError, smtplib.SMTPException) as exc:
-        raise _Temporary(f"connection lost ({_one_line(exc) or type(exc).__name__})") from None
+        raise _Temporary(f"connection lost ({_error_text(exc) or type(exc).__name__})") from None
     if refused:
-        return "; ".join(f"copy to {addr} refused: {code} {_one_line(msg)}" for addr, (code, msg) in refused.items())
+        return "; ".join(f"copy to {addr} refused: {code} {_error_text(msg)}" for addr, (code, msg) in refused.items())
     return None
 
 
@@ -165,7 +162,7 @@ def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) 
     with session_factory() as session:
         query = (
             select(OutboxItem.id)
-            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where(OutboxItem.status == OutboxStatus.pending, OutboxItem.next_attempt_at <= now)
             .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
             .limit(limit)
         )
@@ -177,7 +174,8 @@ def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, l
     with session_factory() as session:
         result = session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id == row_id, OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where(OutboxItem.id == row_id, OutboxItem.status == OutboxStatus.pending,
+                   OutboxItem.next_attempt_at <= now)
             .values(next_attempt_at=now + lease)
             .execution_options(synchronize_session=False)
         )
@@ -191,7 +189,7 @@ def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime)
     """Give a claimed row back untouched (the run stopped before trying it)."""
     with session_factory() as session:
         row = session.get(OutboxItem, row_id)
-        if row is not None and row.status == "pending":
+        if row is not None and row.status == OutboxStatus.pending:
             row.next_attempt_at = now
             session.commit()
 
@@ -213,19 +211,19 @@ def _record(
             return
         row.attempts += 1
         if error is None:
-            row.status = "sent"
+            row.status = OutboxStatus.sent
             row.sent_at = now
             row.last_error = note
             result.sent += 1
         elif isinstance(error, _Temporary) and row.attempts < settings.smtp.max_attempts:
             row.next_attempt_at = now + backoff(row.attempts)
-            row.last_error = _one_line(error)
+            row.last_error = _error_text(error)
             result.retried += 1
             result.errors.append(f"outbox {row_id}: {row.last_error} (retry {row.next_attempt_at:%H:%M} UTC)")
         else:
-            row.status = "failed"
+            row.status = OutboxStatus.failed
             prefix = "" if isinstance(error, _Permanent) else f"gave up after {row.attempts} attempts: "
-            row.last_error = prefix + _one_line(error)
+            row.last_error = prefix + _error_text(error)
             result.failed += 1
             result.errors.append(f"outbox {row_id}: {row.last_error}")
         session.commit()

@@ -11,9 +11,11 @@ from typing import Any
 import click
 
 from mailintake.commands._common import user_errors
+from mailintake.vocabulary import MailStatus
 
-STATUS_STYLE = {"accepted": "green", "needs_correction": "yellow", "late": "red", "no_form": "cyan",
-                "ignored": "dim", "failed": "bold red", "too_large": "red"}
+STATUS_STYLE = {MailStatus.accepted: "green", MailStatus.needs_correction: "yellow", MailStatus.late: "red",
+                MailStatus.no_form: "cyan", MailStatus.ignored: "dim", MailStatus.failed: "bold red",
+                MailStatus.too_large: "red"}
 
 
 def _forms_text(mail: dict[str, Any]) -> str:

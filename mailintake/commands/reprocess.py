@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailintake.commands._common import database, load, user_errors
+from mailintake.vocabulary import MailStatus
 
 
 def find_message_pks(session_factory: object, ref: str) -> list[int]:
@@ -26,7 +27,8 @@ def find_message_pks(session_factory: object, ref: str) -> list[int]:
         return list(rows)
 
 
-STATUSES = ("accepted", "needs_correction", "no_form", "late", "failed")
+STATUSES = (MailStatus.accepted, MailStatus.needs_correction, MailStatus.no_form, MailStatus.late,
+            MailStatus.failed)
 
 
 def message_pks_with_status(session_factory: object, status: str) -> list[int]:
@@ -47,7 +49,7 @@ def message_pks_with_status(session_factory: object, status: str) -> list[int]:
     "queued only if the outcome changed. MESSAGE is the numeric id shown by `mailintake export` "
     "or the mail's Message-ID; --status reprocesses every stored mail with that status instead."))
 @click.argument("message", required=False)
-@click.option("--status", "status_filter", type=click.Choice(STATUSES),
+@click.option("--status", "status_filter", type=click.Choice([status.value for status in STATUSES]),
               help="Reprocess every stored mail that has this status (e.g. needs_correction after a parser fix).")
 @click.pass_context
 def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | None) -> None:

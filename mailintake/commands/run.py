@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mailintake.commands._common import database, load, user_errors
+
+if TYPE_CHECKING:
+    from mailintake.config import Settings
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 2 bad configuration, 5 database unusable, "
@@ -12,25 +17,11 @@ EXIT_CODES_HELP = (
 )
 
 
-def check_storage(settings: object) -> None:
+def check_storage(settings: Settings) -> None:
     """Fail early, with one line, when the storage directory cannot be written."""
-    import os
-    import tempfile
+    from mailintake.storage import Storage
 
-    from mailintake.config import Settings
-    from mailintake.errors import StorageError
-
-    assert isinstance(settings, Settings)
-    directory = settings.path(settings.storage.dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".write-test-", dir=directory)
-        os.close(fd)
-        os.unlink(name)
-    except OSError as exc:
-        raise StorageError(
-            f"storage: cannot write to {directory} ({exc.strerror}); fix [storage] dir or its permissions"
-        ) from None
+    Storage(settings.path(settings.storage.dir)).ensure_writable()
 
 
 @click.command("run", help="Run the worker: poll, deliver replies and send the daily report.\n\n" + EXIT_CODES_HELP)

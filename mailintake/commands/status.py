@@ -10,6 +10,7 @@ import click
 
 from mailintake.commands._common import database, load, user_errors
 from mailintake.config import Settings
+from mailintake.vocabulary import MailStatus, OutboxStatus
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str | None:
@@ -25,11 +26,7 @@ def worker_state(settings: Settings) -> dict[str, Any]:
         with worker_lock(settings, wait=False):
             return {"running": False, "pid": None}
     except WorkerBusyError as err:
-        pid = None
-        text = str(err)
-        if "(pid " in text:
-            pid = int(text.split("(pid ", 1)[1].split(")", 1)[0])
-        return {"running": True, "pid": pid}
+        return {"running": True, "pid": err.pid}
 
 
 def _problems(data: dict[str, Any]) -> list[str]:
@@ -38,11 +35,11 @@ def _problems(data: dict[str, Any]) -> list[str]:
     poll = data["last_poll"]
     if poll is not None and poll["error"]:
         problems.append(f"the last poll failed: {poll['error']}")
-    failed_mails = data["messages"].get("failed", 0)
+    failed_mails = data["messages"].get(MailStatus.failed, 0)
     if failed_mails:
         problems.append(f"{failed_mails} mail(s) could not be processed (status failed); see the worker log, fix the "
                         "cause, then `mailintake reprocess --status failed`")
-    failed_replies = data["replies"].get("failed", 0) + data["report_mails"].get("failed", 0)
+    failed_replies = data["replies"].get(OutboxStatus.failed, 0) + data["report_mails"].get(OutboxStatus.failed, 0)
     if failed_replies:
         problems.append(f"{failed_replies} mail(s) to send failed for good; see `Failed replies` below, then "
                         "`mailintake resend RECEIPT`")
@@ -70,10 +67,11 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
         report_mails = dict(session.execute(select(OutboxItem.status, func.count()).where(is_report)
                                             .group_by(OutboxItem.status)).all())
         failed = session.scalars(
-            select(OutboxItem).where(OutboxItem.status == "failed").order_by(OutboxItem.id.desc()).limit(10)
+            select(OutboxItem).where(OutboxItem.status == OutboxStatus.failed).order_by(OutboxItem.id.desc()).limit(10)
         ).all()
         pending = session.scalars(
-            select(OutboxItem).where(OutboxItem.status == "pending").order_by(OutboxItem.next_attempt_at).limit(10)
+            select(OutboxItem).where(OutboxItem.status == OutboxStatus.pending)
+            .order_by(OutboxItem.next_attempt_at).limit(10)
         ).all()
 
         def poll_dict(run: PollRun | None) -> dict[str, Any] | None:

@@ -94,10 +94,6 @@ def upgrade(engine: Engine) -> None:
         ) from None
 
 
-def schema_is_current(engine: Engine) -> bool:
-    return "alembic_version" in inspect(engine).get_table_names()
-
-
 def open_database(url: str, base_dir: str | Path = ".", *, migrate: bool = True) -> sessionmaker[Session]:
     """Engine + migrations + a session factory; every failure is one DatabaseError line."""
     engine = make_engine(url, base_dir)

@@ -36,6 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from mailintake.vocabulary import OutboxStatus
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Aware datetimes in, aware UTC datetimes out — on SQLite as on PostgreSQL."""
@@ -209,7 +211,7 @@ class OutboxItem(Base):
     #: the complete RFC 5322 message, rendered when queued
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     #: pending | sent | failed | suppressed
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,7 @@ from mailintake.report.html import environment
 from mailintake.report.sources import Sources
 from mailintake.resources import shipped
 from mailintake.roster import CATEGORIES, UNMATCHED, Unit
+from mailintake.vocabulary import OutboxStatus
 
 TEMPLATE = "final_report.html.j2"
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -112,7 +113,7 @@ def send_final_report(session: Session, settings: Settings, sources: Sources, no
     mail = _mail(settings, subject, html, xlsx_path, now)
     if mail is not None:
         item = OutboxItem(kind="final_report", recipients=[a for _, a in _recipients(settings)], cc=[],
-                          subject=subject, raw=mail.as_bytes(policy=POLICY), status="pending", attempts=0,
+                          subject=subject, raw=mail.as_bytes(policy=POLICY), status=OutboxStatus.pending, attempts=0,
                           next_attempt_at=now, created_at=now)
         session.add(item)
         session.flush()

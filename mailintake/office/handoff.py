@@ -26,6 +26,7 @@ from mailintake.report.data import flag_codes
 from mailintake.report.sources import Sources
 from mailintake.roster import CATEGORIES, UNMATCHED
 from mailintake.storage import Storage
+from mailintake.vocabulary import MailStatus
 
 WORKBOOK_NAME = "公示名单.xlsx"
 BALLOT_NAME = "民主测评票.docx"
@@ -87,7 +88,7 @@ def candidate_lists(session: Session, settings: Settings, sources: Sources) -> l
             quota_text = ""
         chosen = []
         for sub in subs:
-            late = sub.message.status == "late" or "late" in flag_codes(sub.flags)
+            late = sub.message.status == MailStatus.late or "late" in flag_codes(sub.flags)
             if sub.table_no == definition.table and counts_as_candidate(flag_codes(sub.flags), late,
                                                                          decided.get(sub.id)):
                 unit = sources.roster.match(sub.unit or "")

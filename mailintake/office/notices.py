@@ -16,6 +16,7 @@ from mailintake.db.models import OutboxItem
 from mailintake.outbox import POLICY, build_mail, replies_last_hour
 from mailintake.replies import REPLY_KINDS
 from mailintake.replies.recipients import header_text, machine_reason, parse_address
+from mailintake.vocabulary import OutboxStatus
 
 #: outbox kinds of the office's own mail
 NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision")
@@ -39,11 +40,11 @@ def queue_notice(session: Session, settings: Settings, *, kind: str, to: str, na
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
     row = OutboxItem(message_pk=message_pk, kind=kind, recipients=[to], cc=[], subject=str(mail["Subject"]),
-                     raw=mail.as_bytes(policy=POLICY), status="pending", attempts=0, next_attempt_at=now,
+                     raw=mail.as_bytes(policy=POLICY), status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
                      created_at=now)
     cap = settings.smtp.max_replies_per_hour
     if replies_last_hour(session, to, now, CAPPED_KINDS) >= cap:
-        row.status = "suppressed"
+        row.status = OutboxStatus.suppressed
         row.last_error = f"more than {cap} automatic mails to {to} within an hour (loop guard)"
     session.add(row)
     session.flush()

@@ -20,10 +20,11 @@ from mailintake.errors import StorageError
 from mailintake.office.decisions import counts_for_quota, latest_decisions
 from mailintake.roster import Roster, Unit, normalise
 from mailintake.storage import Storage
+from mailintake.vocabulary import MailStatus, OutboxStatus
 
 #: statuses of a mail that count as applying (forms sent, possibly needing correction)
-APPLYING = frozenset({"accepted", "needs_correction", "too_large"})
-NEEDS_CORRECTION = frozenset({"needs_correction", "too_large"})
+APPLYING = frozenset({MailStatus.accepted, MailStatus.needs_correction, MailStatus.too_large})
+NEEDS_CORRECTION = frozenset({MailStatus.needs_correction, MailStatus.too_large})
 _FINAL_RECIPIENT = re.compile(rb"^(?:Final|Original)-Recipient:\s*rfc822;\s*<?([^\s<>;]+@[^\s<>;]+)>?", re.I | re.M)
 #: bytes of a stored bounce searched for its recipients
 _BOUNCE_SCAN = 256 * 1024
@@ -58,7 +59,7 @@ class UnitState:
 
 
 def _person_mail(message: Message) -> bool:
-    return message.status != "ignored" and not message.automatic_reason
+    return message.status != MailStatus.ignored and not message.automatic_reason
 
 
 def unit_states(session: Session, roster: Roster, until: dt.datetime | None = None) -> dict[str, UnitState]:
@@ -84,7 +85,7 @@ def unit_states(session: Session, roster: Roster, until: dt.datetime | None = No
             state.messages.append(message)
         for sub in message.submissions:
             if sub.current and (sub.unit or "").strip():
-                late = message.status == "late" or any(
+                late = message.status == MailStatus.late or any(
                     isinstance(f, dict) and f.get("code") == "late" for f in sub.flags or [])
                 if counts_for_quota(late, decided.get(sub.id)):
                     name = _unit_name(roster, sub.unit)
@@ -108,7 +109,7 @@ def _unit_name(roster: Roster, typed: str) -> str:
 def bounced_addresses(session: Session, settings: Settings) -> set[str]:
     """Addresses our mail could not reach: refused for good by SMTP, or named in a bounce we received."""
     found: set[str] = set()
-    failed = session.scalars(select(OutboxItem.recipients).where(OutboxItem.status == "failed"))
+    failed = session.scalars(select(OutboxItem.recipients).where(OutboxItem.status == OutboxStatus.failed))
     for recipients in failed:
         found.update(str(r).lower() for r in recipients or [])
     storage = Storage(settings.path(settings.storage.dir))

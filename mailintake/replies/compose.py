@@ -14,17 +14,19 @@ from mailintake.db.models import Message, Submission
 from mailintake.mail.model import is_junk_path
 from mailintake.replies import templates
 from mailintake.replies.recipients import header_text
+from mailintake.text import cn_datetime as local_cn_datetime
+from mailintake.vocabulary import MailStatus
 
 if TYPE_CHECKING:
     from parsers.definitions import FormSet
 
 #: message status -> reply kind; statuses not listed (ignored, failed) are never answered
 KIND_BY_STATUS: dict[str, str] = {
-    "accepted": "receipt",
-    "needs_correction": "correction",
-    "too_large": "correction",
-    "late": "late",
-    "no_form": "no_form",
+    MailStatus.accepted: "receipt",
+    MailStatus.needs_correction: "correction",
+    MailStatus.too_large: "correction",
+    MailStatus.late: "late",
+    MailStatus.no_form: "no_form",
 }
 _CN_DIGITS = {1: "一", 2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九", 10: "十"}
 _RECEIPT_TAG = re.compile(r"\s*\[申报回执[^\]]*\]")
@@ -40,8 +42,7 @@ def reply_kind(message: Message) -> str | None:
 
 def cn_datetime(value: datetime, settings: Settings) -> str:
     """``2019年12月18日17:30`` in the campaign time zone."""
-    local = value.astimezone(settings.campaign.tz)
-    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+    return local_cn_datetime(value, settings.campaign.tz)
 
 
 def receipt_tag(receipt_no: str | None) -> str:
@@ -230,7 +231,7 @@ class Composer:
             # a file's own flags are listed under that file, not again among the mail's
             "message_flags": [line for line in _unique(self.flag_line(flag) for flag in message.flags or [])
                               if not any(line in view.defects for view in attachments)],
-            "too_large": message.status == "too_large",
+            "too_large": message.status == MailStatus.too_large,
             "has_files": any(not is_junk_path(a.path) for a in message.attachments) or bool(message.flags),
             "after_deadline": message.received_at > campaign.deadline,
             "max_message_mb": self.settings.mailbox.max_message_bytes // (1024 * 1024),

@@ -19,16 +19,17 @@ from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
 from mailintake.office.decisions import DecisionInfo, counts_for_quota, latest_decisions
 from mailintake.quotas import Quotas
 from mailintake.roster import CATEGORIES, UNMATCHED, Roster, Unit, normalise
+from mailintake.vocabulary import MailStatus, OutboxStatus
 from parsers.definitions import FormSet
 
 STATUS_LABELS: dict[str, str] = {
-    "accepted": "已受理",
-    "needs_correction": "需更正",
-    "late": "逾期",
-    "no_form": "无申报表",
-    "ignored": "已忽略",
-    "too_large": "过大",
-    "failed": "处理失败",
+    MailStatus.accepted: "已受理",
+    MailStatus.needs_correction: "需更正",
+    MailStatus.late: "逾期",
+    MailStatus.no_form: "无申报表",
+    MailStatus.ignored: "已忽略",
+    MailStatus.too_large: "过大",
+    MailStatus.failed: "处理失败",
 }
 REPLY_KIND_LABELS: dict[str, str] = {
     "receipt": "回执",
@@ -41,10 +42,10 @@ REPLY_KIND_LABELS: dict[str, str] = {
     "final_report": "截止报告",
 }
 OUTBOX_STATUS_LABELS: dict[str, str] = {
-    "pending": "待发送",
-    "sent": "已发送",
-    "failed": "发送失败",
-    "suppressed": "未发送（已拦截）",
+    OutboxStatus.pending: "待发送",
+    OutboxStatus.sent: "已发送",
+    OutboxStatus.failed: "发送失败",
+    OutboxStatus.suppressed: "未发送（已拦截）",
 }
 #: the submission flags the report lists, with their section titles
 ISSUE_CODES: dict[str, str] = {
@@ -380,7 +381,7 @@ def _submission_view(sub: Submission, message: Message, match: _Matcher, tz: Zon
         receipt_no=message.receipt_no or "",
         attachment=sub.attachment.path if sub.attachment is not None else "",
         mail_status=message.status,
-        late=message.status == "late" or "late" in codes,
+        late=message.status == MailStatus.late or "late" in codes,
     )
 
 
@@ -397,7 +398,7 @@ def _pending_corrections(messages: list[Message], views: dict[int, MailView]) ->
             latest[sender] = message.received_at
     pending: list[MailView] = []
     for message in messages:
-        if message.status != "needs_correction":
+        if message.status != MailStatus.needs_correction:
             continue
         sender = (message.from_addr or "").lower()
         if sender and latest.get(sender, message.received_at) > message.received_at:
@@ -439,7 +440,7 @@ def gather(
     views = {m.id: _mail_view(m, tz) for m in messages}
     failed = list(session.scalars(
         select(OutboxItem).options(selectinload(OutboxItem.message))
-        .where(OutboxItem.status == "failed").order_by(OutboxItem.id)
+        .where(OutboxItem.status == OutboxStatus.failed).order_by(OutboxItem.id)
     ))
     papers = list(session.scalars(select(PaperCopy)))
 
@@ -505,7 +506,7 @@ def gather(
     issues = {code: [v for v in current if code in flag_codes(v.flags)] for code in ISSUE_CODES}
     unreadable: list[tuple[MailView, str, str]] = []
     for message in messages:
-        if message.status == "ignored":
+        if message.status == MailStatus.ignored:
             continue
         for attachment in message.attachments:
             for text in flag_messages(attachment.flags):
@@ -513,7 +514,7 @@ def gather(
 
     # units: who sent anything, who still owes paper copies, which names match nothing
     sent_units: set[str] = set()
-    senders = {(m.from_addr or "").lower() for m in messages if m.status != "ignored"}
+    senders = {(m.from_addr or "").lower() for m in messages if m.status != MailStatus.ignored}
     for sub, _message in all_subs:
         unit = match(sub.unit or "")
         if unit is not None:
@@ -548,7 +549,7 @@ def gather(
         max_chars=max_chars,
         counts=counts,
         honours=honours,
-        late_mails=[views[m.id] for m in messages if m.status == "late"],
+        late_mails=[views[m.id] for m in messages if m.status == MailStatus.late],
         issues=issues,
         unreadable=unreadable,
         pending_corrections=_pending_corrections(messages, views),
@@ -563,7 +564,7 @@ def gather(
         reminders=[_reply_view(r, tz) for r in session.scalars(
             select(OutboxItem).where(OutboxItem.kind == "reminder").order_by(OutboxItem.id))],
         console_url=console_url.rstrip("/"),
-        manual=[views[m.id] for m in messages if m.status == "no_form"],
+        manual=[views[m.id] for m in messages if m.status == MailStatus.no_form],
         paper_received=_paper_register(papers, match, roster),
     )
 

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, TemplateNotFound
 
 from mailintake.errors import ConfigError
 from mailintake.report.data import ISSUE_CODES, STATUS_LABELS, ReportData
+from mailintake.resources import html_environment
 from mailintake.roster import UNMATCHED
 
 TEMPLATE = "report.html.j2"
@@ -28,13 +29,7 @@ def _tables(numbers: Iterable[int]) -> str:
 
 
 def environment(template_dir: Path) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(template_dir)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = html_environment(template_dir)
     env.filters.update(dt=_dt, d=_d, tables=_tables)
     return env
 

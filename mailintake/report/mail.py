@@ -15,6 +15,8 @@ from mailintake.config import Settings
 from mailintake.db.models import OutboxItem, Report
 from mailintake.errors import ConfigError
 from mailintake.report.data import report_title
+from mailintake.text import one_line
+from mailintake.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
     from mailintake.report import ReportFiles
@@ -22,12 +24,8 @@ if TYPE_CHECKING:
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def _one_line(value: str) -> str:
-    return " ".join(str(value).split())
-
-
 def report_subject(settings: Settings, for_date: dt.date) -> str:
-    return _one_line(f"{report_title(settings.campaign.name)}（{for_date.isoformat()}）")
+    return one_line(f"{report_title(settings.campaign.name)}（{for_date.isoformat()}）")
 
 
 def attachment_name(for_date: dt.date) -> str:
@@ -49,11 +47,11 @@ def build_report_message(settings: Settings, files: ReportFiles, *, now: dt.date
     sender = settings.smtp.sender or settings.smtp.username or settings.mailbox.username
     if "@" not in sender:
         raise ConfigError("config: [smtp] sender is empty; set the address the report is sent from")
-    recipients = [_one_line(r) for r in settings.report.recipients if "@" in r]
+    recipients = [one_line(r) for r in settings.report.recipients if "@" in r]
     if not recipients:
         raise ConfigError("config: [report] recipients is empty; list the office's addresses to mail the report to")
     message = EmailMessage(policy=SMTP)
-    message["From"] = formataddr((_one_line(settings.smtp.sender_name), _one_line(sender)))
+    message["From"] = formataddr((one_line(settings.smtp.sender_name), one_line(sender)))
     message["To"] = ", ".join(recipients)
     message["Subject"] = report_subject(settings, files.for_date)
     message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
@@ -77,7 +75,7 @@ def queue_report_mail(settings: Settings, session: Session, files: ReportFiles) 
         cc=[],
         subject=str(message["Subject"]),
         raw=message.as_bytes(policy=SMTP),
-        status="pending",
+        status=OutboxStatus.pending,
     )
     session.add(item)
     if files.report_id is not None:

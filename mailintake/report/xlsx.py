@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from mailintake.report.data import ReportData, SubmissionView
+from mailintake.vocabulary import OutboxStatus
 from parsers.definitions import FormDefinition
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -221,7 +222,7 @@ def _mail_sheet(ws: Worksheet, data: ReportData, styles: _Styles) -> None:
         replies = [
             f"{r.kind_label}：{r.status_label}"
             + (f" {r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "")
-            + (f"（{r.last_error}）" if r.status == "failed" and r.last_error else "")
+            + (f"（{r.last_error}）" if r.status == OutboxStatus.failed and r.last_error else "")
             + (f" → {'，'.join(r.recipients)}" if r.recipients else "")
             for r in mail.replies
         ]

@@ -8,6 +8,7 @@ from mailintake.rules.file_defects import FileDefectsRule
 from mailintake.rules.late import LateRule
 from mailintake.rules.pages import AttachedPagesRule
 from mailintake.rules.quota import QuotaRule
+from mailintake.vocabulary import MailStatus
 
 #: the chain; an ignored mail stops here, every other rule always runs
 CHAIN: tuple[Rule, ...] = (AutomaticRule(), LateRule(), AttachedPagesRule(), FileDefectsRule(), QuotaRule())
@@ -24,18 +25,18 @@ def run_chain(ctx: MailContext, *, pre_parse: bool) -> None:
             rule.check(ctx)
 
 
-def decide(ctx: MailContext) -> str:
+def decide(ctx: MailContext) -> MailStatus:
     """accepted | needs_correction | late | no_form | ignored."""
     if ctx.ignored_reason is not None:
-        return "ignored"
+        return MailStatus.ignored
     if ctx.late:
-        return "late"
+        return MailStatus.late
     forms = ctx.forms()
     if not forms and not ctx.defects:
-        return "no_form"
+        return MailStatus.no_form
     if ctx.defects:
-        return "needs_correction"
+        return MailStatus.needs_correction
     for file_index, form_index, _outcome, form in forms:
         if any(f.code in CORRECTION_CODES for f in ctx.all_form_flags(file_index, form_index, form)):
-            return "needs_correction"
-    return "accepted"
+            return MailStatus.needs_correction
+    return MailStatus.accepted

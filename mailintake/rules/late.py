@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mailintake.rules.base import MailContext
+from mailintake.text import cn_datetime
 from parsers.records import Flag
 
 
@@ -10,8 +11,7 @@ def format_time(value: object, ctx: MailContext) -> str:
     import datetime as dt
 
     assert isinstance(value, dt.datetime)
-    local = value.astimezone(ctx.settings.campaign.tz)
-    return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+    return cn_datetime(value, ctx.settings.campaign.tz)
 
 
 def carries_material(ctx: MailContext) -> bool:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from mailintake.config import Settings
 from mailintake.report.sources import Sources
+from mailintake.resources import html_environment
 from mailintake.storage import Storage
 
 T = TypeVar("T")
@@ -74,7 +75,6 @@ def template_environment(settings: Settings) -> Environment:
     def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(tz).strftime(fmt) if value is not None else ""
 
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = html_environment(TEMPLATES)
     env.filters.update(when=when)
     return env

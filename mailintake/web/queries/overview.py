@@ -14,6 +14,7 @@ from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submissio
 from mailintake.report.data import STATUS_LABELS
 from mailintake.report.sources import Sources
 from mailintake.roster import CATEGORIES, UNMATCHED
+from mailintake.vocabulary import MailStatus, OutboxStatus
 
 
 @dataclass
@@ -62,7 +63,7 @@ def table_use(session: Session, sources: Sources) -> list[TableUse]:
     rows = session.execute(
         select(Submission.table_no, Submission.unit, func.count())
         .join(Message, Message.id == Submission.message_pk)
-        .where(Submission.current.is_(True), Message.status != "late")
+        .where(Submission.current.is_(True), Message.status != MailStatus.late)
         .group_by(Submission.table_no, Submission.unit)
     ).all()
     per: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -100,7 +101,8 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
     return Overview(
         deadline=settings.campaign.deadline, left=left, closed=closed, statuses=statuses,
         mails_total=sum(int(v) for v in by_status.values()), tables=table_use(session, sources),
-        replies_pending=int(outbox.get("pending", 0)), replies_failed=int(outbox.get("failed", 0)),
+        replies_pending=int(outbox.get(OutboxStatus.pending, 0)),
+        replies_failed=int(outbox.get(OutboxStatus.failed, 0)),
         last_poll=last, last_poll_error=poll.error if poll is not None else None, stale=stale,
         report_id=report.id if report else None, report_date=report.for_date if report else None,
     )
