@@ -200,8 +200,8 @@ def grow_child(cfg: dict[str, Any], queue: Any) -> None:
     """Fill one database through the real intake path; time a window of mails at each checkpoint."""
     from mailintake.config import load_settings
     from mailintake.db.engine import open_database
-    from mailintake.intake import FetchedMail
-    from mailintake.pipeline import _Cycle, make_pool
+    from mailintake.intake.cycle import _Cycle, make_pool
+    from mailintake.intake.fetch import FetchedMail
 
     workdir = Path(cfg["workdir"])
     settings = load_settings(environ={}, overrides={
@@ -215,7 +215,7 @@ def grow_child(cfg: dict[str, Any], queue: Any) -> None:
     results: list[dict[str, Any]] = []
     done = 0
     with make_pool(settings) as pool:
-        from mailintake.intake import read_job, unreadable_mail
+        from mailintake.intake.read import read_job, unreadable_mail
 
         # start the children before timing (their start-up is not a cost per mail)
         warm = [read_job(raw, settings) for raw in raws[:4]]

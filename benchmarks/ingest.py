@@ -391,26 +391,26 @@ class StageTimer:
         setattr(owner, attr, timed)
 
     def install(self) -> None:
-        import mailintake.intake as intake
-        import mailintake.outbox as outbox
-        import mailintake.pipeline as pipeline
+        import mailintake.intake.cycle as cycle
+        import mailintake.intake.decide as decide
+        import mailintake.intake.read as read
+        import mailintake.intake.record as record
         import mailintake.sender as sender
         from mailintake.mailbox import MailboxClient
         from mailintake.sandbox import ParserPool
         from mailintake.storage import Storage
 
-        for attr in ("connect", "select", "uids_above", "fetch_meta", "fetch_raw"):
+        for attr in ("connect", "select", "uids_above", "fetch_meta", "fetch_raw", "fetch_headers"):
             self.wrap(MailboxClient, attr, "fetch")
-        self.wrap(pipeline, "_fetch_headers", "fetch")
-        self.wrap(intake, "read", "mime")  # header-only reads in the worker
+        self.wrap(read, "read_in_process", "mime")  # header-only reads in the worker
         self.wrap(ParserPool, "read_many", "mime")  # waiting for the children to read the mails
         self.wrap(Storage, "put", "storage")
         self.wrap(ParserPool, "parse_many", "parse")
         self.wrap(ParserPool, "close", "parse")
-        self.wrap(intake, "run_chain", "rules")
-        self.wrap(intake, "decide", "rules")
-        self.wrap(outbox, "enqueue_reply", "reply")  # store() imports it at call time
-        self.wrap(pipeline._Cycle, "commit_one", "commit")
+        self.wrap(decide, "run_chain", "rules")
+        self.wrap(decide, "decide", "rules")
+        self.wrap(record, "enqueue", "reply")
+        self.wrap(cycle._Cycle, "commit_one", "commit")
         self.wrap(sender, "deliver_due", "sending")
 
     def stages(self, total: float) -> dict[str, float]:
@@ -474,7 +474,7 @@ def _db_counts(session_factory: Any) -> dict[str, Any]:
 def pipeline_child(cfg: dict[str, Any], queue: Any) -> None:
     """The full pipeline on the loaded mailbox, in a fresh process."""
     from mailintake.db.engine import open_database
-    from mailintake.pipeline import poll_once
+    from mailintake.intake.cycle import poll_once
 
     workdir = Path(cfg["workdir"]) / "pipeline"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -575,7 +575,7 @@ def floor_child(cfg: dict[str, Any], queue: Any) -> None:
 def idle_child(cfg: dict[str, Any], queue: Any) -> None:
     """Process the idle mailbox (not measured), then time idle polls in the same warm process."""
     from mailintake.db.engine import open_database
-    from mailintake.pipeline import make_pool, poll_once
+    from mailintake.intake.cycle import make_pool, poll_once
 
     workdir = Path(cfg["workdir"]) / "idle"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -706,7 +706,7 @@ def _cli_startup() -> dict[str, float]:
     return {
         "python_bare_ms": timed([python, "-c", "pass"]),
         "cli_help_ms": timed([python, "-m", "mailintake", "--help"]),
-        "poll_imports_ms": timed([python, "-c", "import mailintake.commands.poll, mailintake.pipeline, "
+        "poll_imports_ms": timed([python, "-c", "import mailintake.commands.poll, mailintake.intake.cycle, "
                                   "mailintake.mailbox, mailintake.db.engine, mailintake.sender"]),
     }
 

@@ -27,8 +27,8 @@ from ingest import generate
 
 def fill(settings: Any, session_factory: Any, forms: int) -> dict[str, Any]:
     """Store generated mails until at least ``forms`` submissions exist."""
-    from mailintake.intake import FetchedMail
-    from mailintake.pipeline import _Cycle, make_pool
+    from mailintake.intake.cycle import _Cycle, make_pool
+    from mailintake.intake.fetch import FetchedMail
 
     made = mails = 0
     batch: list[FetchedMail] = []

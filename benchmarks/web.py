@@ -166,7 +166,7 @@ def time_pages(url: str, paths: list[str], repeat: int) -> dict[str, dict[str, f
 def time_polls(settings: Any, factory: Any, server: Any, rounds: int) -> dict[str, float]:
     from mailintake.demo import sample_mails
     from mailintake.devservers import append_mail
-    from mailintake.pipeline import make_pool, poll_once
+    from mailintake.intake.cycle import make_pool, poll_once
 
     with make_pool(settings) as pool:
         idle, cpu = [], []
@@ -207,9 +207,9 @@ def main() -> None:
     from mailintake.db.engine import open_database
     from mailintake.demo import OFFICE, sample_mails, start_servers, write_config
     from mailintake.devservers import append_mail, free_port
+    from mailintake.intake.cycle import poll_once
     from mailintake.office.audit import Actor
     from mailintake.office.users import add_user
-    from mailintake.pipeline import poll_once
 
     with tempfile.TemporaryDirectory(prefix="mi-web-bench-") as tmp:
         servers = start_servers()

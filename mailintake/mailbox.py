@@ -430,6 +430,20 @@ class MailboxClient:
         """The raw messages for ``uids`` (``BODY.PEEK[]``, batched). Vanished UIDs are absent."""
         return dict(self.iter_raw(uids))
 
+    def fetch_headers(self, uids: Iterable[int]) -> dict[int, bytes]:
+        """Only the headers (``BODY.PEEK[HEADER]``) of ``uids``: enough to record and answer a mail
+        too large to read. Vanished UIDs are absent."""
+        self._selected()
+        wanted = sorted(set(uids))
+        if not wanted:
+            return {}
+        try:
+            response = self.imap.fetch(wanted, [b"BODY.PEEK[HEADER]"])
+        except Exception as exc:  # a dropped connection is a one-line MailboxError like every other fetch
+            raise self._wrap(exc, "FETCH") from None
+        asked = set(wanted)
+        return {uid: bytes(data.get(b"BODY[HEADER]", b"")) for uid, data in response.items() if uid in asked}
+
     # ---------------------------------------------------------------------------- after commit
 
     def mark_processed(

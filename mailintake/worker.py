@@ -129,7 +129,7 @@ class Worker:
         return outcome
 
     def _poll_and_deliver(self) -> CycleOutcome:
-        from mailintake.pipeline import make_pool, poll_once
+        from mailintake.intake.cycle import make_pool, poll_once
         from mailintake.sender import ReplyStream
 
         self._poll_again.clear()

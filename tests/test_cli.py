@@ -57,7 +57,7 @@ def test_root_help_lists_every_command() -> None:
 
 def test_cli_start_up_imports_nothing_heavy() -> None:
     code = ("import sys, mailintake.cli, mailintake.worker, mailintake.locking, mailintake.logging_setup; "
-            "print(sorted(m for m in ('apscheduler', 'sqlalchemy', 'mailintake.pipeline', 'imapclient', "
+            "print(sorted(m for m in ('apscheduler', 'sqlalchemy', 'mailintake.intake.cycle', 'imapclient', "
             "'openpyxl', 'docx') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]"

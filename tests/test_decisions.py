@@ -177,7 +177,7 @@ def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server, tmp_
     """GIVEN two 表1 projects of a unit, one withdrawn by decision WHEN the unit sends a third THEN it is
     within the limit of two; without the withdrawal a fourth is over it."""
     from mailintake.devservers import append_mail
-    from mailintake.pipeline import poll_once
+    from mailintake.intake.cycle import poll_once
     from tests.helpers import at as cst
     from tests.helpers import mail
     from tests.helpers import make_settings as pipeline_settings

@@ -29,7 +29,7 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import PymapServer, SmtpSink, append_mail, reset_uidvalidity
 from mailintake.errors import MailboxError
-from mailintake.pipeline import poll_once
+from mailintake.intake.cycle import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
 from tests.helpers import at, mail, make_settings
@@ -397,7 +397,6 @@ def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_serv
     """GIVEN a mail over the size limit (only its header is fetched) WHEN the connection drops just
     before that fetch THEN the poll fails with one MailboxError line and the next poll records it."""
     from mailintake.mailbox import MailboxClient
-    from mailintake.pipeline import _fetch_headers
 
     add_mails(imap_server, 0, 1, padding=50_000)
     settings = make_settings(tmp_path, imap=imap_server, mailbox={"max_message_bytes": 100_000})
@@ -406,7 +405,7 @@ def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_serv
         uids = sorted(client.uids_above(0))
         imap_server.drop_connections()
         with pytest.raises(MailboxError) as caught:
-            _fetch_headers(client, uids)
+            client.fetch_headers(uids)
     assert "\n" not in str(caught.value) and "lost during" in str(caught.value)
     session_factory = open_database(settings.database.url)
     result = poll_once(settings, session_factory)

@@ -29,8 +29,8 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import SmtpSink
 from mailintake.devservers.pymap_server import PymapServer
-from mailintake.intake import make_job
-from mailintake.pipeline import make_pool, poll_once
+from mailintake.intake.cycle import make_pool, poll_once
+from mailintake.intake.parse import make_job
 from mailintake.sender import deliver_due
 from parsers.convert import resolve_soffice
 from parsers.sniff import detect_format

@@ -350,7 +350,7 @@ def test_mime_nested_1000_deep_is_flagged(tmp_path):
     """GIVEN a mail nested 1,000 multiparts deep (pymap itself cannot store it, so it goes through
     Dovecot when installed, else straight into the intake cycle) THEN it is recorded with a flag."""
     from mailintake.devservers import dovecot_binary, start_dovecot
-    from mailintake.pipeline import poll_once
+    from mailintake.intake.cycle import poll_once
 
     raw = hostile.nested_mime("<mime-nested-1000@hostile.test>", 1000)
     if dovecot_binary() is None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem, Submission
 from mailintake.devservers import append_mail, reset_uidvalidity
-from mailintake.pipeline import poll_once
+from mailintake.intake.cycle import poll_once
 from mailintake.samples.forms import make_form_docx
 from tests.helpers import at, mail, make_settings, poll_config
 
@@ -222,7 +222,7 @@ def test_fetch_groups_stay_within_the_byte_budget():
     over the message limit (header only) costs nothing."""
     from types import SimpleNamespace
 
-    from mailintake.pipeline import _by_bytes
+    from mailintake.intake.fetch import _by_bytes
 
     sizes = {1: 40, 2: 40, 3: 30, 4: 150, 5: 10, 6: 999, 7: 60}
     meta = {uid: SimpleNamespace(size=size) for uid, size in sizes.items()}
@@ -244,7 +244,7 @@ def test_reprocess_replies_only_when_the_outcome_changes(imap_server, tmp_path):
     """GIVEN a form flagged overlong under a 10-字 limit WHEN it is reprocessed under the same limit THEN
     nothing new is queued; WHEN reprocessed after the limit is fixed THEN its old record is superseded
     and a receipt follows the correction."""
-    from mailintake.pipeline import reprocess_message
+    from mailintake.intake.cycle import reprocess_message
 
     append_mail(imap_server, mail("a <a@sip.gov.cn>", "表2", message_id="<rp@sip>",
                                   attachments={"表2.docx": form2()}), at(16))

@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Ledger, Message, OutboxItem, Submission, utcnow
-from mailintake.intake import FetchedMail, PreparedMail, known_digests, prepare
+from mailintake.intake.cycle import _Cycle
+from mailintake.intake.fetch import FetchedMail
+from mailintake.intake.parse import ParsedFiles, parse_batch, parse_in_process
+from mailintake.intake.read import read_one
+from mailintake.intake.record import known_digests
 from mailintake.outbox import replies_last_hour
-from mailintake.pipeline import _Cycle
 from mailintake.samples.forms import make_form_docx
-from mailintake.sandbox import ParseJob, run_job
 from mailintake.sender import deliver_due
 from mailintake.storage import Storage
 from tests.helpers import at, mail, make_settings
@@ -70,13 +72,12 @@ def _fill(session_factory: sessionmaker[Session]) -> None:
         session.execute(text("ANALYZE"))
 
 
-def _one_mail(tmp_path: Path, settings: Any) -> tuple[PreparedMail, list[Any]]:
+def _one_mail(tmp_path: Path, settings: Any) -> ParsedFiles:
     raw = mail(f"王五 <{SENDER}>", "表1申报材料", message_id="<new-mail@example.cn>",
                attachments={"表1.docx": make_form_docx(1, {"unit": "单位7"})})
     fetched = FetchedMail(folder="INBOX", uidvalidity=1, uid=ROWS + 1, received_at=at(16), size=len(raw), raw=raw)
-    jobs: list[ParseJob] = []
-    prepared = prepare(fetched, settings, Storage(tmp_path / "storage"), jobs, {})
-    return prepared, [run_job(job) for job in jobs]
+    [parsed] = parse_batch([read_one(fetched, settings, Storage(tmp_path / "storage"))], settings, parse_in_process)
+    return parsed
 
 
 def _record(engine: Engine) -> list[tuple[str, Any]]:
@@ -116,13 +117,13 @@ def test_per_mail_queries_use_indexes_at_10000_rows(db_url: str, tmp_path: Path,
     engine = session_factory.kw["bind"]
     try:
         _fill(session_factory)
-        prepared, results = _one_mail(tmp_path, settings)
+        parsed = _one_mail(tmp_path, settings)
         cycle = _Cycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # no parsing here
         seen = _record(engine)
         with session_factory() as session:
-            assert known_digests(session, {_sha(5), _sha(9999), prepared.sha256}) == {_sha(5): 5, _sha(9999): 9999}
+            assert known_digests(session, {_sha(5), _sha(9999), parsed.read.sha256}) == {_sha(5): 5, _sha(9999): 9999}
             assert replies_last_hour(session, SENDER.upper(), utcnow()) == 3
-        cycle.commit_one(prepared, results)
+        cycle.commit_one(parsed)
         delivered = deliver_due(settings, session_factory)
         statements = list(seen)
         assert delivered.sent == 1 and len(smtp_sink.messages) == 1
@@ -146,7 +147,7 @@ def test_upgrade_fills_the_recipient_keys_and_the_receipt_counter(db_url: str) -
     from alembic import command
 
     from mailintake.db.engine import alembic_config, make_engine, upgrade
-    from mailintake.intake import next_receipt_no
+    from mailintake.intake.record import next_receipt_no
 
     engine = make_engine(db_url)
     with engine.begin() as connection:

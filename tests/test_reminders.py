@@ -349,7 +349,7 @@ def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, imap_serv
     """GIVEN a delivery failure report for jia@example.cn in the real mailbox WHEN polled THEN 甲 is reminded
     by phone, not by mail."""
     from mailintake.devservers import append_mail
-    from mailintake.pipeline import poll_once
+    from mailintake.intake.cycle import poll_once
     from mailintake.samples.mails import builder
     from tests.helpers import make_settings
 

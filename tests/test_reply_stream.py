@@ -12,8 +12,8 @@ from sqlalchemy import func, insert, select
 from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import append_mail
+from mailintake.intake.cycle import poll_once
 from mailintake.outbox import build_mail
-from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import ReplyStream, deliver_due
 from tests.helpers import at, mail, make_settings
@@ -83,7 +83,7 @@ def test_a_stream_with_nothing_due_sends_nothing(tmp_path: Path, smtp_sink: Any)
 
 def test_a_poll_starts_with_small_fetch_groups() -> None:
     """The first group of a poll is small (its replies leave early), then groups double up to fetch_batch."""
-    from mailintake.pipeline import _chunks
+    from mailintake.intake.fetch import _chunks
 
     assert [len(c) for c in _chunks(list(range(200)), 50)] == [5, 10, 20, 40, 50, 50, 25]
     assert [list(c) for c in _chunks([1, 2, 3], 2)] == [[1, 2], [3]]

@@ -17,7 +17,7 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Message
 from mailintake.devservers import SmtpSink, append_mail
 from mailintake.devservers.pymap_server import PymapServer
-from mailintake.pipeline import poll_once
+from mailintake.intake.cycle import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
 from tests.helpers import at, mail, make_settings

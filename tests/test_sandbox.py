@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailintake.intake import read_job, unreadable_mail
+from mailintake.intake.read import read_job, unreadable_mail
 from mailintake.samples.forms import make_form_docx
 from mailintake.sandbox import ParserPool
 from tests.helpers import mail, make_settings

@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from mailintake.db.engine import open_database
 from mailintake.db.models import Message, Submission
-from mailintake.intake import FetchedMail, prepare
-from mailintake.pipeline import _Cycle
+from mailintake.intake.cycle import _Cycle
+from mailintake.intake.fetch import FetchedMail
+from mailintake.intake.parse import parse_batch, parse_in_process
+from mailintake.intake.read import read_one
 from mailintake.samples.forms import make_form_docx
-from mailintake.sandbox import ParseJob, run_job
 from mailintake.storage import Storage
 from tests.helpers import at, mail, make_settings
 
@@ -21,9 +22,9 @@ UNIT = "苏州工业园区行政审批局"
 def _commit(cycle: _Cycle, tmp_path: Path, uid: int, files: dict[str, bytes]) -> None:
     raw = mail(f"园区 <yq{uid}@sipac.gov.cn>", "表2申报", message_id=f"<m{uid}@sip>", attachments=files)
     fetched = FetchedMail(folder="INBOX", uidvalidity=1, uid=uid, received_at=at(16, 10, uid), size=len(raw), raw=raw)
-    jobs: list[ParseJob] = []
-    prepared = prepare(fetched, cycle.settings, Storage(tmp_path / "storage"), jobs, {})
-    cycle.commit_one(prepared, [run_job(job) for job in jobs])
+    read = read_one(fetched, cycle.settings, Storage(tmp_path / "storage"))
+    [parsed] = parse_batch([read], cycle.settings, parse_in_process)
+    cycle.commit_one(parsed)
 
 
 def test_two_versions_in_one_mail_the_later_file_wins(db_url: str, tmp_path: Path) -> None:

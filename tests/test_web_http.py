@@ -336,9 +336,9 @@ def test_pages_search_and_actions_on_sqlite_and_postgresql(db_url: str, imap_ser
     from mailintake.db.engine import open_database
     from mailintake.demo import sample_mails
     from mailintake.devservers import append_mail
+    from mailintake.intake.cycle import poll_once
     from mailintake.office.audit import Actor
     from mailintake.office.users import add_user
-    from mailintake.pipeline import poll_once
     from tests.helpers import make_settings
     from tests.web_support import SECRET
 

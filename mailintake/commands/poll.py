@@ -21,9 +21,9 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
     Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails.
     """
     with user_errors():
+        from mailintake.intake.cycle import poll_once
         from mailintake.locking import worker_lock
         from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
-        from mailintake.pipeline import poll_once
 
         settings = load(ctx, mailbox=True)
         register_settings_secrets(settings)

@@ -77,7 +77,7 @@ def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | 
             if len(pks) > 1:
                 ids = ", ".join(str(pk) for pk in pks)
                 raise click.UsageError(f"{message!r} names {len(pks)} stored mails (ids {ids}); give the numeric id")
-        from mailintake.pipeline import make_pool
+        from mailintake.intake.cycle import make_pool
 
         with make_pool(settings) as pool:
             for pk in pks:

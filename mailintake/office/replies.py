@@ -44,6 +44,6 @@ def resend_reply(session: Session, settings: Settings, receipt_no: str, actor: A
 def reprocess(settings: Settings, session_factory: sessionmaker[Session], message_pk: int, actor: Actor, *,
               pool: ParserPool | None = None) -> str:
     """Re-parse a stored mail (``mailintake reprocess``); returns its new status. Commits on its own."""
-    from mailintake.pipeline import reprocess_message
+    from mailintake.intake.cycle import reprocess_message
 
     return reprocess_message(settings, session_factory, message_pk, pool=pool, actor=actor)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, TemplateError, TemplateNotFound, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from mailintake.config import Settings
 from mailintake.errors import ConfigError
 from mailintake.resources import campaign_path, shipped, warn_once
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ SHIPPED_DIR = shipped("templates")
 
 def make_environment(directory: str | Path) -> Environment:
     """An environment loading from ``directory``; ``.html``/``.html.j2`` templates autoescaped."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape  # on first use: the poll path stays light
+
     return Environment(
         loader=FileSystemLoader(str(directory)),
         autoescape=select_autoescape(enabled_extensions=("html", "htm", "html.j2"), default_for_string=False),
@@ -61,6 +64,8 @@ def render(settings: Settings, name: str, context: dict[str, Any], *, optional: 
 
     With ``optional`` a template absent from both places yields None (the HTML variants).
     """
+    from jinja2 import TemplateError, TemplateNotFound
+
     configured = template_dir(settings)
     try:
         return _render(configured, name, context)
@@ -82,6 +87,8 @@ def render(settings: Settings, name: str, context: dict[str, Any], *, optional: 
 
 def check_templates(settings: Settings, names: list[str]) -> list[str]:
     """One line per template in the configured directory that is missing or does not compile."""
+    from jinja2 import TemplateError, TemplateNotFound
+
     problems: list[str] = []
     env = make_environment(template_dir(settings))
     for name in names:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mailintake.rules.base import MailContext
+from mailintake.rules.base import Findings, MailContext
+from parsers.records import Flag
 from parsers.sniff import IMAGES
 
 #: a scan or photo sent beside a readable Word form is welcome, not a defect
@@ -13,20 +14,14 @@ class FileDefectsRule:
     name = "file_defects"
     description = "Unreadable or unsupported attachments, archive and size problems."
 
-    def check(self, ctx: MailContext) -> bool:
+    def check(self, ctx: MailContext) -> Findings:
         has_forms = bool(ctx.forms())
-        found = False
-        for flag in ctx.mail.flags:
-            ctx.defects.append(flag)
-            found = True
+        defects: list[Flag] = list(ctx.mail.flags)
+        notes: list[Flag] = []
         for outcome in ctx.files:
             for flag in outcome.result.flags:
                 informational = flag.code in ("no_form", "macro_ignored") or (
                     has_forms and flag.code == "unsupported_format" and outcome.result.format in _SIDE_FORMATS
                 )
-                if informational:
-                    ctx.notes.append(flag)
-                else:
-                    ctx.defects.append(flag)
-                    found = True
-        return found
+                (notes if informational else defects).append(flag)
+        return Findings(defects=tuple(defects), notes=tuple(notes))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from mailintake.rules.base import MailContext
+import datetime as dt
+
+from mailintake.rules.base import Findings, MailContext
 from mailintake.text import cn_datetime
 from parsers.records import Flag
 
 
-def format_time(value: object, ctx: MailContext) -> str:
-    import datetime as dt
-
-    assert isinstance(value, dt.datetime)
+def format_time(value: dt.datetime, ctx: MailContext) -> str:
     return cn_datetime(value, ctx.settings.campaign.tz)
 
 
@@ -24,16 +23,13 @@ class LateRule:
     name = "late"
     description = "Material (a file) received (IMAP INTERNALDATE) after the campaign deadline."
 
-    def check(self, ctx: MailContext) -> bool:
+    def check(self, ctx: MailContext) -> Findings:
         deadline = ctx.settings.campaign.deadline
         if ctx.received_at <= deadline or not carries_material(ctx):
-            return False
-        ctx.late = True
-        ctx.defects.append(
-            Flag(
-                "late",
-                f"本邮件于{format_time(ctx.received_at, ctx)}收到，已超过申报截止时间"
-                f"{format_time(deadline, ctx)}，按通知要求视作不申报。",
-            )
+            return Findings()
+        flag = Flag(
+            "late",
+            f"本邮件于{format_time(ctx.received_at, ctx)}收到，已超过申报截止时间"
+            f"{format_time(deadline, ctx)}，按通知要求视作不申报。",
         )
-        return True
+        return Findings(defects=(flag,), late=True)

@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from mailintake.rules.base import FileOutcome, MailContext
+from mailintake.rules.base import FileOutcome, Findings, MailContext
 from parsers.definitions import FieldDefinition, FormDefinition, FormSet, load_definitions
 from parsers.records import FileResult, Flag, Form
 from parsers.rules import overlong
@@ -45,59 +45,60 @@ class AttachedPagesRule:
     name = "attached_pages"
     description = "A separate page (附页) in the same mail continues a form's box and counts for it."
 
-    def check(self, ctx: MailContext) -> bool:
+    def check(self, ctx: MailContext) -> Findings:
         forms = ctx.forms()
         if not forms:
-            return False
+            return Findings()
         definitions = _definitions(str(ctx.settings.path(ctx.settings.campaign.forms)))
-        pages = [(index, outcome) for index, outcome in enumerate(ctx.files)
+        files = list(ctx.files)
+        pages = [(index, outcome) for index, outcome in enumerate(files)
                  if not outcome.result.forms and outcome.result.page_text]
         boxes = [(fi, ri, definitions.get(form.table), item) for fi, ri, _o, form in forms
                  for item in _narrative(definitions.get(form.table))]
-        pointing = [box for box in boxes if _refers(ctx.files[box[0]].result.forms[box[1]].fields.get(box[3].key, ""))]
+        pointing = [box for box in boxes if _refers(files[box[0]].result.forms[box[1]].fields.get(box[3].key, ""))]
         # pages after the table in the form's own document go to that document's boxes first
-        found = False
+        linked = False
         remaining = []
         for box in pointing:
-            own = ctx.files[box[0]]
+            own = files[box[0]]
             if own.result.forms and own.result.page_text:
-                name = f"{_file_name(own)}表格后"
-                self._link(ctx, name, own.result.page_text, *box)
-                ctx.files[box[0]] = replace(ctx.files[box[0]], result=replace(ctx.files[box[0]].result, page_text=""))
-                found = True
+                files[box[0]] = _link(own, f"{_file_name(own)}表格后", own.result.page_text, ctx, *box[1:])
+                files[box[0]] = replace(files[box[0]], result=replace(files[box[0]].result, page_text=""))
+                linked = True
             else:
                 remaining.append(box)
         # the boxes that say “详见附页” take the pages in order; else a single form's single box takes one page
         targets = remaining if pointing else (boxes if len(boxes) == 1 else [])
-        for (page_index, page), box in zip(pages, targets, strict=False):
-            self._link(ctx, _file_name(page), page.result.page_text, *box)
+        for (page_index, page), (fi, ri, definition, item) in zip(pages, targets, strict=False):
+            files[fi] = _link(files[fi], _file_name(page), page.result.page_text, ctx, ri, definition, item)
             # the page is part of the form now, not a file without a form
-            ctx.files[page_index] = replace(page, result=FileResult(page.result.file, page.result.format,
-                                                                    page_text=page.result.page_text))
-            found = True
+            files[page_index] = replace(page, result=FileResult(page.result.file, page.result.format,
+                                                                page_text=page.result.page_text))
+            linked = True
+        missing: dict[tuple[int, int], tuple[Flag, ...]] = {}
         for fi, ri, definition, item in remaining[len(pages):]:
-            ctx.form_flags.setdefault((fi, ri), []).append(Flag(
+            missing[(fi, ri)] = (*missing.get((fi, ri), ()), Flag(
                 "incomplete", f"{definition.display}“{item.label}”写明见附页，但本邮件中没有附页，"
                               f"请将附页与申报表一同发送。", item.key))
-            found = True
-        return found
+        return Findings(form_flags=missing, files=tuple(files) if linked else None)
 
-    def _link(self, ctx: MailContext, name: str, text: str, fi: int, ri: int,
-              definition: FormDefinition, item: FieldDefinition) -> None:
-        outcome = ctx.files[fi]
-        form = outcome.result.forms[ri]
-        page_chars = count_chars(text)
-        box_chars = count_chars(form.fields.get(item.key, ""))
-        counted = page_chars + (0 if _refers(form.fields.get(item.key, "")) else box_chars)
-        boxes = [(x.label, counted if x.key == item.key else count_chars(form.fields.get(x.key, "")))
-                 for x in _narrative(definition)]
-        total = sum(chars for _, chars in boxes)
-        fields = {**form.fields, PAGE_FIELD: f"{name}（{item.label}，{page_chars}字）"}
-        flags = [f for f in form.flags if f.code != "overlong"]
-        flags += overlong(definition, total, ctx.settings.campaign.max_chars, boxes)
-        linked = Form(form.table, form.title, fields, total, flags)
-        forms = [linked if index == ri else other for index, other in enumerate(outcome.result.forms)]
-        ctx.files[fi] = replace(outcome, result=replace(outcome.result, forms=forms))
+
+def _link(outcome: FileOutcome, name: str, text: str, ctx: MailContext, ri: int,
+          definition: FormDefinition, item: FieldDefinition) -> FileOutcome:
+    """The file with its form ``ri`` continued by the page ``name``: 附页 named, 字数 recounted."""
+    form = outcome.result.forms[ri]
+    page_chars = count_chars(text)
+    box_chars = count_chars(form.fields.get(item.key, ""))
+    counted = page_chars + (0 if _refers(form.fields.get(item.key, "")) else box_chars)
+    boxes = [(x.label, counted if x.key == item.key else count_chars(form.fields.get(x.key, "")))
+             for x in _narrative(definition)]
+    total = sum(chars for _, chars in boxes)
+    fields = {**form.fields, PAGE_FIELD: f"{name}（{item.label}，{page_chars}字）"}
+    flags = [f for f in form.flags if f.code != "overlong"]
+    flags += overlong(definition, total, ctx.settings.campaign.max_chars, boxes)
+    linked = Form(form.table, form.title, fields, total, flags)
+    forms = [linked if index == ri else other for index, other in enumerate(outcome.result.forms)]
+    return replace(outcome, result=replace(outcome.result, forms=forms))
 
 
 def _file_name(outcome: FileOutcome) -> str:
