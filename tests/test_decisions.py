@@ -14,11 +14,13 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailintake.cli import cli
+from mailintake.config import Settings
 from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry, Decision, OutboxItem, Submission
-from mailintake.devservers import SmtpSink
+from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.export import export_csv, export_json
 from mailintake.office.audit import Actor
 from mailintake.office.decisions import DecisionError, decide
@@ -30,12 +32,12 @@ NOW = at(19, 9)
 CLERK = Actor("wangyan", "10.0.0.7")
 
 
-def _sub(session, table: int, field: str, value: str) -> Submission:  # type: ignore[no-untyped-def]
+def _sub(session: Session, table: int, field: str, value: str) -> Submission:
     return next(s for s in session.scalars(select(Submission).where(Submission.table_no == table))
                 if s.fields.get(field) == value and s.current)
 
 
-def _counts(settings, session) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def _counts(settings: Settings, session: Session) -> dict[int, int]:
     return {h.table: h.count for h in collect(settings, session, now=NOW).honours}
 
 
@@ -83,9 +85,9 @@ def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path,
 
         buffer = io.StringIO()
         export_csv(session, buffer)
-        rows = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
-        assert rows[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
-        assert rows[third.id - 1] == ""
+        decided = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
+        assert decided[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
+        assert decided[third.id - 1] == ""
         data = export_json(session)
         decisions = {s["id"]: s["decision"] for s in data["submissions"] if s["decision"]}
         assert decisions == {
@@ -113,7 +115,8 @@ def test_the_newest_decision_counts_and_all_are_kept(tmp_path: Path, db_url: str
     ((1, "approve", "理由"), "decide: unknown decision 'approve'; use accept (同意受理) or withdraw (撤回)"),
     ((1, "accept", "  "), "decide: give the reason (--reason TEXT); it is kept with the decision"),
 ])
-def test_bad_decisions_are_one_clear_line_and_leave_nothing(tmp_path: Path, args: tuple, message: str) -> None:
+def test_bad_decisions_are_one_clear_line_and_leave_nothing(tmp_path: Path, args: tuple[int, str, str],
+                                                          message: str) -> None:
     settings = make_settings(tmp_path)
     with open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")() as session:
         build_story(session)
@@ -173,7 +176,7 @@ def test_cli_decide_notify_sends_one_mail_and_audit_lists_it(tmp_path: Path, smt
     assert (code, out, err) == (0, "", "（无操作记录）\n")
 
 
-def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server: PymapServer, tmp_path: Path) -> None:
     """GIVEN two 表1 projects of a unit, one withdrawn by decision WHEN the unit sends a third THEN it is
     within the limit of two; without the withdrawal a fourth is over it."""
     from mailintake.devservers import append_mail

@@ -21,7 +21,7 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, AuditEntry
 from mailintake.office.audit import Actor
 from mailintake.office.decisions import decide
-from mailintake.office.handoff import candidate_lists, write_handoff
+from mailintake.office.handoff import TableList, candidate_lists, write_handoff
 from mailintake.report.sources import load_sources
 from mailintake.samples.forms import make_form_docx
 from mailintake.storage import Storage
@@ -51,7 +51,7 @@ def seed(session: Session, settings: Settings) -> dict[int, bytes]:
     return stored
 
 
-def names(lists) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+def names(lists: list[TableList]) -> dict[int, list[str]]:
     return {t.table: [f"{c.seq} {c.name} {c.project or c.position}".strip() for c in t.candidates] for t in lists}
 
 
@@ -121,7 +121,9 @@ def test_handoff_files(tmp_path: Path) -> None:
 
     ballot = docx.Document(str(out / "民主测评票.docx"))
     section = ballot.sections[0]
-    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4
+    width, height = section.page_width, section.page_height
+    assert width is not None and height is not None
+    assert (round(width.mm), round(height.mm)) == (210, 297)  # A4
     grids = ballot.tables
     assert [[c.text for c in g.rows[0].cells] for g in grids] == [["序号", "候选对象", "同意", "不同意", "弃权"]] * 4
     assert [len(g.rows) - 1 for g in grids] == [5, 2, 1, 0]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mailintake.config import Settings, load_settings
 from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry, OutboxItem, ReminderSent
-from mailintake.devservers import SmtpSink
+from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.export import export_json
 from mailintake.office.audit import Actor
 from mailintake.office.reminders import Reminder, preview_reminders, send_reminders
@@ -126,8 +126,8 @@ def test_each_kind_once_per_day_to_the_right_units(tmp_path: Path, db_url: str, 
         assert [(a.action, a.unit, a.actor) for a in audit] == [("reminder_sent", u, "wangyan") for _, u, _ in ledger]
         assert audit[0].detail == "催报（尚未报送）→ jia@example.cn"
 
-    result = deliver_due(settings, factory, now=after)
-    assert (result.sent, result.failed) == (5, 0)
+    delivery = deliver_due(settings, factory, now=after)
+    assert (delivery.sent, delivery.failed) == (5, 0)
     delivered = smtp_sink.wait_for(5)
     assert sorted(tuple(m.rcpt_tos) for m in delivered) == [
         ("jia@example.cn",), ("wu@example.cn",), ("yi@example.cn",), ("yi@example.cn",), ("yi@example.cn",)]
@@ -345,7 +345,7 @@ def test_cli_preview_then_send(tmp_path: Path) -> None:
                                                "queue them")
 
 
-def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, imap_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, imap_server: PymapServer) -> None:
     """GIVEN a delivery failure report for jia@example.cn in the real mailbox WHEN polled THEN 甲 is reminded
     by phone, not by mail."""
     from mailintake.devservers import append_mail
