@@ -90,13 +90,13 @@ def run_cli(config: Path, *args: str, timeout: float = 120) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("fault", ["drop", "restart"])
-def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, tmp_path, fault):
+def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, env, fault):
     """GIVEN 12 mails fetched 2 at a time WHEN the server drops every connection (or restarts) after
     the third batch THEN the poll stops with a one-line MailboxError, what it committed stays, and
     the next poll records the rest — each mail once, each reply queued once."""
     add_mails(imap_server, 0, 12)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch": 2, "timeout": 10})
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, mailbox={"fetch_batch": 2, "timeout": 10})
+    session_factory = env.session_factory
 
     def cut(done: int, total: int) -> None:
         if done == 6:
@@ -113,12 +113,12 @@ def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, tmp_path
     assert message_ids(session_factory) == expected_ids(12)
 
 
-def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, tmp_path):
+def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, env):
     """GIVEN large mails WHEN another thread cuts the connection while the poll is fetching THEN
     nothing half-read is recorded and a second poll completes the set."""
     add_mails(imap_server, 0, 8, padding=400_000)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch": 4, "timeout": 10})
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, mailbox={"fetch_batch": 4, "timeout": 10})
+    session_factory = env.session_factory
     stop = threading.Event()
 
     def dropper() -> None:
@@ -142,10 +142,10 @@ def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, tmp_path):
     assert message_ids(session_factory) == expected_ids(8)
 
 
-def test_server_restarted_between_polls(imap_server, tmp_path):
+def test_server_restarted_between_polls(imap_server, env):
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     assert poll_once(settings, session_factory).counts == {"accepted": 3}
     imap_server.restart()
     add_mails(imap_server, 3, 2)
@@ -154,12 +154,12 @@ def test_server_restarted_between_polls(imap_server, tmp_path):
     assert counts(session_factory) == (5, 5, 5)
 
 
-def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, tmp_path):
+def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, env):
     """GIVEN 3 processed mails WHEN UIDVALIDITY changes and 2 mails arrive THEN the rescan sees 5,
     records the 2 new ones and answers only them."""
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     reset_uidvalidity(imap_server)
     add_mails(imap_server, 3, 2)
@@ -215,10 +215,10 @@ def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp
     assert delivered(smtp_sink) == Counter({f"<f{n}@qq.com>": 1 for n in range(3)})
 
 
-def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, tmp_path):
+def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, env):
     add_mails(imap_server, 0, 2)
-    settings = make_settings(tmp_path, imap=imap_server)  # SMTP port 9: nobody listens
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)  # SMTP port 9: nobody listens
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     result = deliver_due(settings, session_factory)
     assert (result.sent, result.retried, result.failed) == (0, 2, 0)
@@ -298,11 +298,11 @@ def write_lock_held(db_path: Path, seconds: float, *, until_exit: bool = False) 
         thread.join(seconds + 10)
 
 
-def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp_path):
+def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp_path, env):
     """GIVEN another connection holding the SQLite write lock for 3 s THEN the poll waits and records all."""
     add_mails(imap_server, 0, 4)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     started = time.monotonic()
     with write_lock_held(tmp_path / "mailintake.db", 3):
         result = poll_once(settings, session_factory)
@@ -311,13 +311,13 @@ def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp
     assert counts(session_factory) == (4, 4, 4)
 
 
-def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap_server, tmp_path):
+def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap_server, tmp_path, env):
     """GIVEN a running worker holding this database's lock WHEN `mailintake poll --wait 1` starts THEN
     it exits 7 with one line; once the lock is free a poll records everything."""
     from mailintake.locking import worker_lock
 
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
+    settings = env.settings(imap=imap_server)
     open_database(settings.database.url)
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
     with worker_lock(settings):
@@ -330,12 +330,12 @@ def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap
     assert json.loads(done.stdout)["counts"] == {"accepted": 3}
 
 
-def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tmp_path):
+def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tmp_path, env):
     """GIVEN the SQLite write lock held longer than the 30 s busy timeout THEN `mailintake poll` exits
     with one line naming the database (exit 5), and the next poll records every mail."""
     add_mails(imap_server, 0, 2)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
     with write_lock_held(tmp_path / "mailintake.db", 240, until_exit=True):
         failed = run_cli(config, "poll", "--no-send")
@@ -366,15 +366,15 @@ def small_storage(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(directory)], capture_output=True)
 
 
-def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, small_storage):
+def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, env, small_storage):
     """GIVEN a storage directory with room for about two mails WHEN 8 mails arrive THEN the poll stops
     with one line naming the full storage (exit 6), the mails it could not store are not recorded,
     and after space is freed the next poll records every mail once."""
     add_mails(imap_server, 0, 8, padding=8_000)  # ~80 kB each, the same form in all
     filler = small_storage / "filler.bin"
     filler.write_bytes(b"\0" * (1024 * 1024 - 250 * 1024))
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
 
     full = run_cli(config, "poll", "--no-send")
@@ -393,14 +393,14 @@ def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, small_sto
     assert message_ids(session_factory) == expected_ids(8)
 
 
-def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_server, tmp_path):
+def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_server, env):
     """GIVEN a mail over the size limit (only its header is fetched) WHEN the connection drops just
     before that fetch THEN the poll fails with one MailboxError line and the next poll records it."""
     from mailintake.mailbox import MailboxClient
     from mailintake.pipeline import _fetch_headers
 
     add_mails(imap_server, 0, 1, padding=50_000)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"max_message_bytes": 100_000})
+    settings = env.settings(imap=imap_server, mailbox={"max_message_bytes": 100_000})
     with MailboxClient(settings.mailbox) as client:
         client.select()
         uids = sorted(client.uids_above(0))
@@ -408,6 +408,6 @@ def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_serv
         with pytest.raises(MailboxError) as caught:
             _fetch_headers(client, uids)
     assert "\n" not in str(caught.value) and "lost during" in str(caught.value)
-    session_factory = open_database(settings.database.url)
+    session_factory = env.session_factory
     result = poll_once(settings, session_factory)
     assert result.counts == {"too_large": 1}

@@ -346,7 +346,7 @@ def test_each_mail_answered_at_most_once(outcome):
     assert [pk for pk, n in Counter(pks).items() if n > 1] == []
 
 
-def test_mime_nested_1000_deep_is_flagged(tmp_path):
+def test_mime_nested_1000_deep_is_flagged(tmp_path, env):
     """GIVEN a mail nested 1,000 multiparts deep (pymap itself cannot store it, so it goes through
     Dovecot when installed, else straight into the intake cycle) THEN it is recorded with a flag."""
     from mailintake.devservers import dovecot_binary, start_dovecot
@@ -359,8 +359,8 @@ def test_mime_nested_1000_deep_is_flagged(tmp_path):
     try:
         append_mail(server, raw, at(16))
         append_mail(server, hostile.valid_mail(), at(16, 11))
-        settings = make_settings(tmp_path, imap=server)
-        session_factory = open_database(settings.database.url)
+        settings = env.settings(imap=server)
+        session_factory = env.session_factory
         started = time.monotonic()
         result = poll_once(settings, session_factory)
         assert time.monotonic() - started < 30
