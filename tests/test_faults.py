@@ -32,7 +32,8 @@ from mailintake.errors import MailboxError
 from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
-from tests.helpers import at, mail, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at, mail
 
 REPO = Path(__file__).resolve().parent.parent
 FORM = make_form_docx(2, {"unit": "苏州工业园区行政审批局", "deeds": "推行“一件事一窗办”。"})
@@ -172,11 +173,11 @@ def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, env):
 # ------------------------------------------------------------------------------------------- SMTP
 
 
-def queued(imap_server: PymapServer, tmp_path: Path, smtp_sink: SmtpSink,
+def queued(imap_server: PymapServer, env: Env, smtp_sink: SmtpSink,
            count: int) -> tuple[Settings, sessionmaker[Session]]:
     add_mails(imap_server, 0, count)
-    settings = make_settings(tmp_path, imap=imap_server, smtp=smtp_sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, smtp=smtp_sink)
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     return settings, session_factory
 
@@ -197,10 +198,10 @@ def delivered(sink: SmtpSink) -> Counter[str]:
 
 
 @pytest.mark.parametrize("code", [421, 451])
-def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp_sink, tmp_path, code):
+def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp_sink, env, code):
     """GIVEN 3 queued replies WHEN the server answers the first DATA with 4xx THEN that reply is kept
     for a retry with backoff, the others go out, and the retry delivers it — each reply once."""
-    settings, session_factory = queued(imap_server, tmp_path, smtp_sink, 3)
+    settings, session_factory = queued(imap_server, env, smtp_sink, 3)
     smtp_sink.fail_next(code, "Try again later")
     now = dt.datetime.now(dt.UTC)
     first = deliver_due(settings, session_factory, now=now)
@@ -226,10 +227,10 @@ def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, env):
     assert all(e and e.startswith("cannot reach 127.0.0.1:9") for _, _, e in outbox(session_factory))
 
 
-def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server, smtp_sink, tmp_path):
+def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server, smtp_sink, tmp_path, env):
     """GIVEN a reply the server refuses with 550 THEN the row is failed with the server's answer,
     not retried, and the export and the daily report both show it."""
-    settings, session_factory = queued(imap_server, tmp_path, smtp_sink, 2)
+    settings, session_factory = queued(imap_server, env, smtp_sink, 2)
     smtp_sink.fail_next(550, "Mailbox unavailable", stage="RCPT")
     result = deliver_due(settings, session_factory)
     assert (result.sent, result.retried, result.failed) == (1, 0, 1)
