@@ -23,31 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailintake.resources import shipped
+from mailintake.samples.demo_mailbox import TZ_OFFSET, SampleMail, sample_mails
 
 if TYPE_CHECKING:
     from mailintake.config import Settings
     from mailintake.devservers import PymapServer, SmtpSink
+    from mailintake.worker import Worker
 
 MARKER = ".mailintake-demo"
 OFFICE = "840573720@qq.com"
 DEMO_PASSWORD = "demo-password"
 REPORT_RECIPIENT = "office-report@example.gov.cn"
-TZ_OFFSET = dt.timezone(dt.timedelta(hours=8))
 #: the demo's report is the one the office would read the morning after the deadline
 REPORT_DATE = dt.date(2019, 12, 19)
 #: the reminder preview is the one the office would see on the afternoon of the deadline
 REMINDER_AT = dt.datetime(2019, 12, 18, 15, 0, tzinfo=TZ_OFFSET)
-
-
-@dataclass(frozen=True)
-class SampleMail:
-    """One mail of the sample and what the notice's rules make of it."""
-
-    key: str
-    description: str
-    raw: bytes
-    internaldate: dt.datetime
-    expected_status: str
 
 
 @dataclass
@@ -97,112 +87,6 @@ class DemoResult:
             "duration": round(self.duration, 2),
         }
 
-
-# ----------------------------------------------------------------------------------- the sample
-
-
-def _at(day: int, hour: int, minute: int) -> dt.datetime:
-    return dt.datetime(2019, 12, day, hour, minute, 5, tzinfo=TZ_OFFSET)
-
-
-def _date_header(when: dt.datetime) -> str:
-    return email.utils.format_datetime(when)
-
-
-def sample_mails(*, with_doc: bool = True) -> list[SampleMail]:
-    """The demo's mailbox: every table, every rule, the awkward encodings, in arrival order.
-
-    ``with_doc`` adds a legacy .doc (needs LibreOffice to make and to read).
-    """
-    from mailintake.samples.forms import convert_with_soffice, filler, make_form_docx
-    from mailintake.samples.mails import MessageBuilder, zip_archive
-
-    samples: list[SampleMail] = []
-
-    def add(key: str, description: str, builder: MessageBuilder, when: dt.datetime, status: str) -> None:
-        raw = builder.date(_date_header(when)).build()
-        samples.append(SampleMail(key, description, raw, when, status))
-
-    add("table1", "表1 from a district bureau (QQ Mail)",
-        MessageBuilder("qq").sender("吴中区审批局 李静", "lijing_wz@qq.com")
-        .subject("双争双创申报材料-改革创新标兵单位（吴中区行政审批局）")
-        .text("王老师：\n您好！附件是我局《改革创新标兵单位申报表》，请查收。纸质材料已寄出。\n吴中区行政审批局 李静")
-        .attach("表1 改革创新标兵单位申报表（吴中区）.docx", make_form_docx(1, {
-            "unit": "苏州市吴中区行政审批局", "contact": "李静 0512-65251234"})),
-        _at(16, 10, 12), "accepted")
-    add("table2", "表2 from a service centre (Outlook, gb2312 label on GBK text)",
-        MessageBuilder("outlook").sender("吴中区便民服务中心", "wzbmzx@szwz.gov.cn")
-        .subject("【双争双创】为民服务工作先进集体申报表——吴中区便民服务中心")
-        .text("王老师好，附件为我中心申报表，请审核。")
-        .attach("表2 为民服务工作先进集体申报表.docx", make_form_docx(2, {"unit": "苏州市吴中区便民服务中心"})),
-        _at(16, 15, 40), "accepted")
-    add("table3", "表3 (窗口服务明星) from 163 Mail",
-        MessageBuilder("163").sender("政务服务处", "zwfwc_sz@163.com")
-        .subject("窗口服务明星申报表（王晓雯）")
-        .text("附件：窗口服务明星申报表，请查收。")
-        .attach("表3 窗口服务明星申报表-王晓雯.docx", make_form_docx(3, variant="sdt")),
-        _at(17, 9, 3), "accepted")
-    add("table4", "表4 (先进工作者) from Foxmail, Word track changes left on",
-        MessageBuilder("foxmail").sender("昆山市行政审批局", "ksxzspj@ks.gov.cn")
-        .subject("先进工作者申报表-陈志远（昆山）")
-        .text("王老师：附件为先进工作者申报表，请查收，谢谢！")
-        .attach("表4 先进工作者申报表（陈志远）.docx", make_form_docx(4, variant="tracked")),
-        _at(17, 11, 26), "accepted")
-    add("incomplete", "表2 with 主要事迹 left empty",
-        MessageBuilder("qq").sender("常熟市便民服务中心", "csbmfw@qq.com")
-        .subject("双争双创申报-为民服务工作先进集体")
-        .text("您好，申报表见附件。")
-        .attach("为民服务先进集体申报表.docx", make_form_docx(2, {"unit": "常熟市便民服务中心", "deeds": ""})),
-        _at(17, 14, 50), "needs_correction")
-    add("overlong", "表1 over the 1,000 字 limit",
-        MessageBuilder("outlook").sender("张家港市行政审批局", "zjgspj@zjg.gov.cn")
-        .subject("张家港市行政审批局 改革创新标兵单位申报")
-        .text("王老师：申报表已按要求填写，请查收。")
-        .attach("表1-张家港市行政审批局.docx", make_form_docx(1, {
-            "unit": "张家港市行政审批局", "contact": "周敏 0512-58671234", "summary": filler(1260)})),
-        _at(18, 9, 15), "needs_correction")
-    archive = zip_archive({
-        "双争双创申报材料/表3 窗口服务明星申报表（刘芳）.docx": make_form_docx(3, {
-            "name": "刘芳", "unit_and_title": "苏州市公共资源交易中心 交易服务窗口", "deeds": filler(420),
-            "recommender": "苏州市公共资源交易中心"}),
-        "双争双创申报材料/表4 先进工作者申报表（赵磊）.docx": make_form_docx(4, {
-            "name": "赵磊", "unit_and_title": "苏州市公共资源交易中心 综合科", "deeds": filler(380, start=5),
-            "recommender": "苏州市公共资源交易中心"}),
-    }, names="gbk")
-    add("zip", "a zip from a forwarding centre, member names in GBK (表3 + 表4)",
-        MessageBuilder("foxmail-old").sender("苏州市公共资源交易中心", "szggzy@szggzy.gov.cn")
-        .subject("转发：交易中心双争双创申报材料")
-        .text("王老师：\n交易中心两份申报材料打包发送，请查收。")
-        .attach("双争双创申报材料.zip", archive, "application/zip"),
-        _at(18, 10, 2), "accepted")
-    if with_doc:
-        doc = convert_with_soffice(make_form_docx(2, {"unit": "苏州市相城区行政审批局",
-                                                      "deeds": filler(300, start=9)}), "doc")
-        if doc is not None:
-            add("doc", "表2 as a legacy Word 97-2003 .doc (read through LibreOffice)",
-                MessageBuilder("163").sender("相城区行政审批局", "xcspj@163.com")
-                .subject("为民服务工作先进集体申报表（相城区行政审批局）")
-                .text("附件为申报表（doc格式），请查收。")
-                .attach("表2 为民服务工作先进集体申报表.doc", doc, "application/msword"),
-                _at(18, 11, 30), "accepted")
-    add("auto_reply", "an out-of-office auto-reply",
-        MessageBuilder("qq").sender("太仓市行政审批局", "tcspj@qq.com").auto_reply()
-        .subject("自动回复: 关于报送双争双创申报材料的通知")
-        .text("您好，我已休假，12月20日返回，期间邮件将延迟回复。"),
-        _at(18, 13, 45), "ignored")
-    add("question", "a question without attachment",
-        MessageBuilder("163").sender("盛泽镇行政审批局", "szzspj@163.com")
-        .subject("请问表1可以申报几个项目？")
-        .text("王老师您好：\n请问我镇审批局表1最多可以申报几个项目？纸质材料需要几份？谢谢！"),
-        _at(18, 15, 20), "no_form")
-    add("late", "表1 arriving at 19:05 on 18 December, after the deadline",
-        MessageBuilder("qq").sender("太仓市行政审批局 吴倩", "tcspj_wq@qq.com")
-        .subject("双争双创申报表（太仓市行政审批局）")
-        .text("王老师，不好意思，申报表晚了一些，请查收。")
-        .attach("表1 改革创新标兵单位申报表.docx", make_form_docx(1, {
-            "unit": "太仓市行政审批局", "contact": "吴倩 0512-53571234"})),
-        _at(18, 19, 5), "late")
-    return samples
 
 
 # ---------------------------------------------------------------------------------- the config
@@ -368,13 +252,32 @@ def calendar_steps(settings: Settings, session_factory: Any, out_dir: Path) -> t
     return reminders, [str(p) for p in paths]
 
 
+def _poll(worker: Worker, result: DemoResult) -> None:
+    """The worker's cycle (poll + deliver), its summary or its error kept in ``result``."""
+    outcome = worker.poll_cycle()
+    if outcome is not None and outcome.poll is not None:
+        result.poll = outcome.poll.summary() if hasattr(outcome.poll, "summary") else {}
+    if outcome is None or outcome.error:
+        result.errors.append(f"poll: {outcome.error if outcome else 'skipped'}")
+
+
+def _report(worker: Worker, result: DemoResult) -> None:
+    """The daily report of REPORT_DATE, written and mailed to the office; its files kept in ``result``."""
+    files = worker.daily_report(for_date=REPORT_DATE)
+    if files is None:
+        result.errors.append("report: failed; run with --verbose for the log")
+    else:
+        result.report_html, result.report_xlsx = Path(files.html_path), Path(files.xlsx_path)
+        result.report_summary = dict(files.summary)
+
+
 def run_demo(
     directory: Path,
     *,
     servers: DemoServers | None = None,
     with_doc: bool = True,
     progress: Callable[[str], None] | None = None,
-) -> tuple[DemoResult, DemoServers, Any]:
+) -> tuple[DemoResult, DemoServers, Worker]:
     """Run the demo in ``directory``; returns the result, the (running) servers and the worker.
 
     The caller stops the servers (or keeps them for ``--keep-running``).
@@ -409,18 +312,9 @@ def run_demo(
         session_factory = open_database(settings.database.url, settings.base_dir)
         worker = Worker(settings, session_factory)
         step(f"polling {len(samples)} mails, parsing the forms, applying the rules, replying")
-        outcome = worker.poll_cycle()
-        if outcome is not None and outcome.poll is not None:
-            result.poll = outcome.poll.summary() if hasattr(outcome.poll, "summary") else {}
-        if outcome is None or outcome.error:
-            result.errors.append(f"poll: {outcome.error if outcome else 'skipped'}")
+        _poll(worker, result)
         step("writing the daily report and mailing it to the office")
-        files = worker.daily_report(for_date=REPORT_DATE)
-        if files is None:
-            result.errors.append("report: failed; run with --verbose for the log")
-        else:
-            result.report_html, result.report_xlsx = Path(files.html_path), Path(files.xlsx_path)
-            result.report_summary = dict(files.summary)
+        _report(worker, result)
         step("previewing the reminders (催报) and writing the hand-off files")
         result.reminders, result.handoff = calendar_steps(settings, session_factory, directory / "handoff")
         result.mails = stored_mails(settings, session_factory)

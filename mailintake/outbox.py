@@ -155,7 +155,7 @@ def enqueue_reply(
     if kind is None:
         return None
     if message.id is None:
-        session.flush()
+        session.flush()  # type: ignore[unreachable]  # SQLAlchemy types the key int; it is None until flushed
     existing = _existing_replies(session, message.id)
     if existing and not (again and existing[-1].kind != kind):
         return None

@@ -43,6 +43,19 @@ def converted_limits(limits: Limits) -> Limits:
                                                                           limits.max_uncompressed_bytes))
 
 
+def _refusal(data: bytes, fmt: str, name: str, limits: Limits) -> Flag | None:
+    """Why a file is not read at all: too large, encrypted, empty, or not a format forms come in."""
+    if len(data) > limits.max_file_bytes:
+        return messages.unreadable(name, f"文件超过{limits.max_file_bytes // MB}MB")
+    if fmt == "encrypted":
+        return messages.encrypted(name)
+    if fmt == "empty":
+        return messages.unreadable(name, "文件为空")
+    if not is_form_format(fmt):
+        return messages.unsupported(name, fmt)
+    return None
+
+
 def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = None, limits: Limits | None = None,
                    max_chars: int = 1000, soffice: str | None = "auto") -> FileResult:
     """Read every form in one file. Never raises on bad input: problems become file-level flags.
@@ -56,17 +69,9 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
     name = Path(filename).name or filename
     fmt = _refine(detect_format(data), filename)
     result = FileResult(file=filename, format=fmt)
-    if len(data) > limits.max_file_bytes:
-        result.flags.append(messages.unreadable(name, f"文件超过{limits.max_file_bytes // MB}MB"))
-        return result
-    if fmt == "encrypted":
-        result.flags.append(messages.encrypted(name))
-        return result
-    if fmt == "empty":
-        result.flags.append(messages.unreadable(name, "文件为空"))
-        return result
-    if not is_form_format(fmt):
-        result.flags.append(messages.unsupported(name, fmt))
+    refusal = _refusal(data, fmt, name, limits)
+    if refusal is not None:
+        result.flags.append(refusal)
         return result
     docx = data
     read_limits = limits

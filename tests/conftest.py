@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.database",
+    "tests.fixtures.env",
     "tests.fixtures.processes",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mailintake.config import Settings, load_settings
+from mailintake.devservers import ImapServer, SmtpSink
 
 CST = dt.timezone(dt.timedelta(hours=8))
 OFFICE = "office@example.gov.cn"
@@ -19,8 +20,8 @@ def at(day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
     return dt.datetime(2019, 12, day, hour, minute, tzinfo=CST)
 
 
-def make_settings(tmp_path: Path, *, imap: Any = None, smtp: Any = None, db_url: str | None = None,
-                  **sections: dict[str, Any]) -> Settings:
+def make_settings(tmp_path: Path, *, imap: ImapServer | None = None, smtp: SmtpSink | None = None,
+                  db_url: str | None = None, **sections: dict[str, Any]) -> Settings:
     """Settings for a test: local servers, plaintext, a database and storage under tmp_path."""
     overrides: dict[str, dict[str, Any]] = {
         "database": {"url": db_url or f"sqlite:///{tmp_path / 'mailintake.db'}"},
@@ -39,7 +40,7 @@ def make_settings(tmp_path: Path, *, imap: Any = None, smtp: Any = None, db_url:
     return load_settings(environ={}, overrides=overrides)
 
 
-def poll_config(path: Path, imap: Any, db_url: str, storage: Path | str, *, fetch_batch: int = 5) -> Path:
+def poll_config(path: Path, imap: ImapServer, db_url: str, storage: Path | str, *, fetch_batch: int = 5) -> Path:
     """A config file for a ``mailintake poll`` subprocess against a local plaintext IMAP server."""
     path.write_text(
         f'[mailbox]\nhost = "{imap.host}"\nport = {imap.port}\nsecurity = "none"\n'

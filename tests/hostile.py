@@ -306,10 +306,12 @@ def _mid(key: str) -> str:
 def hostile_mails() -> list[tuple[str, bytes]]:
     """(key, raw mail) for every crafted mail; the key is also the Message-ID's local part."""
     form = form2()
-    passwd_subject = encoded_word("申报\r\nBcc: victim@evil.example\r\nX-Injected: yes")
-    crlf_name = encoded_word("张三\r\nBcc: victim@evil.example")
-    long_line = "X-Long: " + "a" * (1024 * 1024)
-    items: list[tuple[str, bytes]] = [
+    return [*_file_attacks(form), *_mime_attacks(form)]
+
+
+def _file_attacks(form: bytes) -> list[tuple[str, bytes]]:
+    """Attachments built to hurt a reader: bombs, XML attacks, hostile archives, broken and disguised files."""
+    return [
         ("docx-bomb", attach_mail(_mid("docx-bomb"), "表1.docx", docx_bomb())),
         ("docx-lying-sizes", attach_mail(_mid("docx-lying-sizes"), "表2.docx", lying_zip())),
         ("zip-bomb", attach_mail(_mid("zip-bomb"), "申报材料.zip", bomb_plain_zip())),
@@ -339,6 +341,15 @@ def hostile_mails() -> list[tuple[str, bytes]]:
                                              replace_members(form, {}, drop=["word/document.xml"]))),
         ("exe-as-docx", attach_mail(_mid("exe-as-docx"), "表2.docx", b"MZ\x90\x00" + b"\x00" * 5000)),
         ("empty-attachment", attach_mail(_mid("empty-attachment"), "表2.docx", b"")),
+    ]
+
+
+def _mime_attacks(form: bytes) -> list[tuple[str, bytes]]:
+    """Mails whose structure or headers are hostile: deep nesting, floods, bad encodings, injections."""
+    passwd_subject = encoded_word("申报\r\nBcc: victim@evil.example\r\nX-Injected: yes")
+    crlf_name = encoded_word("张三\r\nBcc: victim@evil.example")
+    long_line = "X-Long: " + "a" * (1024 * 1024)
+    return [
         ("mime-nested-1000", nested_mime(_mid("mime-nested-1000"), 1000)),
         ("attachments-3000", many_attachments(_mid("attachments-3000"), 3000)),
         ("bad-base64", mail_with(_mid("bad-base64"), [file_part("表2.docx", b"", encoded=b"!!!!@@@@####$$$$%%%%")])),
@@ -369,7 +380,6 @@ def hostile_mails() -> list[tuple[str, bytes]]:
         ("reply-to-flood", attach_mail(_mid("reply-to-flood"), "表2.docx", form,
                                        extra=[("Reply-To", ", ".join(f"r{n}@qq.com" for n in range(2000)))])),
     ]
-    return items
 
 
 def html_script_mail(message_id: str) -> bytes:

@@ -58,6 +58,7 @@ def test_password_protected_odt_is_called_so() -> None:
 def test_password_protected_doc_is_called_so() -> None:
     """GIVEN a Word 97 file whose FIB says “encrypted” (Word's password to open) THEN 设有密码保护."""
     doc = convert_with_soffice(make_form_docx(2), "doc")
+    assert doc is not None
     assert detect_format(doc) == "doc"
     with tempfile.NamedTemporaryFile(suffix=".doc") as handle:
         handle.write(doc)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry
 from mailintake.office.audit import CLI_ORIGIN, Actor, list_actions, record_action
+from tests.fixtures.env import Env
 
 
-def test_actions_are_listed_newest_first_and_cannot_be_changed(db_url):
+def test_actions_are_listed_newest_first_and_cannot_be_changed(db_env: Env) -> None:
     """GIVEN two recorded actions WHEN listed THEN newest first; an update or delete is refused."""
-    factory = open_database(db_url)
+    factory = db_env.session_factory
     with factory() as session:
         record_action(session, Actor("wangyan", "127.0.0.1"), "login", detail="登录")
         record_action(session, Actor.cli(), "paper_received", unit="吴江区行政审批局", detail="纸质材料已收到")

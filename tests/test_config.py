@@ -98,7 +98,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize(("extra", "line"), BAD_VALUES, ids=[str(v[0]) for v in BAD_VALUES])
 def test_bad_value_is_one_line_naming_the_key_and_exit_2(tmp_path: Path, extra: dict[str, dict[str, object]],
                                                           line: str) -> None:
-    config = config_file(tmp_path, **extra)
+    config = config_file(tmp_path, None, None, **extra)
     for command in ("status", "check-config"):
         result = invoke("--config", str(config), command)
         assert result.exit_code == 2, result.output

@@ -29,12 +29,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem, Submission
 from mailintake.devservers import PymapServer, SmtpSink, append_mail, start_imap_server, start_smtp_sink
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import MIN_LEASE, deliver_due
-from tests.helpers import at, mail, make_settings
+from tests.helpers import at, mail
 
 MAILS = 200
 KILLS = 20
@@ -84,7 +83,7 @@ def servers():
         imap.stop()
 
 
-def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, record_property):
+def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, env, record_property):
     """GIVEN 200 one-form mails arriving 10 at a time WHEN the poll is SIGKILLed 20 times at random
     moments and then runs cleanly THEN each mail, form and reply is recorded once and each reply
     delivered once (twice at most for a kill inside the SMTP-250-to-commit window)."""
@@ -94,10 +93,10 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
                  attachments={"表2.docx": form}) for n in range(MAILS)]
     per_run = MAILS // KILLS
     config = write_config(tmp_path / "mailintake.toml", imap, sink, tmp_path)
-    env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
+    environ = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
     rng = random.Random(SEED)
-    settings = make_settings(tmp_path, smtp=sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(smtp=sink)
+    session_factory = env.session_factory
 
     kills = runs = 0
     started = time.monotonic()
@@ -106,7 +105,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
         for n in range(runs * per_run, min((runs + 1) * per_run, MAILS)):
             append_mail(imap, raws[n], at(16, 9 + n // 60, n % 60))
         runs += 1
-        process = start_poll(env)
+        process = start_poll(environ)
         # a run takes ~1.8 s here: start-up, fetch, parse, commit, then the replies at the end
         time.sleep(rng.uniform(0.3, 2.2))
         kills += kill_group(process)
@@ -114,7 +113,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
     for n in range(runs * per_run, MAILS):
         append_mail(imap, raws[n], at(16, 9 + n // 60, n % 60))
     sent_while_killing = len(sink.messages)
-    final = start_poll(env)
+    final = start_poll(environ)
     assert final.wait(120) == 0, final.stderr.read().decode() if final.stderr else ""
     if final.stderr:
         final.stderr.close()
@@ -162,7 +161,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
           f"{len(twice)} replies delivered twice (kill inside the 250-to-commit window), {elapsed:.1f} s")
 
 
-def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path, record_property):
+def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path, env, record_property):
     """GIVEN 5 queued replies WHEN `mailintake send` is SIGKILLed the moment the SMTP server has taken
     the first one (before the sender can commit it) THEN after the lease that one reply goes out a
     second time — the documented window — and every other reply exactly once."""
@@ -172,11 +171,11 @@ def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path
         append_mail(imap, mail(f"单位{n} <u{n}@qq.com>", f"表2申报{n}", message_id=f"<win{n}@qq.com>",
                                attachments={"表2.docx": form}), at(16, 9, n))
     config = write_config(tmp_path / "mailintake.toml", imap, sink, tmp_path)
-    env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
-    queued = subprocess.run([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=env,
+    environ = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
+    queued = subprocess.run([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=environ,
                             capture_output=True, text=True, timeout=120)
     assert queued.returncode == 0, queued.stderr
-    sender = subprocess.Popen([sys.executable, "-m", "mailintake", "send"], env=env, stdout=subprocess.DEVNULL,
+    sender = subprocess.Popen([sys.executable, "-m", "mailintake", "send"], env=environ, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     first = sink.wait_for(1, timeout=60)
     assert kill_group(sender)  # killed while the first reply's 250 was on its way
@@ -185,8 +184,8 @@ def test_a_kill_inside_the_send_window_repeats_only_that_reply(servers, tmp_path
     before_kill = {str(email.message_from_bytes(m.raw, policy=email.policy.default)["In-Reply-To"])
                    for m in sink.messages}
 
-    settings = make_settings(tmp_path, smtp=sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(smtp=sink)
+    session_factory = env.session_factory
     later = dt.datetime.now(dt.UTC) + MIN_LEASE + dt.timedelta(minutes=1)
     deliver_due(settings, session_factory, now=later, limit=100)
     delivered: Counter[str] = Counter()

@@ -14,36 +14,38 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailintake.cli import cli
-from mailintake.db.engine import open_database
+from mailintake.config import Settings
 from mailintake.db.models import AuditEntry, Decision, OutboxItem, Submission
-from mailintake.devservers import SmtpSink
+from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.export import export_csv, export_json
 from mailintake.office.audit import Actor
 from mailintake.office.decisions import DecisionError, decide
 from mailintake.report import build_report, collect
+from tests.fixtures.env import Env
 from tests.test_report_commands import seeded
-from tests.test_report_rows import at, build_story, make_settings
+from tests.test_report_rows import at, build_story, report_settings
 
 NOW = at(19, 9)
 CLERK = Actor("wangyan", "10.0.0.7")
 
 
-def _sub(session, table: int, field: str, value: str) -> Submission:  # type: ignore[no-untyped-def]
+def _sub(session: Session, table: int, field: str, value: str) -> Submission:
     return next(s for s in session.scalars(select(Submission).where(Submission.table_no == table))
                 if s.fields.get(field) == value and s.current)
 
 
-def _counts(settings, session) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def _counts(settings: Settings, session: Session) -> dict[int, int]:
     return {h.table: h.count for h in collect(settings, session, now=NOW).honours}
 
 
-def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path, db_url: str) -> None:
+def test_decisions_change_quota_count_report_workbook_and_export(db_env: Env) -> None:
     """GIVEN the story WHEN the late 表3 王六 is accepted and 太仓's 项目丙 withdrawn THEN 表3 counts one more,
     表1 one fewer; the report, the workbook and the export show both; the flags stay; two audit rows."""
-    settings = make_settings(tmp_path)
-    factory = open_database(db_url)
+    settings = report_settings(db_env)
+    factory = db_env.session_factory
     with factory() as session:
         build_story(session)
         session.commit()
@@ -83,9 +85,9 @@ def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path,
 
         buffer = io.StringIO()
         export_csv(session, buffer)
-        rows = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
-        assert rows[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
-        assert rows[third.id - 1] == ""
+        decided = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
+        assert decided[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
+        assert decided[third.id - 1] == ""
         data = export_json(session)
         decisions = {s["id"]: s["decision"] for s in data["submissions"] if s["decision"]}
         assert decisions == {
@@ -95,9 +97,9 @@ def test_decisions_change_quota_count_report_workbook_and_export(tmp_path: Path,
                        "at": "2019-12-19T08:40:00+08:00"}}
 
 
-def test_the_newest_decision_counts_and_all_are_kept(tmp_path: Path, db_url: str) -> None:
-    settings = make_settings(tmp_path)
-    with open_database(db_url)() as session:
+def test_the_newest_decision_counts_and_all_are_kept(db_env: Env) -> None:
+    settings = report_settings(db_env)
+    with db_env.session_factory() as session:
         build_story(session)
         third = _sub(session, 1, "project", "项目丙")
         decide(session, settings, third.id, "withdraw", "来电撤回", CLERK, now=at(19, 8))
@@ -113,9 +115,10 @@ def test_the_newest_decision_counts_and_all_are_kept(tmp_path: Path, db_url: str
     ((1, "approve", "理由"), "decide: unknown decision 'approve'; use accept (同意受理) or withdraw (撤回)"),
     ((1, "accept", "  "), "decide: give the reason (--reason TEXT); it is kept with the decision"),
 ])
-def test_bad_decisions_are_one_clear_line_and_leave_nothing(tmp_path: Path, args: tuple, message: str) -> None:
-    settings = make_settings(tmp_path)
-    with open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")() as session:
+def test_bad_decisions_are_one_clear_line_and_leave_nothing(env: Env, args: tuple[int, str, str],
+                                                          message: str) -> None:
+    settings = report_settings(env)
+    with env.session_factory() as session:
         build_story(session)
         session.commit()
         with pytest.raises(DecisionError) as err:
@@ -125,9 +128,9 @@ def test_bad_decisions_are_one_clear_line_and_leave_nothing(tmp_path: Path, args
         assert session.scalars(select(AuditEntry)).all() == []
 
 
-def test_superseded_submission_is_refused(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    with open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")() as session:
+def test_superseded_submission_is_refused(env: Env) -> None:
+    settings = report_settings(env)
+    with env.session_factory() as session:
         mails = build_story(session)
         old = mails["m5"].submissions[0]
         with pytest.raises(DecisionError) as err:
@@ -142,11 +145,11 @@ def run(config: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_cli_decide_notify_sends_one_mail_and_audit_lists_it(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+def test_cli_decide_notify_sends_one_mail_and_audit_lists_it(env: Env, smtp_sink: SmtpSink) -> None:
     """GIVEN the story WHEN `decide --accept --notify` THEN the applicant gets one auto-generated mail, and
     `audit` shows the action with the OS user and CLI."""
-    config = seeded(tmp_path, smtp_port=smtp_sink.port)
-    factory = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    config = seeded(env, smtp_port=smtp_sink.port)
+    factory = env.session_factory
     with factory() as session:
         third = _sub(session, 1, "project", "项目丙").id
     code, out, err = run(config, "decide", str(third), "--accept", "--reason", "经领导同意，第三个项目原则上受理",
@@ -173,18 +176,17 @@ def test_cli_decide_notify_sends_one_mail_and_audit_lists_it(tmp_path: Path, smt
     assert (code, out, err) == (0, "", "（无操作记录）\n")
 
 
-def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_withdrawn_project_frees_its_place_in_the_unit_quota(imap_server: PymapServer, env: Env) -> None:
     """GIVEN two 表1 projects of a unit, one withdrawn by decision WHEN the unit sends a third THEN it is
     within the limit of two; without the withdrawal a fourth is over it."""
     from mailintake.devservers import append_mail
     from mailintake.intake.cycle import poll_once
     from tests.helpers import at as cst
     from tests.helpers import mail
-    from tests.helpers import make_settings as pipeline_settings
     from tests.test_pipeline import form1
 
-    settings = pipeline_settings(tmp_path, imap=imap_server)
-    factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    factory = env.session_factory
     append_mail(imap_server, mail("a <a@sip.gov.cn>", "表1 两个项目", message_id="<p12@sip>",
                                   attachments={"一.docx": form1("项目一"), "二.docx": form1("项目二")}), cst(16))
     poll_once(settings, factory)

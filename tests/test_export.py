@@ -10,8 +10,8 @@ from typing import Any
 
 from openpyxl import load_workbook
 
-from mailintake.db.engine import open_database
 from mailintake.export import export_csv, export_json, export_xlsx
+from tests.fixtures.env import Env
 from tests.test_report_commands import run, seeded
 from tests.test_report_rows import (
     FORMULA,
@@ -21,22 +21,21 @@ from tests.test_report_rows import (
     Story,
     at,
     build_story,
-    make_settings,
-    open_db,
+    report_settings,
     t2,
 )
 
 
-def exported(db_url: str) -> dict[str, Any]:
-    with open_database(db_url)() as session:
+def exported(db_env: Env) -> dict[str, Any]:
+    with db_env.session_factory() as session:
         build_story(session)
         session.commit()
         return export_json(session)
 
 
-def test_json_shape_exact(db_url: str) -> None:
+def test_json_shape_exact(db_env: Env) -> None:
     """The export JSON, exactly, on SQLite and on PostgreSQL."""
-    data = exported(db_url)
+    data = exported(db_env)
     assert list(data) == ["messages", "submissions", "reminders", "paper_copies"]
     assert data["reminders"] == []
     assert data["paper_copies"] == [{"unit": "张家港市行政审批局", "received_on": "2019-12-18", "note": ""}]
@@ -84,8 +83,8 @@ def test_json_shape_exact(db_url: str) -> None:
     json.dumps(data, ensure_ascii=False)  # serialisable as is
 
 
-def test_csv_one_row_per_submission_and_formula_guard(db_url: str) -> None:
-    with open_database(db_url)() as session:
+def test_csv_one_row_per_submission_and_formula_guard(db_env: Env) -> None:
+    with db_env.session_factory() as session:
         build_story(session)
         session.commit()
         buffer = io.StringIO()
@@ -105,8 +104,8 @@ def test_csv_one_row_per_submission_and_formula_guard(db_url: str) -> None:
     assert late["current"] == "yes"
 
 
-def test_csv_neutralises_formulas(tmp_path: Path) -> None:
-    with open_db(tmp_path)() as session:
+def test_csv_neutralises_formulas(env: Env) -> None:
+    with env.session_factory() as session:
         Story(session).mail("accepted", at(16, 9), "a@example.cn", forms=[t2(FORMULA)])
         session.commit()
         buffer = io.StringIO()
@@ -115,9 +114,9 @@ def test_csv_neutralises_formulas(tmp_path: Path) -> None:
     assert row["unit"] == "'" + FORMULA
 
 
-def test_xlsx_export(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    with open_db(tmp_path)() as session:
+def test_xlsx_export(tmp_path: Path, env: Env) -> None:
+    settings = report_settings(env)
+    with env.session_factory() as session:
         build_story(session)
         session.commit()
         path = export_xlsx(session, tmp_path / "out.xlsx", settings=settings)
@@ -130,8 +129,8 @@ def test_xlsx_export(tmp_path: Path) -> None:
     assert wb["邮件"].max_row == 1 + 10
 
 
-def test_export_command_json_stdout_and_files(tmp_path: Path) -> None:
-    config = seeded(tmp_path)
+def test_export_command_json_stdout_and_files(tmp_path: Path, env: Env) -> None:
+    config = seeded(env)
     code, out, err = run(config, "export")
     assert (code, err) == (0, "")
     data = json.loads(out)

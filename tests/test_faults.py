@@ -32,7 +32,8 @@ from mailintake.errors import MailboxError
 from mailintake.intake.cycle import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
-from tests.helpers import at, mail, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at, mail
 
 REPO = Path(__file__).resolve().parent.parent
 FORM = make_form_docx(2, {"unit": "苏州工业园区行政审批局", "deeds": "推行“一件事一窗办”。"})
@@ -90,13 +91,13 @@ def run_cli(config: Path, *args: str, timeout: float = 120) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("fault", ["drop", "restart"])
-def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, tmp_path, fault):
+def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, env, fault):
     """GIVEN 12 mails fetched 2 at a time WHEN the server drops every connection (or restarts) after
     the third batch THEN the poll stops with a one-line MailboxError, what it committed stays, and
     the next poll records the rest — each mail once, each reply queued once."""
     add_mails(imap_server, 0, 12)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch": 2, "timeout": 10})
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, mailbox={"fetch_batch": 2, "timeout": 10})
+    session_factory = env.session_factory
 
     def cut(done: int, total: int) -> None:
         if done == 6:
@@ -113,12 +114,12 @@ def test_connection_lost_mid_poll_then_next_poll_completes(imap_server, tmp_path
     assert message_ids(session_factory) == expected_ids(12)
 
 
-def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, tmp_path):
+def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, env):
     """GIVEN large mails WHEN another thread cuts the connection while the poll is fetching THEN
     nothing half-read is recorded and a second poll completes the set."""
     add_mails(imap_server, 0, 8, padding=400_000)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"fetch_batch": 4, "timeout": 10})
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, mailbox={"fetch_batch": 4, "timeout": 10})
+    session_factory = env.session_factory
     stop = threading.Event()
 
     def dropper() -> None:
@@ -142,10 +143,10 @@ def test_connection_dropped_while_a_fetch_is_in_flight(imap_server, tmp_path):
     assert message_ids(session_factory) == expected_ids(8)
 
 
-def test_server_restarted_between_polls(imap_server, tmp_path):
+def test_server_restarted_between_polls(imap_server, env):
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     assert poll_once(settings, session_factory).counts == {"accepted": 3}
     imap_server.restart()
     add_mails(imap_server, 3, 2)
@@ -154,12 +155,12 @@ def test_server_restarted_between_polls(imap_server, tmp_path):
     assert counts(session_factory) == (5, 5, 5)
 
 
-def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, tmp_path):
+def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, env):
     """GIVEN 3 processed mails WHEN UIDVALIDITY changes and 2 mails arrive THEN the rescan sees 5,
     records the 2 new ones and answers only them."""
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     reset_uidvalidity(imap_server)
     add_mails(imap_server, 3, 2)
@@ -172,11 +173,11 @@ def test_uidvalidity_reset_with_new_mail_records_only_the_new(imap_server, tmp_p
 # ------------------------------------------------------------------------------------------- SMTP
 
 
-def queued(imap_server: PymapServer, tmp_path: Path, smtp_sink: SmtpSink,
+def queued(imap_server: PymapServer, env: Env, smtp_sink: SmtpSink,
            count: int) -> tuple[Settings, sessionmaker[Session]]:
     add_mails(imap_server, 0, count)
-    settings = make_settings(tmp_path, imap=imap_server, smtp=smtp_sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, smtp=smtp_sink)
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     return settings, session_factory
 
@@ -197,10 +198,10 @@ def delivered(sink: SmtpSink) -> Counter[str]:
 
 
 @pytest.mark.parametrize("code", [421, 451])
-def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp_sink, tmp_path, code):
+def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp_sink, env, code):
     """GIVEN 3 queued replies WHEN the server answers the first DATA with 4xx THEN that reply is kept
     for a retry with backoff, the others go out, and the retry delivers it — each reply once."""
-    settings, session_factory = queued(imap_server, tmp_path, smtp_sink, 3)
+    settings, session_factory = queued(imap_server, env, smtp_sink, 3)
     smtp_sink.fail_next(code, "Try again later")
     now = dt.datetime.now(dt.UTC)
     first = deliver_due(settings, session_factory, now=now)
@@ -215,10 +216,10 @@ def test_smtp_temporary_failure_is_retried_later_and_sent_once(imap_server, smtp
     assert delivered(smtp_sink) == Counter({f"<f{n}@qq.com>": 1 for n in range(3)})
 
 
-def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, tmp_path):
+def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, env):
     add_mails(imap_server, 0, 2)
-    settings = make_settings(tmp_path, imap=imap_server)  # SMTP port 9: nobody listens
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)  # SMTP port 9: nobody listens
+    session_factory = env.session_factory
     poll_once(settings, session_factory)
     result = deliver_due(settings, session_factory)
     assert (result.sent, result.retried, result.failed) == (0, 2, 0)
@@ -226,10 +227,10 @@ def test_smtp_unreachable_keeps_every_reply_for_later(imap_server, tmp_path):
     assert all(e and e.startswith("cannot reach 127.0.0.1:9") for _, _, e in outbox(session_factory))
 
 
-def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server, smtp_sink, tmp_path):
+def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server, smtp_sink, tmp_path, env):
     """GIVEN a reply the server refuses with 550 THEN the row is failed with the server's answer,
     not retried, and the export and the daily report both show it."""
-    settings, session_factory = queued(imap_server, tmp_path, smtp_sink, 2)
+    settings, session_factory = queued(imap_server, env, smtp_sink, 2)
     smtp_sink.fail_next(550, "Mailbox unavailable", stage="RCPT")
     result = deliver_due(settings, session_factory)
     assert (result.sent, result.retried, result.failed) == (1, 0, 1)
@@ -298,11 +299,11 @@ def write_lock_held(db_path: Path, seconds: float, *, until_exit: bool = False) 
         thread.join(seconds + 10)
 
 
-def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp_path):
+def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp_path, env):
     """GIVEN another connection holding the SQLite write lock for 3 s THEN the poll waits and records all."""
     add_mails(imap_server, 0, 4)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     started = time.monotonic()
     with write_lock_held(tmp_path / "mailintake.db", 3):
         result = poll_once(settings, session_factory)
@@ -311,13 +312,13 @@ def test_poll_waits_for_a_database_write_lock_and_loses_nothing(imap_server, tmp
     assert counts(session_factory) == (4, 4, 4)
 
 
-def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap_server, tmp_path):
+def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap_server, tmp_path, env):
     """GIVEN a running worker holding this database's lock WHEN `mailintake poll --wait 1` starts THEN
     it exits 7 with one line; once the lock is free a poll records everything."""
     from mailintake.locking import worker_lock
 
     add_mails(imap_server, 0, 3)
-    settings = make_settings(tmp_path, imap=imap_server)
+    settings = env.settings(imap=imap_server)
     open_database(settings.database.url)
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
     with worker_lock(settings):
@@ -330,12 +331,12 @@ def test_poll_refuses_with_one_line_while_another_worker_holds_the_database(imap
     assert json.loads(done.stdout)["counts"] == {"accepted": 3}
 
 
-def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tmp_path):
+def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tmp_path, env):
     """GIVEN the SQLite write lock held longer than the 30 s busy timeout THEN `mailintake poll` exits
     with one line naming the database (exit 5), and the next poll records every mail."""
     add_mails(imap_server, 0, 2)
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
     with write_lock_held(tmp_path / "mailintake.db", 240, until_exit=True):
         failed = run_cli(config, "poll", "--no-send")
@@ -366,15 +367,15 @@ def small_storage(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(directory)], capture_output=True)
 
 
-def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, small_storage):
+def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, env, small_storage):
     """GIVEN a storage directory with room for about two mails WHEN 8 mails arrive THEN the poll stops
     with one line naming the full storage (exit 6), the mails it could not store are not recorded,
     and after space is freed the next poll records every mail once."""
     add_mails(imap_server, 0, 8, padding=8_000)  # ~80 kB each, the same form in all
     filler = small_storage / "filler.bin"
     filler.write_bytes(b"\0" * (1024 * 1024 - 250 * 1024))
-    settings = make_settings(tmp_path, imap=imap_server)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server)
+    session_factory = env.session_factory
     config = write_config(tmp_path / "mailintake.toml", settings, imap_server)
 
     full = run_cli(config, "poll", "--no-send")
@@ -393,13 +394,13 @@ def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, small_sto
     assert message_ids(session_factory) == expected_ids(8)
 
 
-def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_server, tmp_path):
+def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_server, env):
     """GIVEN a mail over the size limit (only its header is fetched) WHEN the connection drops just
     before that fetch THEN the poll fails with one MailboxError line and the next poll records it."""
     from mailintake.mailbox import MailboxClient
 
     add_mails(imap_server, 0, 1, padding=50_000)
-    settings = make_settings(tmp_path, imap=imap_server, mailbox={"max_message_bytes": 100_000})
+    settings = env.settings(imap=imap_server, mailbox={"max_message_bytes": 100_000})
     with MailboxClient(settings.mailbox) as client:
         client.select()
         uids = sorted(client.uids_above(0))
@@ -407,6 +408,6 @@ def test_connection_lost_while_fetching_the_header_of_a_too_large_mail(imap_serv
         with pytest.raises(MailboxError) as caught:
             client.fetch_headers(uids)
     assert "\n" not in str(caught.value) and "lost during" in str(caught.value)
-    session_factory = open_database(settings.database.url)
+    session_factory = env.session_factory
     result = poll_once(settings, session_factory)
     assert result.counts == {"too_large": 1}

@@ -18,16 +18,16 @@ from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.office.final_report import send_final_report
 from mailintake.report.sources import load_sources
 from mailintake.worker import Worker
+from tests.fixtures.env import Env
 from tests.test_report_rows import at, build_story
 from tests.test_worker import Process
 
 DUE = at(18, 18, 30)  # the shipped deadline 17:30 + the default hour
 
 
-def settings_for(tmp_path: Path, db_url: str, sink: SmtpSink) -> Settings:
-    return load_settings(None, environ={}, overrides={
-        "database": {"url": db_url}, "report": {"dir": str(tmp_path / "reports"), "recipients": ["boss@example.cn"]},
-        "smtp": {"sender": "office@example.cn", "host": sink.host, "port": sink.port, "security": "none"}})
+def settings_for(env: Env, sink: SmtpSink) -> Settings:
+    return env.load(report={"dir": str(env.root / "reports"), "recipients": ["boss@example.cn"]},
+                    smtp={"sender": "office@example.cn", "host": sink.host, "port": sink.port, "security": "none"})
 
 
 def count_final(settings: Settings) -> int:
@@ -35,11 +35,11 @@ def count_final(settings: Settings) -> int:
         return int(session.scalar(select(func.count()).select_from(FinalReport)) or 0)
 
 
-def test_final_report_once_with_candidates_and_silent_units(tmp_path: Path, db_url: str, smtp_sink: SmtpSink) -> None:
+def test_final_report_once_with_candidates_and_silent_units(db_env: Env, smtp_sink: SmtpSink) -> None:
     """GIVEN the story WHEN the worker's job runs before, at and after the due time, and a restarted worker
     runs it again THEN exactly one report is queued and delivered, with the frozen lists."""
-    settings = settings_for(tmp_path, db_url, smtp_sink)
-    factory = open_database(db_url)
+    settings = settings_for(db_env, smtp_sink)
+    factory = db_env.session_factory
     with factory() as session:
         build_story(session)
         session.commit()
@@ -76,12 +76,11 @@ def test_final_report_once_with_candidates_and_silent_units(tmp_path: Path, db_u
         assert row.status == "sent"
 
 
-def test_worker_schedules_it_at_the_due_time_or_at_once(tmp_path: Path, smtp_sink: SmtpSink) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_worker_schedules_it_at_the_due_time_or_at_once(env: Env, smtp_sink: SmtpSink) -> None:
     future = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)
-    settings = settings_for(tmp_path, url, smtp_sink).model_copy(update={
+    settings = settings_for(env, smtp_sink).model_copy(update={
         "campaign": load_settings(None, environ={}).campaign.model_copy(update={"deadline": future})})
-    worker = Worker(settings, open_database(url))
+    worker = Worker(settings, env.session_factory)
     scheduler = worker.build_scheduler()
     job = scheduler.get_job("final_report")
     assert job.trigger.run_date == future + dt.timedelta(hours=1)

@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import SmtpSink
 from mailintake.devservers.pymap_server import PymapServer
@@ -34,7 +33,7 @@ from mailintake.intake.parse import make_job
 from mailintake.sender import deliver_due
 from parsers.convert import resolve_soffice
 from parsers.sniff import detect_format
-from tests.helpers import make_settings
+from tests.fixtures.env import Env
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "foreign-corpus"
 LEGACY = frozenset({"doc", "wps", "rtf", "odt"})
@@ -92,8 +91,8 @@ def convert_all(paths: list[Path], soffice: str, workdir: Path, chunk: int = 40)
     return {originals[p.stem]: p for p in (workdir / "out").glob("*.docx") if p.stem in originals}
 
 
-def test_every_document_parses_within_limits(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, limits={"parse_timeout": 60.0})
+def test_every_document_parses_within_limits(tmp_path: Path, env: Env) -> None:
+    settings = env.settings(limits={"parse_timeout": 60.0})
     paths = corpus_files("docs")
     assert len(paths) >= 850
     direct: list[tuple[Path, bytes]] = []
@@ -132,7 +131,7 @@ def _own_names(path: str) -> set[str]:
     return {path, path.rsplit("/", 1)[-1], *path.split("/")}
 
 
-def test_every_mail_through_a_real_poll(imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+def test_every_mail_through_a_real_poll(imap_server: PymapServer, smtp_sink: SmtpSink, env: Env) -> None:
     paths = corpus_files("mails")
     assert len(paths) >= 800
     when = dt.datetime(2019, 12, 16, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -142,9 +141,9 @@ def test_every_mail_through_a_real_poll(imap_server: PymapServer, smtp_sink: Smt
             client.append("INBOX", path.read_bytes(), msg_time=when)
     finally:
         client.logout()
-    settings = make_settings(tmp_path, imap=imap_server, smtp=smtp_sink,
-                             mailbox={"fetch_batch": 200, "fetch_batch_bytes": 128 * 1024 * 1024})
-    factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, smtp=smtp_sink,
+                            mailbox={"fetch_batch": 200, "fetch_batch_bytes": 128 * 1024 * 1024})
+    factory = env.session_factory
     started = time.monotonic()
     result = poll_once(settings, factory)
     poll_seconds = time.monotonic() - started

@@ -16,25 +16,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailintake.cli import cli
-from mailintake.config import Settings, load_settings
-from mailintake.db.engine import open_database
+from mailintake.config import Settings
 from mailintake.db.models import AttachmentRow, AuditEntry
 from mailintake.office.audit import Actor
 from mailintake.office.decisions import decide
-from mailintake.office.handoff import candidate_lists, write_handoff
+from mailintake.office.handoff import TableList, candidate_lists, write_handoff
 from mailintake.report.sources import load_sources
 from mailintake.samples.forms import make_form_docx
 from mailintake.storage import Storage
+from tests.fixtures.env import Env
 from tests.test_report_rows import Story, at, build_story, t2
 
 CLERK = Actor("wangyan", "127.0.0.1")
 HOSTILE_UNIT = "../../etc/某某/单位"
 
 
-def settings_for(tmp_path: Path, db_url: str) -> Settings:
-    return load_settings(None, environ={}, overrides={
-        "database": {"url": db_url}, "storage": {"dir": str(tmp_path / "storage")},
-        "smtp": {"sender": "office@example.cn"}})
+def settings_for(env: Env) -> Settings:
+    return env.load(storage={"dir": str(env.root / "storage")}, smtp={"sender": "office@example.cn"})
 
 
 def seed(session: Session, settings: Settings) -> dict[int, bytes]:
@@ -51,16 +49,16 @@ def seed(session: Session, settings: Settings) -> dict[int, bytes]:
     return stored
 
 
-def names(lists) -> dict[int, list[str]]:  # type: ignore[no-untyped-def]
+def names(lists: list[TableList]) -> dict[int, list[str]]:
     return {t.table: [f"{c.seq} {c.name} {c.project or c.position}".strip() for c in t.candidates] for t in lists}
 
 
-def test_candidates_per_table_count_decisions(tmp_path: Path, db_url: str) -> None:
+def test_candidates_per_table_count_decisions(db_env: Env) -> None:
     """GIVEN the story THEN on-time forms without a blocking flag are candidates, by category then arrival;
     an accepted 项目丙 joins, a withdrawn 不见面审批 leaves."""
-    settings = settings_for(tmp_path, db_url)
+    settings = settings_for(db_env)
     sources = load_sources(settings)
-    with open_database(db_url)() as session:
+    with db_env.session_factory() as session:
         seed(session, settings)
         assert names(candidate_lists(session, settings, sources)) == {
             1: ["1 张家港市行政审批局 一件事一窗办", "2 张家港市行政审批局 不见面审批", "3 太仓市行政审批局 项目甲",
@@ -80,12 +78,12 @@ def test_candidates_per_table_count_decisions(tmp_path: Path, db_url: str) -> No
             "4 太仓市行政审批局 项目丙", "5 苏州市行政审批局审批制度改革处 一网通办"]
 
 
-def test_handoff_files(tmp_path: Path) -> None:
+def test_handoff_files(tmp_path: Path, env: Env) -> None:
     """`mailintake handoff --out DIR` writes the workbook, the ballot and one folder of originals per table,
     with sanitised names and the stored bytes; the ballot converts to PDF in LibreOffice."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    settings = settings_for(tmp_path, url)
-    with open_database(url)() as session:
+    url = env.url
+    settings = settings_for(env)
+    with env.session_factory() as session:
         stored = seed(session, settings)
     config = tmp_path / "config" / "mailintake.toml"
     config.parent.mkdir()
@@ -121,7 +119,9 @@ def test_handoff_files(tmp_path: Path) -> None:
 
     ballot = docx.Document(str(out / "民主测评票.docx"))
     section = ballot.sections[0]
-    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4
+    width, height = section.page_width, section.page_height
+    assert width is not None and height is not None
+    assert (round(width.mm), round(height.mm)) == (210, 297)  # A4
     grids = ballot.tables
     assert [[c.text for c in g.rows[0].cells] for g in grids] == [["序号", "候选对象", "同意", "不同意", "弃权"]] * 4
     assert [len(g.rows) - 1 for g in grids] == [5, 2, 1, 0]
@@ -142,10 +142,9 @@ def test_handoff_files(tmp_path: Path) -> None:
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 4  # one page per table
 
 
-def test_handoff_writes_nothing_to_the_audit(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    settings = settings_for(tmp_path, url)
-    with open_database(url)() as session:
+def test_handoff_writes_nothing_to_the_audit(tmp_path: Path, env: Env) -> None:
+    settings = settings_for(env)
+    with env.session_factory() as session:
         seed(session, settings)
         write_handoff(session, settings, load_sources(settings), tmp_path / "out")
         assert session.scalars(select(AuditEntry)).all() == []

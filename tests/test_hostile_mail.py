@@ -26,11 +26,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Message, OutboxItem
 from mailintake.devservers import PymapServer, append_mail, start_imap_server, start_smtp_sink
 from tests import hostile
-from tests.helpers import at, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 BIG_ATTACHMENT = 60 * 1024 * 1024
@@ -132,8 +132,9 @@ class Outcome:
         self.run = run
         self.uids = uids
         self.before = before
-        self.settings = make_settings(root)
-        self.session_factory = open_database(self.settings.database.url)
+        self.env = Env.sqlite(root)
+        self.settings = self.env.settings()
+        self.session_factory = self.env.session_factory
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +309,7 @@ def test_reply_headers_carry_no_injected_header_or_recipient(outcome):
 
     sink = start_smtp_sink()
     try:
-        settings = make_settings(outcome.root, smtp=sink)
+        settings = outcome.env.settings(smtp=sink)
         with outcome.session_factory() as session:
             for other in session.scalars(select(OutboxItem).where(OutboxItem.message_pk != message_pk)):
                 other.status = "held-by-test"
@@ -331,7 +332,7 @@ def test_report_escapes_scripts(outcome):
     """GIVEN <script> in a subject, a sender name, a filename and a form field THEN the report shows it as text."""
     from mailintake.report import build_report
 
-    settings = make_settings(outcome.root)
+    settings = outcome.env.settings()
     with outcome.session_factory() as session, session.begin():
         files = build_report(settings, session, out_dir=outcome.root / "reports-test")
     html = files.html_path.read_text("utf-8")
@@ -346,7 +347,7 @@ def test_each_mail_answered_at_most_once(outcome):
     assert [pk for pk, n in Counter(pks).items() if n > 1] == []
 
 
-def test_mime_nested_1000_deep_is_flagged(tmp_path):
+def test_mime_nested_1000_deep_is_flagged(tmp_path, env):
     """GIVEN a mail nested 1,000 multiparts deep (pymap itself cannot store it, so it goes through
     Dovecot when installed, else straight into the intake cycle) THEN it is recorded with a flag."""
     from mailintake.devservers import dovecot_binary, start_dovecot
@@ -359,8 +360,8 @@ def test_mime_nested_1000_deep_is_flagged(tmp_path):
     try:
         append_mail(server, raw, at(16))
         append_mail(server, hostile.valid_mail(), at(16, 11))
-        settings = make_settings(tmp_path, imap=server)
-        session_factory = open_database(settings.database.url)
+        settings = env.settings(imap=server)
+        session_factory = env.session_factory
         started = time.monotonic()
         result = poll_once(settings, session_factory)
         assert time.monotonic() - started < 30

@@ -9,15 +9,15 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from mailintake.cli import cli
-from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem, PollRun
+from tests.fixtures.env import Env
 from tests.test_replies import add_message
 
 
-def write_config(tmp_path: Path) -> Path:
-    config = tmp_path / "mailintake.toml"
+def write_config(env: Env) -> Path:
+    config = env.root / "mailintake.toml"
     config.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = 9\nsecurity = "none"\nsender = "office@example.gov.cn"\n'
-                      f'[database]\nurl = "sqlite:///{tmp_path / "op.db"}"\n', "utf-8")
+                      f'[database]\nurl = "{env.url}"\n', "utf-8")
     return config
 
 
@@ -31,9 +31,9 @@ def outbox(kind: str, status: str, to: str, message_pk: int | None = None) -> Ou
                       raw=b"x", status=status, attempts=1, last_error=error)
 
 
-def test_status_reads_like_a_status_page_and_names_the_problems(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    factory = open_database(f"sqlite:///{tmp_path / 'op.db'}")
+def test_status_reads_like_a_status_page_and_names_the_problems(env: Env) -> None:
+    config = write_config(env)
+    factory = env.session_factory
     started = dt.datetime(2019, 12, 17, 1, 30, tzinfo=dt.UTC)
     with factory() as session, session.begin():
         accepted = add_message(session, receipt_no="2019-0001", message_id="<a@x>")
@@ -66,15 +66,15 @@ def test_status_reads_like_a_status_page_and_names_the_problems(tmp_path: Path) 
     assert '"replies": {\n    "failed": 1,\n    "sent": 1\n  }' in as_json.stdout
 
 
-def test_status_says_none_when_all_is_well(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+def test_status_says_none_when_all_is_well(env: Env) -> None:
+    config = write_config(env)
     lines = invoke(config, "status").stdout.splitlines()
     assert "Problems: none" in lines and "Last poll: never" in lines
 
 
-def test_resend_finds_a_receipt_by_its_number(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    factory = open_database(f"sqlite:///{tmp_path / 'op.db'}")
+def test_resend_finds_a_receipt_by_its_number(env: Env) -> None:
+    config = write_config(env)
+    factory = env.session_factory
     with factory() as session, session.begin():
         for n in (5, 15, 105):
             message = add_message(session, receipt_no=f"2019-{n:04d}", message_id=f"<m{n}@x>",

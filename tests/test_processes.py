@@ -12,25 +12,25 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Message
 from mailintake.devservers import PymapServer, append_mail
 from mailintake.samples.forms import make_form_docx
+from tests.fixtures.env import Env
 from tests.helpers import at, mail, poll_config
 from tests.processes import descendants, wait_gone
 
 
-def test_sigkill_of_a_running_poll_leaves_no_process_behind(imap_server: PymapServer, tmp_path: Path) -> None:
+def test_sigkill_of_a_running_poll_leaves_no_process_behind(imap_server: PymapServer, tmp_path: Path,
+                                                              env: Env) -> None:
     form = make_form_docx(2, {"unit": "苏州工业园区行政审批局", "deeds": "推行“一件事一窗办”。"})
     for n in range(40):
         append_mail(imap_server, mail(f"u{n} <u{n}@qq.com>", "表2", message_id=f"<orphan{n}@qq>",
                                       attachments={"表2.docx": form}), at(16, 9, n))
-    config = poll_config(tmp_path / "mailintake.toml", imap_server, f"sqlite:///{tmp_path / 'mi.db'}",
-                         tmp_path / "storage")
-    env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
-    poll = subprocess.Popen([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=env,
+    config = poll_config(tmp_path / "mailintake.toml", imap_server, env.url, tmp_path / "storage")
+    environ = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
+    poll = subprocess.Popen([sys.executable, "-m", "mailintake", "poll", "--no-send"], env=environ,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    session_factory = open_database(f"sqlite:///{tmp_path / 'mi.db'}")
+    session_factory = env.session_factory
     deadline = time.monotonic() + 90
     recorded = 0
     while time.monotonic() < deadline and recorded < 5:

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Ledger, Message, OutboxItem, Submission, utcnow
 from mailintake.intake.cycle import _Cycle
 from mailintake.intake.fetch import FetchedMail
@@ -30,6 +29,7 @@ from mailintake.outbox import replies_last_hour
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
 from mailintake.storage import Storage
+from tests.fixtures.env import Env
 from tests.helpers import at, mail, make_settings
 
 ROWS = 10_000
@@ -109,11 +109,11 @@ def _scans(engine: Engine, statement: str, parameters: Any) -> list[str]:
         raw.close()
 
 
-def test_per_mail_queries_use_indexes_at_10000_rows(db_url: str, tmp_path: Path, smtp_sink: Any) -> None:
+def test_per_mail_queries_use_indexes_at_10000_rows(db_env: Env, tmp_path: Path, smtp_sink: Any) -> None:
     """GIVEN 10,000 rows in each big table WHEN one mail is stored and answered THEN no query of
     that path scans a big table, and the loop guard and receipt counter give the exact values."""
-    settings = make_settings(tmp_path, smtp=smtp_sink, db_url=db_url)
-    session_factory = open_database(db_url)
+    settings = db_env.settings(smtp=smtp_sink)
+    session_factory = db_env.session_factory
     engine = session_factory.kw["bind"]
     try:
         _fill(session_factory)

@@ -14,15 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailintake.config import Settings, load_settings
-from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry, OutboxItem, ReminderSent
-from mailintake.devservers import SmtpSink
+from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.export import export_json
 from mailintake.office.audit import Actor
 from mailintake.office.reminders import Reminder, preview_reminders, send_reminders
 from mailintake.report import build_report
 from mailintake.report.sources import load_sources
 from mailintake.sender import deliver_due
+from tests.fixtures.env import Env
 from tests.test_report_rows import INCOMPLETE_T4, Story, at, t2, t34
 
 ROSTER = """name,aliases,category,email,contact,phone
@@ -35,16 +35,16 @@ ROSTER = """name,aliases,category,email,contact,phone
 CLERK = Actor("wangyan", "127.0.0.1")
 
 
-def settings_for(tmp_path: Path, db_url: str, smtp_port: int = 9) -> Settings:
-    roster = tmp_path / "units.csv"
+def settings_for(env: Env, smtp_port: int = 9) -> Settings:
+    """The reminder tests' settings, with their roster written under the test's folder."""
+    roster = env.root / "units.csv"
     roster.write_text(ROSTER, "utf-8")
-    return load_settings(None, environ={}, overrides={
-        "database": {"url": db_url},
-        "campaign": {"roster": str(roster)},
-        "report": {"dir": str(tmp_path / "reports")},
-        "storage": {"dir": str(tmp_path / "storage")},
-        "smtp": {"sender": "office@example.cn", "host": "127.0.0.1", "port": smtp_port, "security": "none"},
-    })
+    return env.load(
+        campaign={"roster": str(roster)},
+        report={"dir": str(env.root / "reports")},
+        storage={"dir": str(env.root / "storage")},
+        smtp={"sender": "office@example.cn", "host": "127.0.0.1", "port": smtp_port, "security": "none"},
+    )
 
 
 def seed(session: Session) -> Story:
@@ -63,10 +63,10 @@ def view(reminders: list[Reminder]) -> list[tuple[str, str, str | None, str]]:
     return [(r.unit, r.kind, r.address, r.no_mail_reason) for r in reminders]
 
 
-def test_each_kind_once_per_day_to_the_right_units(tmp_path: Path, db_url: str, smtp_sink: SmtpSink) -> None:
-    settings = settings_for(tmp_path, db_url, smtp_sink.port)
+def test_each_kind_once_per_day_to_the_right_units(db_env: Env, smtp_sink: SmtpSink) -> None:
+    settings = settings_for(db_env, smtp_sink.port)
     sources = load_sources(settings)
-    factory = open_database(db_url)
+    factory = db_env.session_factory
     with factory() as session:
         story = seed(session)
         day1 = at(17, 10, 30)
@@ -126,8 +126,8 @@ def test_each_kind_once_per_day_to_the_right_units(tmp_path: Path, db_url: str, 
         assert [(a.action, a.unit, a.actor) for a in audit] == [("reminder_sent", u, "wangyan") for _, u, _ in ledger]
         assert audit[0].detail == "催报（尚未报送）→ jia@example.cn"
 
-    result = deliver_due(settings, factory, now=after)
-    assert (result.sent, result.failed) == (5, 0)
+    delivery = deliver_due(settings, factory, now=after)
+    assert (delivery.sent, delivery.failed) == (5, 0)
     delivered = smtp_sink.wait_for(5)
     assert sorted(tuple(m.rcpt_tos) for m in delivered) == [
         ("jia@example.cn",), ("wu@example.cn",), ("yi@example.cn",), ("yi@example.cn",), ("yi@example.cn",)]
@@ -149,9 +149,9 @@ def test_each_kind_once_per_day_to_the_right_units(tmp_path: Path, db_url: str, 
     assert len(section.xpath(".//table[@id='reminders-sent']/tbody/tr")) == 5
 
 
-def test_phone_list_in_the_report(tmp_path: Path, db_url: str) -> None:
-    settings = settings_for(tmp_path, db_url)
-    factory = open_database(db_url)
+def test_phone_list_in_the_report(db_env: Env) -> None:
+    settings = settings_for(db_env)
+    factory = db_env.session_factory
     with factory() as session:
         seed(session)
         files = build_report(settings, session, now=at(17, 10))
@@ -163,15 +163,15 @@ def test_phone_list_in_the_report(tmp_path: Path, db_url: str) -> None:
                     ["丁市行政审批局", "尚未报送", "李四", "0512-4444", "邮箱 ding@example.cn 曾退信"]]
 
 
-def test_a_bounce_received_blocks_its_address(tmp_path: Path, db_url: str) -> None:
+def test_a_bounce_received_blocks_its_address(tmp_path: Path, db_env: Env) -> None:
     """GIVEN a delivery failure report naming jia@example.cn in the mailbox THEN 甲 is reminded by phone."""
     from mailintake.samples.mails import builder
     from mailintake.storage import Storage
 
-    settings = settings_for(tmp_path, db_url)
+    settings = settings_for(db_env)
     raw = builder().to("jia@example.cn").bounce().build()
     _, rel = Storage(tmp_path / "storage").put(raw)
-    with open_database(db_url)() as session:
+    with db_env.session_factory() as session:
         story = Story(session)
         bounce = story.mail("ignored", at(16, 8), "MAILER-DAEMON@example.cn")
         bounce.automatic_reason, bounce.raw_path = "退信（multipart/report）", rel
@@ -180,10 +180,10 @@ def test_a_bounce_received_blocks_its_address(tmp_path: Path, db_url: str) -> No
         assert view(due)[0] == ("甲市行政审批局", "not_applied", None, "邮箱 jia@example.cn 曾退信")
 
 
-def test_reminders_count_against_the_hourly_cap(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_reminders_count_against_the_hourly_cap(env: Env) -> None:
+    settings = settings_for(env)
     settings = settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"max_replies_per_hour": 1})})
-    with open_database(settings.database.url)() as session:
+    with env.session_factory() as session:
         seed(session)
         session.add(OutboxItem(kind="receipt", recipients=["jia@example.cn"], subject="x", raw=b"x", status="sent",
                                created_at=at(17, 10, 1)))
@@ -200,7 +200,8 @@ UNITS = 300
 KILLS = 5
 
 
-def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path, env: Env,
+                                                               smtp_sink: SmtpSink) -> None:
     """GIVEN 300 silent roster units WHEN `remind --send` is SIGKILLed at 5 random moments and then runs
     cleanly THEN each unit has one ledger row, one queued reminder and one audit row, and `send` delivers
     each reminder once."""
@@ -217,22 +218,22 @@ def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path,
         f"测试{n:03d}号行政审批局,,市、区审批局,u{n}@example.cn,,\n" for n in range(UNITS)), "utf-8")
     config = tmp_path / "mailintake.toml"
     config.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
+        f'[database]\nurl = "{env.url}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
         f'[smtp]\nsender = "office@example.cn"\nhost = "127.0.0.1"\nport = {smtp_sink.port}\nsecurity = "none"\n'
         f'[campaign]\nroster = "{roster}"\ntemplates = "{Path(__file__).parent.parent / "config" / "templates"}"\n',
         "utf-8")
     config.chmod(0o600)
-    env = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
+    environ = {**os.environ, "MAILINTAKE_CONFIG": str(config)}
     args = ["-q", "remind", "--send", "--now", "2019-12-16T09:00"]
     # the child imports everything first and says so, so the kills land in the work, not in start-up
     ready = ("import sys; from mailintake.cli import cli; import mailintake.commands.remind, "
              "mailintake.office.reminders, mailintake.db.engine, sqlalchemy.dialects.sqlite; "
              "print('ready', flush=True); sys.stdin.readline(); cli(sys.argv[1:], prog_name='mailintake')")
-    factory = open_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    factory = env.session_factory
     rng = random.Random(20191216)
     kills = 0
     for _ in range(3 * KILLS):
-        process = subprocess.Popen([sys.executable, "-c", ready, *args], env=env, stdin=subprocess.PIPE,
+        process = subprocess.Popen([sys.executable, "-c", ready, *args], env=environ, stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         assert process.stdout is not None and process.stdin is not None
         assert process.stdout.readline() == b"ready\n"
@@ -248,7 +249,7 @@ def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path,
             if session.scalar(select(func.count()).select_from(ReminderSent)):
                 break  # a run finished before its kill: the rest is the clean run's job
     command = [sys.executable, "-m", "mailintake", *args]
-    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    final = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(ReminderSent)) == UNITS
@@ -263,17 +264,16 @@ def test_sigkill_during_remind_send_loses_and_duplicates_nothing(tmp_path: Path,
     assert kills >= 1
 
 
-def test_worker_sends_scheduled_reminders_when_enabled(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+def test_worker_sends_scheduled_reminders_when_enabled(env: Env, smtp_sink: SmtpSink) -> None:
     """GIVEN [reminders] enabled with two times WHEN the worker's scheduler is built THEN the future time is a
     job and the long-past one is not; the job queues and delivers the due reminders as the worker."""
     from mailintake.worker import Worker
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     future = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) + dt.timedelta(days=2)
-    settings = settings_for(tmp_path, url, smtp_sink.port)
+    settings = settings_for(env, smtp_sink.port)
     settings = settings.model_copy(update={"reminders": settings.reminders.model_copy(update={
         "enabled": True, "times": [dt.datetime(2019, 12, 15, 9), future]})})
-    factory = open_database(url)
+    factory = env.session_factory
     with factory() as session:
         seed(session)
     worker = Worker(settings, factory)
@@ -290,12 +290,12 @@ def test_worker_sends_scheduled_reminders_when_enabled(tmp_path: Path, smtp_sink
         assert {(a.actor, a.origin) for a in session.scalars(select(AuditEntry))} == {("mailintake", "worker")}
 
 
-def test_send_only_what_the_preview_showed(tmp_path: Path) -> None:
+def test_send_only_what_the_preview_showed(env: Env) -> None:
     """GIVEN a console form posting (unit, kind) keys THEN exactly those still due are queued; a key no
     longer due (the unit applied since) is not."""
-    settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    settings = settings_for(env)
     sources = load_sources(settings)
-    with open_database(settings.database.url)() as session:
+    with env.session_factory() as session:
         story = seed(session)
         shown = preview_reminders(session, settings, sources, at(17, 10))
         assert [r.key for r in shown][:2] == [("甲市行政审批局", "not_applied"),
@@ -309,14 +309,14 @@ def test_send_only_what_the_preview_showed(tmp_path: Path) -> None:
         assert session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "reminder")) == 1
 
 
-def test_cli_preview_then_send(tmp_path: Path) -> None:
+def test_cli_preview_then_send(tmp_path: Path, env: Env) -> None:
     from click.testing import CliRunner
 
     from mailintake.cli import cli
 
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    settings_for(tmp_path, url)  # writes the roster
-    with open_database(url)() as session:
+    url = env.url
+    settings_for(env)  # writes the roster
+    with env.session_factory() as session:
         seed(session)
     config = tmp_path / "mailintake.toml"
     config.write_text(f'[database]\nurl = "{url}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
@@ -345,19 +345,18 @@ def test_cli_preview_then_send(tmp_path: Path) -> None:
                                                "queue them")
 
 
-def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, imap_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_bounce_fetched_over_imap_blocks_its_address(tmp_path: Path, env: Env, imap_server: PymapServer) -> None:
     """GIVEN a delivery failure report for jia@example.cn in the real mailbox WHEN polled THEN 甲 is reminded
     by phone, not by mail."""
     from mailintake.devservers import append_mail
     from mailintake.intake.cycle import poll_once
     from mailintake.samples.mails import builder
-    from tests.helpers import make_settings
 
     roster = tmp_path / "units.csv"
     roster.write_text(ROSTER, "utf-8")
-    settings = make_settings(tmp_path, imap=imap_server, campaign={"roster": str(roster)})
+    settings = env.settings(imap=imap_server, campaign={"roster": str(roster)})
     append_mail(imap_server, builder().to("jia@example.cn").bounce().build(), at(16, 8))
-    factory = open_database(settings.database.url)
+    factory = env.session_factory
     poll_once(settings, factory)
     with factory() as session:
         due = preview_reminders(session, settings, load_sources(settings), at(16, 9))

@@ -10,7 +10,6 @@ import email
 import email.policy
 import hashlib
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,12 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings, load_settings
-from mailintake.db.engine import open_database
+from mailintake.config import Settings
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.outbox import enqueue_reply
 from mailintake.replies.compose import cn_datetime, reply_subject
 from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from tests.fixtures.env import Env
 
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVED = datetime(2019, 12, 10, 2, 5, tzinfo=UTC)  # 2019-12-10 10:05 in Shanghai
@@ -33,31 +32,26 @@ NOW = datetime(2019, 12, 10, 2, 6, tzinfo=UTC)
 _uids = itertools.count(1)
 
 
-def make_settings(tmp_path: Path, smtp: dict[str, Any] | None = None, **campaign: Any) -> Settings:
-    return load_settings(
-        environ={},
-        overrides={
-            "smtp": {"host": "127.0.0.1", "port": 2525, "security": "none", "sender": "office@example.gov.cn",
-                     "timeout": 5.0, **(smtp or {})},
-            "mailbox": {"username": "intake@example.gov.cn"},
-            "database": {"url": f"sqlite:///{tmp_path / 'mailintake.db'}"},
-            "campaign": {"templates": str(ROOT / "config" / "templates"), "forms": str(ROOT / "config" / "forms.toml"),
-                         **campaign},
-        },
+def reply_settings(env: Env, smtp: dict[str, Any] | None = None, **campaign: Any) -> Settings:
+    """The reply tests' settings: an SMTP server on 127.0.0.1, the shipped templates and forms."""
+    return env.load(
+        smtp={"host": "127.0.0.1", "port": 2525, "security": "none", "sender": "office@example.gov.cn",
+              "timeout": 5.0, **(smtp or {})},
+        mailbox={"username": "intake@example.gov.cn"},
+        campaign={"templates": str(ROOT / "config" / "templates"), "forms": str(ROOT / "config" / "forms.toml"),
+                  **campaign},
     )
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
+def settings(env: Env) -> Settings:
+    return reply_settings(env)
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[sessionmaker[Session]]:
+def db(db_env: Env) -> sessionmaker[Session]:
     """The reply tests' rows, on SQLite and on PostgreSQL."""
-    factory = open_database(db_url)
-    yield factory
-    factory.kw["bind"].dispose()
+    return db_env.session_factory
 
 
 def add_message(
@@ -380,9 +374,9 @@ def test_per_sender_cap(settings: Settings, db: sessionmaker[Session]) -> None:
         assert later_row is not None and later_row.status == "pending"
 
 
-def test_cc_contact_from_form_1(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, smtp={"cc_contact": True})
-    factory = open_database(settings.database.url)
+def test_cc_contact_from_form_1(env: Env) -> None:
+    settings = reply_settings(env, smtp={"cc_contact": True})
+    factory = env.session_factory
     with factory() as session:
         message = add_message(session)
         doc = add_attachment(session, message, "a.docx")
@@ -395,7 +389,6 @@ def test_cc_contact_from_form_1(tmp_path: Path) -> None:
                  {"unit": "园区", "contact": "li.si@unit.example.cn"}, 100)
         row2 = queue(session, settings, same)
         assert row2 is not None and row2.cc == [] and parse(row2.raw)["Cc"] is None
-    factory.kw["bind"].dispose()
 
 
 # ---------------------------------------------------------------------------------- header injection
@@ -439,14 +432,14 @@ def test_display_name_with_comma_cannot_add_recipient(settings: Settings, db: se
 # --------------------------------------------------------------------------------------- templates
 
 
-def test_office_templates_html_is_autoescaped_and_broken_falls_back(tmp_path: Path) -> None:
+def test_office_templates_html_is_autoescaped_and_broken_falls_back(tmp_path: Path, env: Env) -> None:
     office = tmp_path / "templates"
     office.mkdir()
     (office / "reply_receipt.txt.j2").write_text("回执 {{ receipt_no }}：{% for f in forms %}{{ f.who }}{% endfor %}\n")
     (office / "reply_receipt.html.j2").write_text("<p>{% for f in forms %}{{ f.who }}{% endfor %}</p>\n")
     (office / "reply_late.txt.j2").write_text("{% for x in %}broken\n")
-    settings = make_settings(tmp_path, templates=str(office))
-    factory = open_database(settings.database.url)
+    settings = reply_settings(env, templates=str(office))
+    factory = env.session_factory
     with factory() as session:
         message = add_message(session)
         add_form(session, message, add_attachment(session, message, "a.docx"), 2, {"unit": "<script>x</script>"}, 1)
@@ -460,7 +453,6 @@ def test_office_templates_html_is_autoescaped_and_broken_falls_back(tmp_path: Pa
                            from_addr="wang@example.com")
         late_row = queue(session, settings, late)
         assert late_row is not None and "逾期未反馈视作不申报" in body(parse(late_row.raw))
-    factory.kw["bind"].dispose()
 
 
 # --------------------------------------------------------------------------------------- recipients

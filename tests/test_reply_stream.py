@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import append_mail
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox import build_mail
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import ReplyStream, deliver_due
-from tests.helpers import at, mail, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at, mail
 from tests.test_replies import NOW
 
 
-def test_one_run_delivers_every_due_reply_past_the_batch_size(tmp_path: Path, smtp_sink: Any) -> None:
+def test_one_run_delivers_every_due_reply_past_the_batch_size(env: Env, smtp_sink: Any) -> None:
     """GIVEN 450 replies due (more than two batches of 200) WHEN deliver_due runs once THEN all leave, once each."""
-    settings = make_settings(tmp_path, smtp=smtp_sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(smtp=smtp_sink)
+    session_factory = env.session_factory
     rows = []
     for n in range(450):
         raw = build_mail(settings, to=[("", f"u{n}@example.cn")], subject=f"回执 {n}", text="收到。").as_bytes()
@@ -41,15 +40,15 @@ def test_one_run_delivers_every_due_reply_past_the_batch_size(tmp_path: Path, sm
     session_factory.kw["bind"].dispose()
 
 
-def test_replies_leave_while_the_poll_goes_on(imap_server: Any, smtp_sink: Any, tmp_path: Path) -> None:
+def test_replies_leave_while_the_poll_goes_on(imap_server: Any, smtp_sink: Any, env: Env) -> None:
     """GIVEN six mails fetched in batches of two WHEN the poll runs with a reply stream THEN the first
     reply reaches the SMTP server while the poll still has mails to commit, and each reply leaves once."""
     for n in range(6):
         form = make_form_docx(2, {"unit": f"第{n}区行政审批局", "deeds": "推行“一件事一窗办”。"})
         append_mail(imap_server, mail(f"单位{n} <u{n}@example.cn>", "表2申报", message_id=f"<m{n}@example.cn>",
                                       attachments={"表2.docx": form}), at(16, 10, n))
-    settings = make_settings(tmp_path, imap=imap_server, smtp=smtp_sink, mailbox={"fetch_batch": 2})
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(imap=imap_server, smtp=smtp_sink, mailbox={"fetch_batch": 2})
+    session_factory = env.session_factory
     seen_during_poll: list[int] = []
 
     with ReplyStream(settings, session_factory) as stream:
@@ -70,10 +69,10 @@ def test_replies_leave_while_the_poll_goes_on(imap_server: Any, smtp_sink: Any, 
     session_factory.kw["bind"].dispose()
 
 
-def test_a_stream_with_nothing_due_sends_nothing(tmp_path: Path, smtp_sink: Any) -> None:
+def test_a_stream_with_nothing_due_sends_nothing(env: Env, smtp_sink: Any) -> None:
     """GIVEN no reply is due WHEN a stream runs THEN it delivers nothing and finishes cleanly."""
-    settings = make_settings(tmp_path, smtp=smtp_sink)
-    session_factory = open_database(settings.database.url)
+    settings = env.settings(smtp=smtp_sink)
+    session_factory = env.session_factory
     with ReplyStream(settings, session_factory, interval=0.05) as stream:
         time.sleep(0.2)
     result = stream.finish()

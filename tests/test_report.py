@@ -11,20 +11,20 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Report
 from mailintake.report import build_report
 from parsers.definitions import load_definitions
-from tests.test_report_rows import FORMULA, SCRIPT, TZ, at, build_story, make_settings, open_db
+from tests.fixtures.env import Env
+from tests.test_report_rows import FORMULA, SCRIPT, TZ, at, build_story, report_settings
 
 NOW = at(19, 8)
 
 
 @pytest.fixture()
-def built(tmp_path: Path, db_url: str) -> dict[str, Any]:
+def built(db_env: Env) -> dict[str, Any]:
     """The story's rows and a report built from them, on SQLite and on PostgreSQL."""
-    settings = make_settings(tmp_path)
-    factory = open_database(db_url)
+    settings = report_settings(db_env)
+    factory = db_env.session_factory
     with factory() as session:
         mails = build_story(session)
         session.commit()
@@ -32,7 +32,7 @@ def built(tmp_path: Path, db_url: str) -> dict[str, Any]:
         session.commit()
         report = session.scalars(select(Report).order_by(Report.id.desc())).first()
     return {"files": files, "mails": mails, "report": report, "factory": factory, "settings": settings,
-            "tmp": tmp_path}
+            "tmp": db_env.root}
 
 
 def section(doc: Any, ident: str) -> Any:
@@ -252,9 +252,9 @@ def test_second_report_counts_since_the_first(built: dict[str, Any]) -> None:
     assert "上次报告（2019-12-19 08:00）以来，新收邮件 0 封" in section(doc, "overview").text_content()
 
 
-def test_empty_database_report(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    with open_db(tmp_path)() as session:
+def test_empty_database_report(env: Env) -> None:
+    settings = report_settings(env)
+    with env.session_factory() as session:
         files = build_report(settings, session, now=at(14, 8), for_date=dt.date(2019, 12, 14))
         session.commit()
     assert files.summary["mails_total"] == 0

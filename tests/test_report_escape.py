@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lxml.html
 from openpyxl import load_workbook
 
 from mailintake.report import build_report
 from mailintake.report.xlsx import clean
-from tests.test_report_rows import Story, at, make_settings, open_db, t1, t34
+from tests.fixtures.env import Env
+from tests.test_report_rows import Story, at, report_settings, t1, t34
 
 EVIL_UNIT = "<script>alert(1)</script>某单位"
 EVIL_NAME = '<img src=x onerror="alert(2)">王五'
 
 
-def test_form_fields_are_escaped_in_html_and_plain_in_excel(tmp_path: Path) -> None:
+def test_form_fields_are_escaped_in_html_and_plain_in_excel(env: Env) -> None:
     """GIVEN markup typed into 申报单位 and 姓名 WHEN reported THEN the HTML shows it as text."""
-    with open_db(tmp_path)() as session:
+    with env.session_factory() as session:
         story = Story(session)
         story.mail("needs_correction", at(16, 9), "a@example.cn",
                    forms=[t1(EVIL_UNIT, "=1+1\x07项目", flags=[{"code": "incomplete", "field": "summary",
                                                                "message": "表1“改革创新项目概述及成效简介”未填写。"}]),
                           t34(3, EVIL_NAME, EVIL_UNIT)])
         session.commit()
-        files = build_report(make_settings(tmp_path), session, now=at(19, 8))
+        files = build_report(report_settings(env), session, now=at(19, 8))
         session.commit()
     raw = files.html_path.read_text("utf-8")
     assert "<script" not in raw and "<img" not in raw

@@ -17,7 +17,8 @@ import pytest
 from openpyxl import load_workbook
 
 from parsers.convert import find_soffice
-from tests.test_report_rows import build_story, make_settings, open_db
+from tests.fixtures.env import Env
+from tests.test_report_rows import build_story, report_settings
 
 pytestmark = [
     pytest.mark.libreoffice,
@@ -63,12 +64,14 @@ def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.test_report_rows import at
 
     tmp = tmp_path_factory.mktemp("print")
-    settings = make_settings(tmp)
-    with open_db(tmp)() as session:
+    env = Env.sqlite(tmp)
+    settings = report_settings(env)
+    with env.session_factory() as session:
         build_story(session)
         session.commit()
         files = build_report(settings, session, now=at(19, 8), out_dir=tmp / "out")
         session.commit()
+    env.close()
     return files.xlsx_path
 
 

@@ -16,15 +16,14 @@ One campaign story (times in Asia/Shanghai):
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from mailintake.config import Settings, load_settings
-from mailintake.db.engine import open_database
+from mailintake.config import Settings
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, PaperCopy, Report, Submission
+from tests.fixtures.env import Env
 
 TZ = ZoneInfo("Asia/Shanghai")
 SCRIPT = "<script>alert('x')</script>"
@@ -35,16 +34,9 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
     return dt.datetime(2019, 12, day, hour, minute, second, tzinfo=TZ)
 
 
-def make_settings(tmp_path: Path, **report: Any) -> Settings:
-    return load_settings(None, environ={}, overrides={
-        "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
-        "report": {"dir": str(tmp_path / "reports"), **report},
-        "smtp": {"sender": "office@example.cn"},
-    })
-
-
-def open_db(tmp_path: Path) -> sessionmaker[Session]:
-    return open_database("sqlite:///" + str(tmp_path / "db.sqlite"))
+def report_settings(env: Env, **report: Any) -> Settings:
+    """The report tests' settings: the office's sender, reports under the test's folder."""
+    return env.load(report={"dir": str(env.root / "reports"), **report}, smtp={"sender": "office@example.cn"})
 
 
 def unit_of(table: int, fields: dict[str, str]) -> str:

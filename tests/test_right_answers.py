@@ -7,20 +7,19 @@ import email
 import io
 import zipfile
 from email import policy
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Message
 from mailintake.devservers import SmtpSink, append_mail
 from mailintake.devservers.pymap_server import PymapServer
 from mailintake.intake.cycle import poll_once
 from mailintake.samples.forms import make_form_docx
 from mailintake.sender import deliver_due
-from tests.helpers import at, mail, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at, mail
 
 CONTACT = "如有疑问，请联系王琰，电话 69820106、13862103167。"
 SIGNATURE = ["苏州市行政审批局办公室", "（本邮件由系统自动发送）"]
@@ -44,10 +43,10 @@ BROKEN_DOCX = zipped({
 })
 
 
-def run_poll(server: PymapServer, sink: SmtpSink, tmp_path: Path) -> tuple[Any, dict[str, str]]:
+def run_poll(server: PymapServer, sink: SmtpSink, env: Env) -> tuple[Any, dict[str, str]]:
     """Poll once, deliver every reply; return the session factory and {recipient: reply body}."""
-    settings = make_settings(tmp_path, imap=server, smtp=sink)
-    factory = open_database(settings.database.url)
+    settings = env.settings(imap=server, smtp=sink)
+    factory = env.session_factory
     poll_once(settings, factory)
     result = deliver_due(settings, factory)
     replies: dict[str, str] = {}
@@ -65,7 +64,7 @@ def body_lines(text: str) -> list[str]:
 
 
 def test_identical_bytes_each_flag_names_its_own_file(imap_server: PymapServer, smtp_sink: SmtpSink,
-                                                       tmp_path: Path) -> None:
+                                                       env: Env) -> None:
     """GIVEN 甲 and 乙 send the same broken bytes in one batch, 乙's inside a zip and a winmail-free folder
     THEN each correction names that sender's own file, never the other's."""
     append_mail(imap_server, mail("甲单位 <jia@example.cn>", "表2", message_id="<jia@x>",
@@ -75,7 +74,7 @@ def test_identical_bytes_each_flag_names_its_own_file(imap_server: PymapServer, 
                 at(16, 11))
     append_mail(imap_server, mail("丙单位 <bing@example.cn>", "表2", message_id="<bing@x>",
                                   attachments={"丙单位表2.docx": BROKEN_DOCX}), at(16, 12))
-    _factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    _factory, replies = run_poll(imap_server, smtp_sink, env)
     assert sorted(replies) == ["bing@example.cn", "jia@example.cn", "yi@example.cn"]
     for address, own, others in [("jia@example.cn", "甲单位表2.docx", ("乙单位", "丙单位")),
                                  ("yi@example.cn", "乙单位.zip/乙单位/乙单位表2.docx", ("甲单位", "丙单位")),
@@ -91,14 +90,14 @@ def test_identical_bytes_each_flag_names_its_own_file(imap_server: PymapServer, 
 
 
 def test_no_attachment_after_deadline_is_not_late_and_question_reaches_a_person(
-        imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+        imap_server: PymapServer, smtp_sink: SmtpSink, env: Env) -> None:
     """GIVEN a thank-you after the deadline and a question before it THEN neither gets the late notice:
     each is told the office has the mail, and the body is kept for the 需人工处理 list."""
     append_mail(imap_server, mail("王 <wang@example.cn>", "Re: 申报材料 [申报回执 2019-0001]", message_id="<thx@x>",
                                   body="收到，谢谢！\n\n> 您好！苏州市行政审批局办公室已收到"), at(19, 9))
     append_mail(imap_server, mail("李 <li@example.cn>", "咨询", message_id="<ask@x>",
                                   body="请问表1可以申报几个项目？\n谢谢。"), at(16, 9))
-    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    factory, replies = run_poll(imap_server, smtp_sink, env)
     with factory() as session:
         rows = {m.message_id: (m.status, m.body_excerpt) for m in session.scalars(select(Message))}
     assert rows == {"<thx@x>": ("no_form", "收到，谢谢！"), "<ask@x>": ("no_form", "请问表1可以申报几个项目？\n谢谢。")}
@@ -136,14 +135,14 @@ AUTOMATIC = {
 
 
 def test_auto_replies_are_recorded_never_answered(imap_server: PymapServer, smtp_sink: SmtpSink,
-                                                  tmp_path: Path) -> None:
+                                                  env: Env) -> None:
     for message_id, (headers, subject, _reason) in AUTOMATIC.items():
         sender = "neko-admin@example.jp" if message_id == "<fml@x>" else "a@example.cn"
         append_mail(imap_server, mail(sender, subject, message_id=message_id, headers=headers), at(16))
     daemon = (b"From: MAILER-DAEMON <>\r\nTo: office@example.gov.cn\r\nSubject: Mail delivery failed\r\n"
               b"Message-ID: <daemon@x>\r\n\r\nThis message was created automatically.\r\n")
     append_mail(imap_server, daemon, at(16))
-    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    factory, replies = run_poll(imap_server, smtp_sink, env)
     assert replies == {}
     with factory() as session:
         rows = {m.message_id: (m.status, m.automatic_reason) for m in session.scalars(select(Message))}
@@ -152,13 +151,13 @@ def test_auto_replies_are_recorded_never_answered(imap_server: PymapServer, smtp
 
 
 def test_a_person_writing_about_auto_replies_is_answered(imap_server: PymapServer, smtp_sink: SmtpSink,
-                                                        tmp_path: Path) -> None:
+                                                        env: Env) -> None:
     append_mail(imap_server, mail("a@example.cn", "关于自动回复：请问收到了吗", message_id="<p@x>"), at(16))
-    _factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    _factory, replies = run_poll(imap_server, smtp_sink, env)
     assert list(replies) == ["a@example.cn"]
 
 
-def test_archiver_junk_is_kept_silently(imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+def test_archiver_junk_is_kept_silently(imap_server: PymapServer, smtp_sink: SmtpSink, env: Env) -> None:
     """GIVEN a Mac zip (``__MACOSX/``, ``._x``, ``.DS_Store``) made while Word had the form open (``~$x``)
     THEN the form is accepted, the junk is in the record and the receipt mentions none of it."""
     form = make_form_docx(2, {"unit": "苏州工业园区行政审批局"})
@@ -167,7 +166,7 @@ def test_archiver_junk_is_kept_silently(imap_server: PymapServer, smtp_sink: Smt
                       "表2/Thumbs.db": b"\xd0\xcf\x11\xe0", "表2/desktop.ini": b"[.ShellClassInfo]"})
     append_mail(imap_server, mail("园区 <yq@example.cn>", "表2", message_id="<mac@x>",
                                   attachments={"表2.zip": archive}), at(16))
-    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    factory, replies = run_poll(imap_server, smtp_sink, env)
     with factory() as session:
         message = session.scalars(select(Message)).one()
         assert message.status == "accepted" and message.flags == []
@@ -180,12 +179,12 @@ def test_archiver_junk_is_kept_silently(imap_server: PymapServer, smtp_sink: Smt
     assert "DS_Store" not in text and "~$" not in text and "MACOSX" not in text
 
 
-def test_overlong_correction_names_each_box(imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+def test_overlong_correction_names_each_box(imap_server: PymapServer, smtp_sink: SmtpSink, env: Env) -> None:
     fields = {"unit": "吴中区行政审批局", "contact": "王明 0512-66681234", "project": "甲" * 400,
               "recognition": "获省级表彰", "summary": "乙" * 640}
     append_mail(imap_server, mail("吴中 <wz@example.cn>", "表1", message_id="<long@x>",
                                   attachments={"表1.docx": make_form_docx(1, fields)}), at(16))
-    _factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    _factory, replies = run_poll(imap_server, smtp_sink, env)
     lines = body_lines(replies["wz@example.cn"])
     assert lines[2:5] == [
         "附件“表1.docx”：",
@@ -198,13 +197,13 @@ def test_overlong_correction_names_each_box(imap_server: PymapServer, smtp_sink:
 
 @pytest.mark.parametrize("kind", ["receipt", "correction"])
 def test_no_doubled_brackets_in_form_lines(kind: str, imap_server: PymapServer, smtp_sink: SmtpSink,
-                                           tmp_path: Path) -> None:
+                                           env: Env) -> None:
     star = {"name": "张三", "unit_and_title": "窗口 科员", "deeds": "热情服务", "recommender": "吴江区行政审批局"}
     if kind == "correction":
         star["unit_and_title"] = ""
     append_mail(imap_server, mail("吴江 <wj@example.cn>", "表3", message_id="<s@x>",
                                   attachments={"表3.docx": make_form_docx(3, star)}), at(16))
-    _factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    _factory, replies = run_poll(imap_server, smtp_sink, env)
     text = replies["wj@example.cn"]
     assert "）（" not in text and "）：表" not in text
     if kind == "receipt":
@@ -228,7 +227,7 @@ def page_docx(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_separate_page_counts_for_its_box(imap_server: PymapServer, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+def test_a_separate_page_counts_for_its_box(imap_server: PymapServer, smtp_sink: SmtpSink, env: Env) -> None:
     """GIVEN 表2 saying 详见附页 with the page as a second Word file THEN the page is linked to 主要事迹,
     its 字数 (the page's heading included, as Word counts) count there — accepted at 808, overlong at
     1208 — the page is no “file without a form”, and a page announced but missing is asked for."""
@@ -241,7 +240,7 @@ def test_a_separate_page_counts_for_its_box(imap_server: PymapServer, smtp_sink:
                                   attachments={"表2.docx": short, "附页.docx": page_docx("事" * 1200)}), at(16, 11))
     append_mail(imap_server, mail("姑苏 <gs@example.cn>", "表2", message_id="<none@x>",
                                   attachments={"表2.docx": short}), at(16, 12))
-    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    factory, replies = run_poll(imap_server, smtp_sink, env)
     with factory() as session:
         rows = {s.message.message_id: (s.message.status, s.word_count, s.fields.get("附页"))
                 for s in session.scalars(select(Submission))}
@@ -278,7 +277,7 @@ def form_with_pages_after(table: int, fields: dict[str, str], *paragraphs: str) 
 
 
 def test_pages_after_the_table_count_for_their_box(imap_server: PymapServer, smtp_sink: SmtpSink,
-                                                   tmp_path: Path) -> None:
+                                                   env: Env) -> None:
     """GIVEN 表2 saying 详见附页 with the page written after the table in the form's own document THEN
     the page is linked to 主要事迹 and counted there (accepted at 808, overlong at 1208); text after a
     table whose boxes point to no page changes nothing."""
@@ -292,7 +291,7 @@ def test_pages_after_the_table_count_for_their_box(imap_server: PymapServer, smt
     append_mail(imap_server, mail("姑苏 <gs@example.cn>", "表2", message_id="<in-plain@x>", attachments={
         "表2.docx": form_with_pages_after(2, {"unit": "姑苏区行政审批局", "deeds": "事迹" * 100},
                                           "苏州市姑苏区行政审批局", "2019年12月16日")}), at(16, 12))
-    factory, replies = run_poll(imap_server, smtp_sink, tmp_path)
+    factory, replies = run_poll(imap_server, smtp_sink, env)
     with factory() as session:
         rows = {s.message.message_id: (s.message.status, s.word_count, s.fields.get("附页"))
                 for s in session.scalars(select(Submission))}

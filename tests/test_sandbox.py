@@ -5,13 +5,13 @@ from __future__ import annotations
 from mailintake.intake.read import read_job, unreadable_mail
 from mailintake.samples.forms import make_form_docx
 from mailintake.sandbox import ParserPool
-from tests.helpers import mail, make_settings
+from tests.helpers import mail
 
 
-def test_a_mail_whose_reading_stalls_keeps_its_header_and_is_flagged(tmp_path):
+def test_a_mail_whose_reading_stalls_keeps_its_header_and_is_flagged(env):
     """GIVEN a child that does not answer in time WHEN reading a mail THEN the worker keeps the
     mail's header (to answer it) with one unreadable flag, and the next read works again."""
-    settings = make_settings(tmp_path)
+    settings = env.settings()
     raw = mail("吴江区审批局 <wj@163.com>", "表2申报", message_id="<stall@wj>",
                attachments={"表2.docx": make_form_docx(2)})
     job = read_job(raw, settings)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,25 +15,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.cli import cli
 from mailintake.config import Settings
-from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import SmtpSink, free_port
 from mailintake.errors import SmtpError
 from mailintake.outbox import OutboxError, build_mail, queue_again
 from mailintake.sender import backoff, deliver_due
-from tests.test_replies import NOW, add_attachment, add_form, add_message, make_settings, queue
+from tests.fixtures.env import Env
+from tests.test_replies import NOW, add_attachment, add_form, add_message, queue, reply_settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp_sink: SmtpSink) -> Settings:
-    return make_settings(tmp_path, smtp={"port": smtp_sink.port})
+def settings(env: Env, smtp_sink: SmtpSink) -> Settings:
+    return reply_settings(env, smtp={"port": smtp_sink.port})
 
 
 @pytest.fixture
-def db(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    factory = open_database(settings.database.url)
-    yield factory
-    factory.kw["bind"].dispose()
+def db(env: Env) -> sessionmaker[Session]:
+    return env.session_factory
 
 
 def accepted_mail(db: sessionmaker[Session], settings: Settings, n: int = 1) -> int:
@@ -124,9 +121,9 @@ def test_one_bad_row_does_not_stop_the_batch(
     assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["user2@example.com", "user3@example.com"]
 
 
-def test_gives_up_after_max_attempts(tmp_path: Path, smtp_sink: SmtpSink) -> None:
-    settings = make_settings(tmp_path, smtp={"port": smtp_sink.port, "max_attempts": 3})
-    db = open_database(settings.database.url)
+def test_gives_up_after_max_attempts(env: Env, smtp_sink: SmtpSink) -> None:
+    settings = reply_settings(env, smtp={"port": smtp_sink.port, "max_attempts": 3})
+    db = env.session_factory
     row_id = accepted_mail(db, settings)
     smtp_sink.fail_next(452, "4.3.1 Insufficient storage", times=3)
     when = NOW
@@ -139,12 +136,11 @@ def test_gives_up_after_max_attempts(tmp_path: Path, smtp_sink: SmtpSink) -> Non
     row = get_row(db, row_id)
     assert (row.status, row.attempts) == ("failed", 3)
     assert row.last_error == "gave up after 3 attempts: 452 4.3.1 Insufficient storage"
-    db.kw["bind"].dispose()
 
 
-def test_unreachable_server_retries_every_row(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, smtp={"port": free_port(), "timeout": 2.0})
-    db = open_database(settings.database.url)
+def test_unreachable_server_retries_every_row(env: Env) -> None:
+    settings = reply_settings(env, smtp={"port": free_port(), "timeout": 2.0})
+    db = env.session_factory
     ids = [accepted_mail(db, settings, n) for n in (1, 2)]
     result = deliver_due(settings, db, now=NOW)
     assert (result.sent, result.retried, result.failed) == (0, 2, 0)
@@ -152,14 +148,13 @@ def test_unreachable_server_retries_every_row(tmp_path: Path) -> None:
         row = get_row(db, row_id)
         assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, NOW + timedelta(minutes=1))
         assert row.last_error is not None and row.last_error.startswith(f"cannot reach 127.0.0.1:{settings.smtp.port}")
-    db.kw["bind"].dispose()
 
 
-def test_server_without_auth_is_an_operator_error(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+def test_server_without_auth_is_an_operator_error(env: Env, smtp_sink: SmtpSink) -> None:
     # the sink offers no AUTH: asking to log in is a configuration problem, rows stay untouched
-    settings = make_settings(tmp_path, smtp={"port": smtp_sink.port, "username": "office@example.gov.cn",
-                                             "password": "x"})
-    db = open_database(settings.database.url)
+    settings = reply_settings(env, smtp={"port": smtp_sink.port, "username": "office@example.gov.cn",
+                                         "password": "x"})
+    db = env.session_factory
     row_id = accepted_mail(db, settings)
     with pytest.raises(SmtpError) as caught:
         deliver_due(settings, db, now=NOW)
@@ -168,7 +163,6 @@ def test_server_without_auth_is_an_operator_error(tmp_path: Path, smtp_sink: Smt
     assert caught.value.exit_code == 4
     row = get_row(db, row_id)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, NOW)
-    db.kw["bind"].dispose()
 
 
 def test_report_rows_are_delivered_too(settings: Settings, db: sessionmaker[Session], smtp_sink: SmtpSink) -> None:
@@ -225,19 +219,17 @@ def test_backoff_doubles_and_caps() -> None:
     assert [backoff(n).total_seconds() / 60 for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
-def test_send_and_resend_commands(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+def test_send_and_resend_commands(tmp_path: Path, env: Env, smtp_sink: SmtpSink) -> None:
     root = Path(__file__).resolve().parent.parent
     config = tmp_path / "mailintake.toml"
     config.write_text(
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\nsecurity = "none"\nsender = "office@example.gov.cn"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "cli.db"}"\n'
+        f'[database]\nurl = "{env.url}"\n'
         f'[campaign]\ntemplates = "{root / "config" / "templates"}"\nforms = "{root / "config" / "forms.toml"}"\n',
         "utf-8",
     )
-    settings = make_settings(tmp_path)
-    settings = settings.model_copy(update={"database": settings.database.model_copy(
-        update={"url": f"sqlite:///{tmp_path / 'cli.db'}"})})
-    db = open_database(settings.database.url)
+    settings = reply_settings(env)
+    db = env.session_factory
     accepted_mail(db, settings, 7)
     runner = CliRunner()
     sent = runner.invoke(cli, ["--config", str(config), "send"], env={})
@@ -255,7 +247,6 @@ def test_send_and_resend_commands(tmp_path: Path, smtp_sink: SmtpSink) -> None:
     )
     assert runner.invoke(cli, ["--config", str(config), "send"], env={}).stdout == "sent 1, retry later 0, failed 0\n"
     assert len(smtp_sink.wait_for(2)) == 2
-    db.kw["bind"].dispose()
 
 
 def test_claimed_row_is_skipped_until_its_lease_ends(

@@ -12,11 +12,11 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 
-from mailintake.db.engine import open_database
 from mailintake.devservers import free_port
 from mailintake.errors import SmtpError
 from mailintake.sender import deliver_due
-from tests.test_replies import NOW, make_settings
+from tests.fixtures.env import Env
+from tests.test_replies import NOW, reply_settings
 from tests.test_sender import accepted_mail, get_row
 
 
@@ -49,24 +49,24 @@ def tls_server(request: pytest.FixtureRequest, ca: trustme.CA) -> Iterator[tuple
         controller.stop()
 
 
-def test_tls_with_private_ca_delivers(tmp_path: Path, ca: trustme.CA, tls_server: tuple[str, int, _Keep]) -> None:
+def test_tls_with_private_ca_delivers(tmp_path: Path, env: Env, ca: trustme.CA,
+                                      tls_server: tuple[str, int, _Keep]) -> None:
     security, port, handler = tls_server
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    settings = make_settings(tmp_path, smtp={"port": port, "security": security, "ca_file": str(ca_file)})
-    db = open_database(settings.database.url)
+    settings = reply_settings(env, smtp={"port": port, "security": security, "ca_file": str(ca_file)})
+    db = env.session_factory
     row_id = accepted_mail(db, settings)
     result = deliver_due(settings, db, now=NOW)
     assert (result.sent, result.retried, result.failed) == (1, 0, 0)
     assert handler.rcpts == [("user1@example.com",)]
     assert get_row(db, row_id).status == "sent"
-    db.kw["bind"].dispose()
 
 
-def test_untrusted_certificate_is_refused(tmp_path: Path, tls_server: tuple[str, int, _Keep]) -> None:
+def test_untrusted_certificate_is_refused(env: Env, tls_server: tuple[str, int, _Keep]) -> None:
     security, port, handler = tls_server
-    settings = make_settings(tmp_path, smtp={"port": port, "security": security})
-    db = open_database(settings.database.url)
+    settings = reply_settings(env, smtp={"port": port, "security": security})
+    db = env.session_factory
     row_id = accepted_mail(db, settings)
     with pytest.raises(SmtpError) as caught:
         deliver_due(settings, db, now=NOW)
@@ -75,4 +75,3 @@ def test_untrusted_certificate_is_refused(tmp_path: Path, tls_server: tuple[str,
     assert handler.rcpts == []
     row = get_row(db, row_id)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, NOW)
-    db.kw["bind"].dispose()

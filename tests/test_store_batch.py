@@ -6,7 +6,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailintake.db.engine import open_database
 from mailintake.db.models import Message, Submission
 from mailintake.intake.cycle import _Cycle
 from mailintake.intake.fetch import FetchedMail
@@ -14,7 +13,8 @@ from mailintake.intake.parse import parse_batch, parse_in_process
 from mailintake.intake.read import read_one
 from mailintake.samples.forms import make_form_docx
 from mailintake.storage import Storage
-from tests.helpers import at, mail, make_settings
+from tests.fixtures.env import Env
+from tests.helpers import at, mail
 
 UNIT = "苏州工业园区行政审批局"
 
@@ -27,11 +27,11 @@ def _commit(cycle: _Cycle, tmp_path: Path, uid: int, files: dict[str, bytes]) ->
     cycle.commit_one(parsed)
 
 
-def test_two_versions_in_one_mail_the_later_file_wins(db_url: str, tmp_path: Path) -> None:
+def test_two_versions_in_one_mail_the_later_file_wins(db_env: Env, tmp_path: Path) -> None:
     """GIVEN an earlier 表2 of a unit WHEN one mail brings two more versions of it THEN only the mail's
     second file is current; the first supersedes the earlier mail's and is superseded by the second."""
-    settings = make_settings(tmp_path, db_url=db_url)
-    session_factory = open_database(db_url)
+    settings = db_env.settings()
+    session_factory = db_env.session_factory
     cycle = _Cycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # parsed in-process here
     _commit(cycle, tmp_path, 1, {"表2.docx": make_form_docx(2, {"unit": UNIT, "deeds": "第一版"})})
     _commit(cycle, tmp_path, 2, {"表2-a.docx": make_form_docx(2, {"unit": UNIT, "deeds": "第二版"}),

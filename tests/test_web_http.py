@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +16,7 @@ from starlette.testclient import TestClient
 
 from mailintake.db.models import AttachmentRow, AuditEntry, Message, PaperCopy, User
 from mailintake.web.app import create_app
+from tests.fixtures.env import Env
 from tests.web_support import (
     CLERK,
     HOSTILE_FILE,
@@ -330,22 +330,20 @@ def test_audit_page_lists_logins_newest_first(client: TestClient) -> None:
     assert page.index(">登录<") < page.index(">新建账号<")
 
 
-def test_pages_search_and_actions_on_sqlite_and_postgresql(db_url: str, imap_server: Any, tmp_path: Path) -> None:
+def test_pages_search_and_actions_on_sqlite_and_postgresql(db_env: Env, imap_server: Any) -> None:
     """GIVEN the demo's sample mails polled from pymap into either database THEN every page renders,
     the search finds a person in a zipped form, and 纸质材料已收到 is stored and audited."""
-    from mailintake.db.engine import open_database
     from mailintake.demo import sample_mails
     from mailintake.devservers import append_mail
     from mailintake.intake.cycle import poll_once
     from mailintake.office.audit import Actor
     from mailintake.office.users import add_user
-    from tests.helpers import make_settings
     from tests.web_support import SECRET
 
     for sample in sample_mails(with_doc=False):
         append_mail(imap_server, sample.raw, sample.internaldate)
-    settings = make_settings(tmp_path, imap=imap_server, db_url=db_url, web={"secret_key": SECRET})
-    factory = open_database(settings.database.url, settings.base_dir)
+    settings = db_env.settings(imap=imap_server, web={"secret_key": SECRET})
+    factory = db_env.session_factory
     poll_once(settings, factory)
     with factory() as session, session.begin():
         add_user(session, Actor("setup", "CLI"), CLERK, "clerk", PASSWORD)

@@ -6,6 +6,7 @@ import email
 import email.policy
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -63,11 +64,11 @@ def test_same_headers_and_parts_as_the_stdlib(to: tuple[str, str], subject: str,
 
 
 def test_outside_its_shape_it_declines() -> None:
-    common = {"sender": ("办公室", "office@example.gov.cn"), "cc": [], "date": format_datetime(NOW),
+    common: dict[str, Any] = {"sender": ("办公室", "office@example.gov.cn"), "cc": [], "date": format_datetime(NOW),
               "message_id": "<1@x.cn>", "reference": None, "auto_reply": True, "text": "x", "html": None}
-    assert office_mail(to=[("", "张@例子.中国")], subject="s", **common) is None  # type: ignore[arg-type]
-    assert office_mail(to=[("", "a@b.cn")], subject="=?utf-8?b?5byg?=", **common) is None  # type: ignore[arg-type]
-    assert office_mail(to=[("", "a@b.cn")], subject="ok", **common) is not None  # type: ignore[arg-type]
+    assert office_mail(to=[("", "张@例子.中国")], subject="s", **common) is None
+    assert office_mail(to=[("", "a@b.cn")], subject="=?utf-8?b?5byg?=", **common) is None
+    assert office_mail(to=[("", "a@b.cn")], subject="ok", **common) is not None
 
 
 @settings(max_examples=60, deadline=None)

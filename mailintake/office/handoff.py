@@ -22,7 +22,7 @@ from mailintake.config import Settings
 from mailintake.db.models import Submission
 from mailintake.errors import StorageError
 from mailintake.office.decisions import DecisionInfo, counts_as_candidate, latest_decisions
-from mailintake.report.data import flag_codes
+from mailintake.report.labels import flag_codes
 from mailintake.report.sources import Sources
 from mailintake.roster import CATEGORIES, UNMATCHED
 from mailintake.storage import Storage

@@ -28,7 +28,7 @@ from mailintake.office.notices import queue_notice, usable_address
 from mailintake.office.unit_state import NEEDS_CORRECTION, UnitState, bounced_addresses, unit_states
 from mailintake.replies import templates
 from mailintake.replies.compose import cn_datetime
-from mailintake.report.data import flag_messages
+from mailintake.report.labels import flag_messages
 from mailintake.report.sources import Sources
 
 REMINDER_LABELS: dict[str, str] = {

@@ -9,7 +9,8 @@ from pathlib import Path
 from jinja2 import Environment, TemplateNotFound
 
 from mailintake.errors import ConfigError
-from mailintake.report.data import ISSUE_CODES, STATUS_LABELS, ReportData
+from mailintake.report.data import ReportData
+from mailintake.report.labels import ISSUE_CODES, STATUS_LABELS
 from mailintake.resources import html_environment
 from mailintake.roster import UNMATCHED
 

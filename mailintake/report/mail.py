@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mailintake.config import Settings
 from mailintake.db.models import OutboxItem, Report
 from mailintake.errors import ConfigError
-from mailintake.report.data import report_title
+from mailintake.report.labels import report_title
 from mailintake.text import one_line
 from mailintake.vocabulary import OutboxStatus
 

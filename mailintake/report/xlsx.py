@@ -24,7 +24,8 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mailintake.report.data import ReportData, SubmissionView
+from mailintake.report.data import ReportData
+from mailintake.report.rows import SubmissionView
 from mailintake.vocabulary import OutboxStatus
 from parsers.definitions import FormDefinition
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from mailintake.db.models import AuditEntry, Message, Report, Submission
 from mailintake.office.audit import list_actions
 from mailintake.office.decisions import DecisionInfo, latest_decisions
-from mailintake.report.data import STATUS_LABELS, flag_messages
+from mailintake.report.labels import STATUS_LABELS, flag_messages
 
 #: sort key -> column
 SORTS: dict[str, Any] = {

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
-from mailintake.report.data import STATUS_LABELS
+from mailintake.report.labels import STATUS_LABELS
 from mailintake.report.sources import Sources
 from mailintake.roster import CATEGORIES, UNMATCHED
 from mailintake.vocabulary import MailStatus, OutboxStatus

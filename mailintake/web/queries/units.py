@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailintake.db.models import Message, Submission
 from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.office.paper import received_dates
-from mailintake.report.data import STATUS_LABELS, flag_messages
+from mailintake.report.labels import STATUS_LABELS, flag_messages
 from mailintake.roster import UNMATCHED, Roster
 from mailintake.web.queries import validity
 from mailintake.web.queries.mails import MailRow, sender_of

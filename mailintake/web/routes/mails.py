@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from mailintake.errors import MailintakeError
 from mailintake.office.replies import reprocess, resend_reply
-from mailintake.report.data import STATUS_LABELS
+from mailintake.report.labels import STATUS_LABELS
 from mailintake.web.context import console_of
 from mailintake.web.queries import Pager
 from mailintake.web.queries.mails import mail_detail, search_mails
