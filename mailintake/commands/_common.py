@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings, load_settings
 from mailintake.errors import DatabaseError, MailintakeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = False) -> Settings:
@@ -47,15 +50,19 @@ def database(settings: Settings) -> sessionmaker[Session]:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a MailintakeError into one line on stderr and its exit code."""
-    from sqlalchemy.exc import OperationalError
-
     try:
         yield
     except MailintakeError as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
-    except OperationalError as err:  # busy/locked past the timeout, server gone: nothing half-written
-        reason = str(err.orig).splitlines()[0] if err.orig else str(err).splitlines()[0]
+    except Exception as err:
+        # SQLAlchemy is imported only by the commands that use it (not by an idle poll)
+        errors = sys.modules.get("sqlalchemy.exc")
+        if errors is None or not isinstance(err, errors.OperationalError):
+            raise
+        # busy/locked past the timeout, server gone: nothing half-written
+        orig = getattr(err, "orig", None)
+        reason = str(orig).splitlines()[0] if orig else str(err).splitlines()[0]
         click.echo(f"database: {reason}; nothing was lost, run the command again when the database is free",
                    err=True)
         sys.exit(DatabaseError.exit_code)
