@@ -18,11 +18,13 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailintake import dburl
-from mailintake.config import Settings
 from mailintake.errors import DatabaseError, WorkerBusyError
+
+if TYPE_CHECKING:
+    from mailintake.config import Settings
 
 #: the two int4 keys of the advisory lock: "mi" and a fixed id (any stable pair unique to this app)
 PG_LOCK_KEYS = (0x6D69, 0x5E1F)
@@ -73,7 +75,7 @@ def _read_pid(fd: int) -> int | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
+def file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -121,19 +123,19 @@ def _pg_holder(connection: Any) -> int | None:
     return None
 
 
-def pg_connect(settings: Settings) -> Any:
-    """An autocommit psycopg connection to the configured PostgreSQL database, named after this worker."""
+def pg_connect(url: str, base_dir: str | Path = ".") -> Any:
+    """An autocommit psycopg connection to the PostgreSQL database ``url``, named after this worker."""
     import psycopg
 
-    target = dburl.parse(settings.database.url, settings.base_dir)
+    target = dburl.parse(url, base_dir)
     conninfo = target.conninfo
     if target.backend != "postgresql":  # an unusual spelling: let SQLAlchemy read it
         from sqlalchemy.engine import make_url
 
         from mailintake.db.engine import resolve_url
 
-        url = make_url(resolve_url(settings.database.url, settings.base_dir)).set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
+        conninfo = make_url(resolve_url(url, base_dir)).set(drivername="postgresql").render_as_string(
+            hide_password=False)
     try:
         return psycopg.connect(conninfo, autocommit=True, application_name=f"mailintake-worker-{os.getpid()}")
     except psycopg.Error as exc:
@@ -162,7 +164,7 @@ def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[No
 def _pg_lock(settings: Settings, wait: bool, timeout: float) -> Iterator[None]:
     import psycopg
 
-    connection = pg_connect(settings)
+    connection = pg_connect(settings.database.url, settings.base_dir)
     try:
         with pg_advisory_lock(connection, wait, timeout):
             yield
@@ -194,5 +196,5 @@ def worker_lock(settings: Settings, wait: bool = False, timeout: float = 30.0) -
     if path is None:
         yield
         return
-    with _file_lock(path, wait, timeout):
+    with file_lock(path, wait, timeout):
         yield

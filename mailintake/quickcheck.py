@@ -5,7 +5,8 @@ Cron starts ``poll`` every few minutes and most runs find nothing. Before import
 lock as the full poll does:
 
 * Did the last full poll succeed with this very configuration and version? (:func:`record_full_poll`
-  writes a fingerprint under the storage directory after each one.)
+  writes what it validated under the storage directory after each one; :mod:`mailintake.quicksettings`
+  finds it again without pydantic, or the usual validation and the full poll run.)
 * Is the schema at the newest migration, the storage directory in place?
 * Does the database hold the folder's UIDVALIDITY and last UID (``mailbox_state``), and no reply due
   in the outbox (unless ``--no-send``), no failed mail waiting for a retry?
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -31,39 +31,33 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailintake import __version__, dburl
-from mailintake.config import Settings
-from mailintake.errors import WorkerBusyError
+from mailintake.errors import DatabaseError, WorkerBusyError
+from mailintake.quicksettings import STATE_FILE, Inputs, QuickSettings, read_inputs, snapshot
+
+if TYPE_CHECKING:
+    from mailintake.config import Settings
 
 log = logging.getLogger(__name__)
 
 #: the intake retries a failed mail this many times in all (``MAX_ATTEMPTS`` of the pipeline)
 MAX_ATTEMPTS = 3
-STATE_FILE = "poll-state.json"
 MIGRATIONS = Path(__file__).parent / "db" / "migrations" / "versions"
 _REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.M)
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
-def fingerprint(settings: Settings) -> str:
-    """The configuration (passwords left out) and the version, as one digest."""
-    data = settings.model_dump(mode="json", exclude={"mailbox": {"password"}, "smtp": {"password"},
-                                                     "web": {"secret_key"}})
-    data["database"]["url"] = _URL_PASSWORD.sub(r"\1***@", data["database"]["url"])
-    text = json.dumps({"settings": data, "version": __version__}, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+def record_full_poll(settings: Settings, inputs: Inputs | None) -> None:
+    """After a full poll that succeeded: what the next idle poll may trust (atomic write).
 
-
-def state_path(settings: Settings) -> Path:
-    return settings.path(settings.storage.dir) / STATE_FILE
-
-
-def record_full_poll(settings: Settings) -> None:
-    """After a full poll that succeeded: the next idle poll may trust this configuration (atomic write)."""
-    path = state_path(settings)
-    record = {"fingerprint": fingerprint(settings), "version": __version__,
+    ``inputs`` were read before ``settings`` were validated; nothing is recorded when they changed since.
+    """
+    again = read_inputs(str(inputs.path)) if inputs is not None else None
+    if inputs is None or again is None or again.digest != inputs.digest:
+        return
+    path = settings.path(settings.storage.dir) / STATE_FILE
+    record = {"inputs": inputs.digest, "version": __version__, "settings": snapshot(settings),
               "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     temporary = path.with_name(f".{STATE_FILE}.{os.getpid()}")
     try:
@@ -123,21 +117,21 @@ class _Database:
 
 
 @contextlib.contextmanager
-def _locked_database(settings: Settings, wait: float) -> Iterator[_Database | None]:
+def _locked_database(settings: QuickSettings, wait: float) -> Iterator[_Database | None]:
     """The database with the worker lock held (None when it is not one the idle poll can read)."""
-    from mailintake.locking import pg_advisory_lock, pg_connect, worker_lock
+    from mailintake.locking import file_lock, pg_advisory_lock, pg_connect
 
-    target = dburl.parse(settings.database.url, settings.base_dir)
+    target = dburl.parse(settings.database_url, settings.base_dir)
     if target.backend == "sqlite" and target.path is not None and target.path.is_file():
         connection = sqlite3.connect(f"{target.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30,
                                      isolation_level=None)
         try:
-            with worker_lock(settings, wait=True, timeout=wait):
+            with file_lock(Path(f"{target.path}.lock"), True, wait):
                 yield _Database(connection, "sqlite")
         finally:
             connection.close()
     elif target.backend == "postgresql":
-        connection = pg_connect(settings)
+        connection = pg_connect(settings.database_url, settings.base_dir)
         try:
             with pg_advisory_lock(connection, True, wait):
                 yield _Database(connection, "postgresql")
@@ -147,7 +141,7 @@ def _locked_database(settings: Settings, wait: float) -> Iterator[_Database | No
         yield None
 
 
-def _why_not_idle(db: _Database, settings: Settings, send: bool, now: dt.datetime) -> str | tuple[int, int]:
+def _why_not_idle(db: _Database, settings: QuickSettings, send: bool, now: dt.datetime) -> str | tuple[int, int]:
     """A reason for the full poll, or the folder's recorded (UIDVALIDITY, last UID)."""
     if db.value("SELECT version_num FROM alembic_version") != head_revision():
         return "the schema is not at the newest migration"
@@ -163,21 +157,12 @@ def _why_not_idle(db: _Database, settings: Settings, send: bool, now: dt.datetim
     return int(state[0]), int(state[1])
 
 
-def _trusted(settings: Settings) -> str | None:
-    """Why the configuration or the storage needs the full poll, if they do."""
-    storage = settings.path(settings.storage.dir)
-    if not (storage / "objects").is_dir() or not os.access(storage, os.W_OK):
-        return "the storage directory is not ready"
-    try:
-        record = json.loads(state_path(settings).read_text("utf-8"))
-    except (OSError, ValueError):
-        return "no full poll recorded yet"
-    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint(settings):
-        return "the configuration or the version changed since the last full poll"
-    return None
+def _storage_ready(settings: QuickSettings) -> bool:
+    storage = Path(settings.storage_dir)
+    return (storage / "objects").is_dir() and os.access(storage, os.W_OK)
 
 
-def idle_poll(settings: Settings, *, send: bool = True, wait: float = 30.0) -> dict[str, Any] | None:
+def idle_poll(settings: QuickSettings, *, send: bool = True, wait: float = 30.0) -> dict[str, Any] | None:
     """The summary of an idle poll, already recorded; None when the full poll must run.
 
     Raises :class:`WorkerBusyError` when another worker holds the lock for longer than ``wait``.
@@ -186,13 +171,12 @@ def idle_poll(settings: Settings, *, send: bool = True, wait: float = 30.0) -> d
 
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
     try:
-        reason = _trusted(settings)
-        if reason is not None:
-            log.debug("quick check: %s: running the full poll", reason)
+        if not _storage_ready(settings):
+            log.debug("quick check: the storage directory is not ready: running the full poll")
             return None
         with _locked_database(settings, wait) as db:
             if db is None:
-                log.debug("quick check: database %s not supported: running the full poll", settings.database.url)
+                log.debug("quick check: this database URL is not supported: running the full poll")
                 return None
             recorded = _why_not_idle(db, settings, send, started)
             if isinstance(recorded, str):
@@ -207,6 +191,13 @@ def idle_poll(settings: Settings, *, send: bool = True, wait: float = 30.0) -> d
             _record(db, settings, started, summary)
     except WorkerBusyError:
         raise
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            log.debug("quick check failed (%s): running the full poll", exc)
+            return None
+        # held past the busy timeout: the full poll would wait as long again and fail the same way
+        raise DatabaseError(f"database: {exc}; nothing was lost, run the command again when the database is free"
+                            ) from None
     except Exception as exc:  # whatever went wrong, the full poll finds and reports it
         log.debug("quick check failed (%s: %s): running the full poll", type(exc).__name__, exc)
         return None
@@ -214,7 +205,7 @@ def idle_poll(settings: Settings, *, send: bool = True, wait: float = 30.0) -> d
     return summary
 
 
-def _record(db: _Database, settings: Settings, started: dt.datetime, summary: dict[str, Any]) -> None:
+def _record(db: _Database, settings: QuickSettings, started: dt.datetime, summary: dict[str, Any]) -> None:
     """What the full poll writes at its end: a ``poll_runs`` row and the folder's last poll."""
     finished = dt.datetime.now(dt.UTC)
     counts = json.dumps(summary)

@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass
 
 from mailintake import __version__
-from mailintake.config import MailboxSettings
+from mailintake.quicksettings import QuickMailbox
 from mailintake.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def _folder_argument(name: str) -> str | None:
     return None
 
 
-def _connect(settings: MailboxSettings) -> imaplib.IMAP4:
+def _connect(settings: QuickMailbox) -> imaplib.IMAP4:
     host, port, timeout = settings.host, settings.effective_port, settings.timeout
     if settings.security == "ssl":
         context = client_context(settings.ca_file, settings.verify_tls)
@@ -90,7 +90,7 @@ def _uids_above(imap: imaplib.IMAP4, last_uid: int) -> bool:
     return any(int(uid) > last_uid for uid in found)
 
 
-def folder_news(settings: MailboxSettings, last_uid: int) -> FolderNews | None:
+def folder_news(settings: QuickMailbox, last_uid: int) -> FolderNews | None:
     """UIDVALIDITY of the watched folder and whether mail above ``last_uid`` is there; None: cannot tell."""
     folder = _folder_argument(settings.folder)
     if folder is None or not settings.username:

@@ -36,15 +36,16 @@ try:
     cli(sys.argv[1:], prog_name="mailintake")
 except SystemExit as end:
     code = end.code
-heavy = ("sqlalchemy", "sqlalchemy.orm", "mailintake.pipeline", "mailintake.sandbox", "imapclient")
+heavy = ("sqlalchemy", "sqlalchemy.orm", "pydantic", "mailintake.pipeline", "mailintake.sandbox", "imapclient")
 print("loaded:", sorted(name for name in heavy if name in sys.modules), file=sys.stderr)
 sys.exit(code)
 """
 
 
-def poll(config: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def poll(config: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str],
+                                                                           list[str]]:
     """``mailintake -v --config CONFIG poll ARGS`` in a fresh process; (the run, heavy modules it loaded)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}, **(env or {})}
     done = subprocess.run([sys.executable, "-c", CHILD, "-v", "--config", str(config), "poll", *args],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
     last = done.stderr.strip().splitlines()[-1]
@@ -161,14 +162,36 @@ def test_a_changed_configuration_or_a_missing_record_takes_the_full_poll(setup: 
     config, settings = setup["config"], setup["settings"]
     config.write_text(config.read_text("utf-8").replace("max_replies_per_hour = 20", "max_replies_per_hour = 19"),
                       "utf-8")
-    run, loaded = poll(config)
-    assert not fast(run, loaded) and "the configuration or the version changed" in run.stderr
+    run, loaded = poll(config)  # validated again (pydantic), then the full poll
+    assert not fast(run, loaded) and "pydantic" in loaded
     assert run.stdout.splitlines() == [IDLE_LINE]
     again, loaded = poll(config)
     assert fast(again, loaded)
+    overridden, loaded = poll(config, env={"MAILINTAKE_MAILBOX__TIMEOUT": "9"})  # the environment counts too
+    assert not fast(overridden, loaded)
     (settings.path(settings.storage.dir) / STATE_FILE).unlink()
     missing, loaded = poll(config)
-    assert not fast(missing, loaded) and "no full poll recorded yet" in missing.stderr
+    assert not fast(missing, loaded)
+    broken = config.read_text("utf-8") + "\n[mailbox]\nhostname = 1\n"
+    config.write_text(broken, "utf-8")  # a configuration error is still one line, exit 2
+    bad, loaded = poll(config)
+    assert bad.returncode == 2 and bad.stderr.splitlines()[0].startswith("config: ")
+
+
+def test_the_record_holds_no_password_and_the_idle_poll_reads_it_from_the_environment(
+        tmp_path: Path, imap_server: PymapServer, smtp_sink: SmtpSink) -> None:
+    config = write_config(tmp_path / "cfg", imap_host=imap_server.host, imap_port=imap_server.port,
+                          username=imap_server.username, password="", smtp_host=smtp_sink.host,
+                          smtp_port=smtp_sink.port, extra={"report": {"recipients": []}})
+    secret = {"MAILINTAKE_MAILBOX__PASSWORD": imap_server.password}
+    first, _loaded = poll(config, env=secret)
+    assert first.returncode == 0, first.stderr
+    state = (tmp_path / "cfg" / "storage" / STATE_FILE).read_text("utf-8")
+    assert imap_server.password not in state and '"password"' not in state
+    run, loaded = poll(config, env=secret)
+    assert fast(run, loaded) and run.stdout.splitlines() == [IDLE_LINE]
+    wrong, loaded = poll(config, env={"MAILINTAKE_MAILBOX__PASSWORD": "wrong"})  # another input: validated again
+    assert wrong.returncode == 3 and "pydantic" in loaded
 
 
 def test_an_idle_poll_waits_for_the_worker_lock_and_refuses_in_one_line(setup: dict[str, Any]) -> None:
@@ -177,7 +200,7 @@ def test_an_idle_poll_waits_for_the_worker_lock_and_refuses_in_one_line(setup: d
     assert run.returncode == 7
     assert run.stderr.splitlines()[-2] == (f"another mailintake worker holds the lock on this database "
                                            f"(pid {os.getpid()}); stop it first or use `mailintake status`")
-    assert "sqlalchemy.orm" not in loaded
+    assert "sqlalchemy.orm" not in loaded and "pydantic" not in loaded
 
 
 def test_the_idle_poll_knows_the_schema_head_and_the_retry_limit() -> None:

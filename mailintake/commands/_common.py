@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mailintake.config import Settings, load_settings
 from mailintake.errors import DatabaseError, MailintakeError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+    from mailintake.config import Settings
 
 
 def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = False) -> Settings:
@@ -23,6 +24,7 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
     instead of failing every cycle. Warns (one stderr line) when the file holds a password and every user
     on the machine can read it.
     """
+    from mailintake.config import load_settings
     from mailintake.errors import ConfigError
 
     obj = ctx.find_root().obj or {}
@@ -31,13 +33,18 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
         raise ConfigError("config: [mailbox] username is empty; set the mailbox address to log in as "
                           "(or set MAILINTAKE_MAILBOX__USERNAME)")
     if warn_permissions:
-        from mailintake.config import resolve_config_path, world_readable_secret
-
-        path = resolve_config_path(obj.get("config_path"))
-        if path is not None and world_readable_secret(path):
-            click.echo(f"warning: config file {path} is readable by every user and holds a password; "
-                       f"chmod 600 {path}", err=True)
+        warn_world_readable(obj.get("config_path"))
     return settings
+
+
+def warn_world_readable(config_option: str | None) -> None:
+    """One stderr line when the config file holds a password and every user on the machine can read it."""
+    from mailintake.config_file import resolve_config_path, world_readable_secret
+
+    path = resolve_config_path(config_option)
+    if path is not None and world_readable_secret(path):
+        click.echo(f"warning: config file {path} is readable by every user and holds a password; "
+                   f"chmod 600 {path}", err=True)
 
 
 def database(settings: Settings) -> sessionmaker[Session]:

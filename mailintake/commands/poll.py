@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import click
 
-from mailintake.commands._common import database, load, user_errors
+from mailintake.commands._common import database, load, user_errors, warn_world_readable
 
 
 @click.command("poll")
@@ -24,15 +25,25 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
     with user_errors():
         from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
         from mailintake.quickcheck import idle_poll, record_full_poll
+        from mailintake.quicksettings import read_inputs, remembered
 
-        settings = load(ctx, mailbox=True)
+        config_option = (ctx.find_root().obj or {}).get("config_path")
+        inputs = read_inputs(config_option)
+        # nothing new, nothing due (the usual cron run): answered without loading the intake or pydantic,
+        # for a configuration validated by an earlier poll and unchanged since
+        known = remembered(inputs)
+        if known is not None:
+            warn_world_readable(config_option)
+            register_settings_secrets(SimpleNamespace(mailbox=known.mailbox, smtp=None,
+                                                      database=SimpleNamespace(url=known.database_url)))
+            setup_logging(verbosity_of(ctx))
+            idle = idle_poll(known, send=not no_send, wait=wait_seconds)
+            if idle is not None:
+                _print(idle, None if no_send else {"sent": 0, "retried": 0, "failed": 0}, as_json)
+                return
+        settings = load(ctx, mailbox=True, warn_permissions=known is None)
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
-        # nothing new, nothing due (the usual cron run): answered without loading the intake
-        idle = idle_poll(settings, send=not no_send, wait=wait_seconds)
-        if idle is not None:
-            _print(idle, None if no_send else {"sent": 0, "retried": 0, "failed": 0}, as_json)
-            return
         from mailintake.locking import worker_lock
         from mailintake.pipeline import poll_once
 
@@ -52,7 +63,7 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
                     result = poll_once(settings, session_factory, progress=progress, on_commit=stream.nudge)
                 delivery = stream.finish()
         if not result.errors:
-            record_full_poll(settings)
+            record_full_poll(settings, inputs)
     replies = None if delivery is None else {"sent": delivery.sent, "retried": delivery.retried,
                                              "failed": delivery.failed}
     _print(result.summary(), replies, as_json)
