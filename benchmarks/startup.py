@@ -102,7 +102,7 @@ def database(kind: str, directory: Path, servers: list[Any]) -> str:
 def measure(count: int, runs: int, workdir: Path, db: str, servers: list[Any]) -> dict[str, Any]:
     from mailintake.demo import write_config
     from mailintake.devservers import append_many, folder_uidvalidity, start_imap_server
-    from mailintake.quickcheck import STATE_FILE
+    from mailintake.quicksettings import STATE_FILE
 
     server = start_imap_server()
     try:

@@ -203,6 +203,22 @@ def test_an_idle_poll_waits_for_the_worker_lock_and_refuses_in_one_line(setup: d
     assert "sqlalchemy.orm" not in loaded and "pydantic" not in loaded
 
 
+def test_a_schema_behind_the_newest_migration_takes_the_full_poll(setup: dict[str, Any], db_url: str) -> None:
+    from alembic import command
+
+    from mailintake.db.engine import alembic_config, make_engine
+
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0006")  # as after an upgrade of the code
+    engine.dispose()
+    run, loaded = poll(setup["config"])
+    assert not fast(run, loaded) and "sqlalchemy.orm" in loaded
+    assert run.stdout.splitlines() == [IDLE_LINE]
+    again, loaded = poll(setup["config"])  # the full poll migrated the schema
+    assert fast(again, loaded)
+
+
 def test_the_idle_poll_knows_the_schema_head_and_the_retry_limit() -> None:
     from mailintake.pipeline import MAX_ATTEMPTS as PIPELINE_MAX_ATTEMPTS
 

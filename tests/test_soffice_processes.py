@@ -31,7 +31,7 @@ def doc() -> bytes:
     """A large .doc: its conversion back to .docx keeps LibreOffice busy for seconds."""
     soffice = find_soffice()
     assert soffice is not None
-    return convert(make_form_docx(2, {"unit": "苏州市吴中区行政审批局", "deeds": "推行“一件事一窗办”改革。" * 150}),
+    return convert(make_form_docx(2, {"unit": "苏州市吴中区行政审批局", "deeds": "推行“一件事一窗办”改革。" * 300}),
                    "docx", "doc", soffice=soffice)
 
 
@@ -48,12 +48,11 @@ def test_sigkill_of_a_parser_child_converting_a_doc_leaves_no_soffice(doc: bytes
             time.sleep(0.02)
             running = _soffice(descendants(os.getpid()))
         assert any("soffice.bin" in p.cmdline for p in running), "LibreOffice did not start within 60 s"
-        time.sleep(0.5)  # converting now (before the guard, soffice.bin outlived the child here)
         guard = next(p for p in running if "import os, signal, subprocess" in p.cmdline)
         child = next(p for p in descendants(os.getpid()) if p.pid == guard.ppid)  # the parser child
         assert child.ppid != os.getpid()  # a child of the forkserver, not the forkserver itself
         os.kill(child.pid, signal.SIGKILL)
-        left = wait_gone(running, timeout=5)
+        left = wait_gone(running, timeout=3)  # the guard looks every 0.2 s
         assert left == [], [f"{p.pid} {p.cmdline[:100]}" for p in left]
         worker.join(timeout=120)
     assert [(r.file, [f.code for f in r.flags]) for r in results] == [("申报材料.doc", ["unreadable"])]
