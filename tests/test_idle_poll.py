@@ -61,6 +61,11 @@ def fast(run: subprocess.CompletedProcess[str], loaded: list[str]) -> bool:
 
 @pytest.fixture
 def setup(tmp_path: Path, imap_server: PymapServer, smtp_sink: SmtpSink, db_url: str) -> dict[str, Any]:
+    return polled_once(tmp_path, imap_server, smtp_sink, db_url)
+
+
+def polled_once(tmp_path: Path, imap_server: PymapServer, smtp_sink: SmtpSink, db_url: str) -> dict[str, Any]:
+    """A config on ``db_url`` whose first poll processed one mail (and recorded what it validated)."""
     config = write_config(tmp_path / "cfg", imap_host=imap_server.host, imap_port=imap_server.port,
                           username=imap_server.username, password=imap_server.password,
                           smtp_host=smtp_sink.host, smtp_port=smtp_sink.port, database_url=db_url,
@@ -216,6 +221,21 @@ def test_a_schema_behind_the_newest_migration_takes_the_full_poll(setup: dict[st
     assert not fast(run, loaded) and "sqlalchemy.orm" in loaded
     assert run.stdout.splitlines() == [IDLE_LINE]
     again, loaded = poll(setup["config"])  # the full poll migrated the schema
+    assert fast(again, loaded)
+
+
+def test_a_database_locked_past_the_busy_timeout_is_one_line_and_exit_5(
+        tmp_path: Path, imap_server: PymapServer, smtp_sink: SmtpSink, sqlite_url: str) -> None:
+    from tests.test_faults import write_lock_held
+
+    config = polled_once(tmp_path, imap_server, smtp_sink, sqlite_url)["config"]
+    with write_lock_held(tmp_path / "mailintake.db", 240, until_exit=True):
+        run, loaded = poll(config)
+    assert run.returncode == 5, run.stderr
+    assert run.stderr.splitlines()[-2] == ("database: database is locked; nothing was lost, run the command again "
+                                           "when the database is free")
+    assert "sqlalchemy.orm" not in loaded  # refused by the idle check: not a second 30 s wait in the full poll
+    again, loaded = poll(config)
     assert fast(again, loaded)
 
 
