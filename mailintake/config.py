@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import stat
 import tomllib
 from datetime import datetime
 from email.utils import getaddresses
@@ -17,11 +16,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mailintake.config_file import (  # noqa: F401  (re-exported: the CLI reads them from here)
+    DEFAULT_CONFIG_PATH,
+    ENV_PREFIX,
+    base_dir_for,
+    resolve_config_path,
+    world_readable_secret,
+)
+from mailintake.config_file import env_overrides as _env_overrides
 from mailintake.errors import ConfigError
 from mailintake.replies.recipients import valid_address
 
-DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
-ENV_PREFIX = "MAILINTAKE_"
 #: a remote mailbox polled more often than this gets the account blocked (QQ Mail does)
 MIN_POLL_INTERVAL = 60
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -246,20 +251,6 @@ class Settings(_Section):
         return {a.lower() for a in (self.mailbox.username, self.smtp.sender, self.smtp.username) if "@" in a}
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
-    overrides: dict[str, dict[str, Any]] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
-        if section and key:
-            if key == "recipients":
-                overrides.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
-            else:
-                overrides.setdefault(section, {})[key] = value
-    return overrides
-
-
 def _describe(error: dict[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if not error["loc"]:
@@ -280,16 +271,6 @@ def no_config_message() -> str:
 
     return (f"config: no configuration file; copy {shipped('mailintake.example.toml')} to "
             "config/mailintake.toml and fill it in, or pass --config PATH (or set MAILINTAKE_CONFIG)")
-
-
-def resolve_config_path(explicit: str | None, environ: dict[str, str] | None = None) -> Path | None:
-    """--config PATH, else $MAILINTAKE_CONFIG, else config/mailintake.toml if it exists."""
-    env = os.environ if environ is None else environ
-    if explicit:
-        return Path(explicit)
-    if env.get("MAILINTAKE_CONFIG"):
-        return Path(env["MAILINTAKE_CONFIG"])
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
 
 
 def load_settings(
@@ -321,9 +302,7 @@ def load_settings(
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config: {config_path} is not valid TOML ({exc}); fix the syntax") from None
-        data.setdefault("base_dir", str(config_path.resolve().parent.parent
-                                          if config_path.resolve().parent.name == "config"
-                                          else config_path.resolve().parent))
+        data.setdefault("base_dir", str(base_dir_for(config_path)))
     elif require_file:
         raise ConfigError(no_config_message())
     else:
@@ -367,17 +346,3 @@ def check_operational(settings: Settings) -> None:
         if account.username and not account.password:
             raise ConfigError(f"config: [{section}] password is empty but username {account.username} is set; "
                               f"set MAILINTAKE_{section.upper()}__PASSWORD (QQ Mail: the 授权码)")
-
-
-def world_readable_secret(path: Path) -> bool:
-    """True when a config file holding a password can be read by every user on the machine."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text("utf-8", errors="replace")
-    except OSError:
-        return False
-    has_password = any(
-        line.strip().startswith("password") and line.split("=", 1)[-1].strip() not in ('""', "''")
-        for line in text.splitlines()
-    )
-    return has_password and bool(mode & stat.S_IROTH)

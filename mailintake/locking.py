@@ -18,10 +18,13 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mailintake.config import Settings
+from mailintake import dburl
 from mailintake.errors import DatabaseError, WorkerBusyError
+
+if TYPE_CHECKING:
+    from mailintake.config import Settings
 
 #: the two int4 keys of the advisory lock: "mi" and a fixed id (any stable pair unique to this app)
 PG_LOCK_KEYS = (0x6D69, 0x5E1F)
@@ -42,6 +45,15 @@ def busy_message(pid: int | None) -> str:
 
 def lock_file_path(settings: Settings) -> Path | None:
     """The lock file next to a file-based SQLite database; None for other databases."""
+    target = dburl.parse(settings.database.url, settings.base_dir)
+    if target.backend == dburl.UNKNOWN:
+        return _lock_file_path_sqlalchemy(settings)
+    if target.backend != "sqlite" or target.path is None:
+        return None
+    return Path(f"{target.path}.lock")
+
+
+def _lock_file_path_sqlalchemy(settings: Settings) -> Path | None:
     from sqlalchemy.engine import make_url
 
     from mailintake.db.engine import resolve_url
@@ -63,7 +75,7 @@ def _read_pid(fd: int) -> int | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
+def file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -91,18 +103,17 @@ def _file_lock(path: Path, wait: bool, timeout: float) -> Iterator[None]:
         os.close(fd)
 
 
+#: the client pid of the worker holding the lock, from its application_name
+_PG_HOLDER = (
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+    "AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
 def _pg_holder(connection: Any) -> int | None:
     """The client pid of the worker holding the lock, from its application_name."""
-    from sqlalchemy import text
-
-    row = connection.execute(
-        text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :k1 AND l.objid = :k2 "
-            "AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ),
-        {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]},
-    ).first()
+    row = connection.execute(_PG_HOLDER, PG_LOCK_KEYS).fetchone()
     if row is None or not row[0]:
         return None
     name = str(row[0])
@@ -112,52 +123,54 @@ def _pg_holder(connection: Any) -> int | None:
     return None
 
 
+def pg_connect(url: str, base_dir: str | Path = ".") -> Any:
+    """An autocommit psycopg connection to the PostgreSQL database ``url``, named after this worker."""
+    import psycopg
+
+    target = dburl.parse(url, base_dir)
+    conninfo = target.conninfo
+    if target.backend != "postgresql":  # an unusual spelling: let SQLAlchemy read it
+        from sqlalchemy.engine import make_url
+
+        from mailintake.db.engine import resolve_url
+
+        conninfo = make_url(resolve_url(url, base_dir)).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+    try:
+        return psycopg.connect(conninfo, autocommit=True, application_name=f"mailintake-worker-{os.getpid()}")
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseError(f"database: cannot connect for the worker lock ({reason}); check [database] url") from None
+
+
+@contextlib.contextmanager
+def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[None]:
+    """Hold the worker lock on ``connection`` (a psycopg connection in autocommit mode)."""
+    import psycopg
+
+    deadline = time.monotonic() + (timeout if wait else 0.0)
+    while not connection.execute("SELECT pg_try_advisory_lock(%s, %s)", PG_LOCK_KEYS).fetchone()[0]:
+        if time.monotonic() >= deadline:
+            raise _busy(_pg_holder(connection))
+        time.sleep(_RETRY_SECONDS)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(psycopg.Error):
+            connection.execute("SELECT pg_advisory_unlock(%s, %s)", PG_LOCK_KEYS)
+
+
 @contextlib.contextmanager
 def _pg_lock(settings: Settings, wait: bool, timeout: float) -> Iterator[None]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.pool import NullPool
+    import psycopg
 
-    from mailintake.db.engine import resolve_url
-
-    url = resolve_url(settings.database.url, settings.base_dir)
-    engine = create_engine(
-        url,
-        poolclass=NullPool,
-        connect_args={"application_name": f"mailintake-worker-{os.getpid()}"},
-        isolation_level="AUTOCOMMIT",
-    )
+    connection = pg_connect(settings.database.url, settings.base_dir)
     try:
-        try:
-            connection = engine.connect()
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc) or exc).splitlines()[0]
-            raise DatabaseError(
-                f"database: cannot connect for the worker lock ({reason}); check [database] url"
-            ) from None
-        try:
-            deadline = time.monotonic() + (timeout if wait else 0.0)
-            while True:
-                acquired = connection.execute(
-                    text("SELECT pg_try_advisory_lock(:k1, :k2)"), {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]}
-                ).scalar()
-                if acquired:
-                    break
-                if time.monotonic() >= deadline:
-                    raise _busy(_pg_holder(connection))
-                time.sleep(_RETRY_SECONDS)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(SQLAlchemyError):
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:k1, :k2)"), {"k1": PG_LOCK_KEYS[0], "k2": PG_LOCK_KEYS[1]}
-                    )
-        finally:
-            with contextlib.suppress(SQLAlchemyError):
-                connection.close()
+        with pg_advisory_lock(connection, wait, timeout):
+            yield
     finally:
-        engine.dispose()
+        with contextlib.suppress(psycopg.Error):
+            connection.close()
 
 
 @contextlib.contextmanager
@@ -168,11 +181,13 @@ def worker_lock(settings: Settings, wait: bool = False, timeout: float = 30.0) -
     ``timeout`` seconds. Refusal raises :class:`WorkerBusyError` (exit code 7) with one line.
     An in-memory SQLite database is private to its process and needs no lock.
     """
-    from sqlalchemy.engine import make_url
+    backend = dburl.parse(settings.database.url, settings.base_dir).backend
+    if backend == dburl.UNKNOWN:
+        from sqlalchemy.engine import make_url
 
-    from mailintake.db.engine import resolve_url
+        from mailintake.db.engine import resolve_url
 
-    backend = make_url(resolve_url(settings.database.url, settings.base_dir)).get_backend_name()
+        backend = make_url(resolve_url(settings.database.url, settings.base_dir)).get_backend_name()
     if backend == "postgresql":
         with _pg_lock(settings, wait, timeout):
             yield
@@ -181,5 +196,5 @@ def worker_lock(settings: Settings, wait: bool = False, timeout: float = 30.0) -
     if path is None:
         yield
         return
-    with _file_lock(path, wait, timeout):
+    with file_lock(path, wait, timeout):
         yield

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings, load_settings
 from mailintake.errors import DatabaseError, MailintakeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from mailintake.config import Settings
 
 
 def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = False) -> Settings:
@@ -20,6 +24,7 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
     instead of failing every cycle. Warns (one stderr line) when the file holds a password and every user
     on the machine can read it.
     """
+    from mailintake.config import load_settings
     from mailintake.errors import ConfigError
 
     obj = ctx.find_root().obj or {}
@@ -28,13 +33,18 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
         raise ConfigError("config: [mailbox] username is empty; set the mailbox address to log in as "
                           "(or set MAILINTAKE_MAILBOX__USERNAME)")
     if warn_permissions:
-        from mailintake.config import resolve_config_path, world_readable_secret
-
-        path = resolve_config_path(obj.get("config_path"))
-        if path is not None and world_readable_secret(path):
-            click.echo(f"warning: config file {path} is readable by every user and holds a password; "
-                       f"chmod 600 {path}", err=True)
+        warn_world_readable(obj.get("config_path"))
     return settings
+
+
+def warn_world_readable(config_option: str | None) -> None:
+    """One stderr line when the config file holds a password and every user on the machine can read it."""
+    from mailintake.config_file import resolve_config_path, world_readable_secret
+
+    path = resolve_config_path(config_option)
+    if path is not None and world_readable_secret(path):
+        click.echo(f"warning: config file {path} is readable by every user and holds a password; "
+                   f"chmod 600 {path}", err=True)
 
 
 def database(settings: Settings) -> sessionmaker[Session]:
@@ -47,15 +57,19 @@ def database(settings: Settings) -> sessionmaker[Session]:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a MailintakeError into one line on stderr and its exit code."""
-    from sqlalchemy.exc import OperationalError
-
     try:
         yield
     except MailintakeError as err:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
-    except OperationalError as err:  # busy/locked past the timeout, server gone: nothing half-written
-        reason = str(err.orig).splitlines()[0] if err.orig else str(err).splitlines()[0]
+    except Exception as err:
+        # SQLAlchemy is imported only by the commands that use it (not by an idle poll)
+        errors = sys.modules.get("sqlalchemy.exc")
+        if errors is None or not isinstance(err, errors.OperationalError):
+            raise
+        # busy/locked past the timeout, server gone: nothing half-written
+        orig = getattr(err, "orig", None)
+        reason = str(orig).splitlines()[0] if orig else str(err).splitlines()[0]
         click.echo(f"database: {reason}; nothing was lost, run the command again when the database is free",
                    err=True)
         sys.exit(DatabaseError.exit_code)
