@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailintake.errors import ConfigError
-from mailintake.replies.recipients import valid_address
+from mailintake.outbox.recipients import valid_address
 
 DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
 ENV_PREFIX = "MAILINTAKE_"

@@ -285,7 +285,7 @@ def store(session: Session, settings: Settings, prepared: PreparedMail, results:
     session.flush()
     if enqueue and existing is None:
         # a new message's collections hold exactly what was just written: nothing to reload
-        from mailintake.outbox import enqueue_reply as enqueue_new
+        from mailintake.outbox.queue import enqueue_reply as enqueue_new
 
         enqueue_new(session, settings, message)
     elif enqueue:
@@ -334,7 +334,7 @@ def _store_files(session: Session, message: Message, ctx: MailContext) -> None:
 
 def enqueue_reply(session: Session, settings: Settings, message: Message, *, again: bool = False) -> None:
     """Queue the mail's reply in the current transaction (``again``: after a reprocess changed it)."""
-    from mailintake.outbox import enqueue_reply as enqueue
+    from mailintake.outbox.queue import enqueue_reply as enqueue
 
     session.refresh(message, ["attachments", "submissions"])
     enqueue(session, settings, message, again=again)

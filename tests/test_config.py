@@ -222,7 +222,7 @@ def test_a_configuration_error_leaves_mail_unrecorded_not_failed(tmp_path: Path,
 
 def test_a_missing_template_is_warned_about_once_not_per_reply(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    from mailintake.replies import templates
+    from mailintake.outbox import templates
     from mailintake.resources import warn_once
 
     (tmp_path / "own").mkdir()

@@ -29,9 +29,9 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import PymapServer, SmtpSink, append_mail, reset_uidvalidity
 from mailintake.errors import MailboxError
+from mailintake.outbox.sender import deliver_due
 from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import deliver_due
 from tests.helpers import at, mail, make_settings
 
 REPO = Path(__file__).resolve().parent.parent

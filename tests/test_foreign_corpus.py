@@ -30,8 +30,8 @@ from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import SmtpSink
 from mailintake.devservers.pymap_server import PymapServer
 from mailintake.intake import make_job
+from mailintake.outbox.sender import deliver_due
 from mailintake.pipeline import make_pool, poll_once
-from mailintake.sender import deliver_due
 from parsers.convert import resolve_soffice
 from parsers.sniff import detect_format
 from tests.helpers import make_settings

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Ledger, Message, OutboxItem, Submission, utcnow
 from mailintake.intake import FetchedMail, PreparedMail, known_digests, prepare
-from mailintake.outbox import replies_last_hour
+from mailintake.outbox.queue import replies_last_hour
+from mailintake.outbox.sender import deliver_due
 from mailintake.pipeline import _Cycle
 from mailintake.samples.forms import make_form_docx
 from mailintake.sandbox import ParseJob, run_job
-from mailintake.sender import deliver_due
 from mailintake.storage import Storage
 from tests.helpers import at, mail, make_settings
 

@@ -12,10 +12,10 @@ from sqlalchemy import func, insert, select
 from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import append_mail
-from mailintake.outbox import build_mail
+from mailintake.outbox.queue import build_mail
+from mailintake.outbox.sender import ReplyStream, deliver_due
 from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import ReplyStream, deliver_due
 from tests.helpers import at, mail, make_settings
 from tests.test_replies import NOW
 

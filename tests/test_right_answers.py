@@ -17,9 +17,9 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Message
 from mailintake.devservers import SmtpSink, append_mail
 from mailintake.devservers.pymap_server import PymapServer
+from mailintake.outbox.sender import deliver_due
 from mailintake.pipeline import poll_once
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import deliver_due
 from tests.helpers import at, mail, make_settings
 
 CONTACT = "如有疑问，请联系王琰，电话 69820106、13862103167。"

@@ -20,8 +20,8 @@ from mailintake.db.engine import open_database
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import SmtpSink, free_port
 from mailintake.errors import SmtpError
-from mailintake.outbox import OutboxError, build_mail, queue_again
-from mailintake.sender import backoff, deliver_due
+from mailintake.outbox.queue import OutboxError, build_mail, queue_again
+from mailintake.outbox.sender import backoff, deliver_due
 from tests.test_replies import NOW, add_attachment, add_form, add_message, make_settings, queue
 
 
@@ -263,7 +263,7 @@ def test_claimed_row_is_skipped_until_its_lease_ends(
 ) -> None:
     """GIVEN a row claimed by a sender that then died WHEN another run comes THEN it waits for the lease,
     then sends the row exactly once (the crash window the sender's docstring describes)."""
-    from mailintake.sender import MIN_LEASE, _claim
+    from mailintake.outbox.sender import MIN_LEASE, _claim
 
     row_id = accepted_mail(db, settings)
     assert _claim(db, row_id, NOW, MIN_LEASE) is not None

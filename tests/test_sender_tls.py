@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from mailintake.db.engine import open_database
 from mailintake.devservers import free_port
 from mailintake.errors import SmtpError
-from mailintake.sender import deliver_due
+from mailintake.outbox.sender import deliver_due
 from tests.test_replies import NOW, make_settings
 from tests.test_sender import accepted_mail, get_row
 

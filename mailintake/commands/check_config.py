@@ -105,8 +105,8 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
+    from mailintake.outbox.templates import check_templates
     from mailintake.quotas import load_quotas
-    from mailintake.replies.templates import check_templates
     from mailintake.resources import campaign_path, shipped
     from mailintake.roster import load_roster
     from parsers.definitions import load_definitions

@@ -37,7 +37,7 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
             if no_send:
                 result = poll_once(settings, session_factory, progress=progress)
             else:
-                from mailintake.sender import ReplyStream
+                from mailintake.outbox.sender import ReplyStream
 
                 # replies leave while the poll goes on, each as soon as its mail is committed
                 with ReplyStream(settings, session_factory) as stream:

@@ -22,8 +22,8 @@ from mailintake.config import Settings
 from mailintake.db.models import FinalReport, OutboxItem
 from mailintake.office.handoff import TableList, candidate_lists, write_workbook
 from mailintake.office.unit_state import unit_states
-from mailintake.outbox import POLICY, build_mail
-from mailintake.replies.recipients import parse_address
+from mailintake.outbox.queue import POLICY, build_mail
+from mailintake.outbox.recipients import parse_address
 from mailintake.report.html import environment
 from mailintake.report.sources import Sources
 from mailintake.resources import shipped

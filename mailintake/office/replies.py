@@ -17,7 +17,7 @@ from mailintake.sandbox import ParserPool
 def resolve_receipt(session: Session, text: str) -> str:
     """The full receipt number for ``text``: itself, or the one number ending in it (``0005``, ``5`` →
     ``2019-0005``). OutboxError (one line) when several end in it; an unknown number is left to the caller."""
-    from mailintake.outbox import OutboxError
+    from mailintake.outbox.queue import OutboxError
 
     wanted = text.strip()
     if not wanted.isdigit() or session.scalar(select(Message.id).where(Message.receipt_no == wanted)) is not None:
@@ -32,7 +32,7 @@ def resolve_receipt(session: Session, text: str) -> str:
 
 def resend_reply(session: Session, settings: Settings, receipt_no: str, actor: Actor) -> OutboxItem:
     """Queue the latest reply of ``receipt_no`` (or the one number ending in it) again; the caller commits."""
-    from mailintake.outbox import queue_again
+    from mailintake.outbox.queue import queue_again
 
     number = resolve_receipt(session, receipt_no)
     row = queue_again(session, settings, number)

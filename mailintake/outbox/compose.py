@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mailintake.config import Settings
 from mailintake.db.models import Message, Submission
 from mailintake.mail.model import is_junk_path
-from mailintake.replies import templates
-from mailintake.replies.recipients import header_text
+from mailintake.outbox import templates
+from mailintake.outbox.recipients import header_text
 from mailintake.text import cn_datetime as local_cn_datetime
 from mailintake.vocabulary import MailStatus
 

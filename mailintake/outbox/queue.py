@@ -1,5 +1,5 @@
 """The transactional outbox: replies (and reports) are written as complete messages in the same
-database transaction as what they report on; :mod:`mailintake.sender` delivers them later.
+database transaction as what they report on; :mod:`mailintake.outbox.sender` delivers them later.
 
 Suppression policy: when a mail must not be answered *because of its recipient* (our own address,
 noreply-like, MAILER-DAEMON/postmaster, no valid address) or because the sender hit the hourly cap,
@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from mailintake.config import Settings
 from mailintake.db.models import Message, OutboxItem, Submission, utcnow
 from mailintake.errors import MailintakeError
-from mailintake.replies import REPLY_KINDS
-from mailintake.replies.compose import RenderedReply, render_reply, reply_kind
-from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from mailintake.outbox import REPLY_KINDS
+from mailintake.outbox.compose import RenderedReply, render_reply, reply_kind
+from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
 from mailintake.vocabulary import OutboxStatus
 from mailintake.wire import office_mail
 
