@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from mailintake.config import Settings
 from mailintake.db.models import AttachmentRow, Counter, Ledger, Message, Submission, utcnow
 from mailintake.mail.model import ParsedMail
+from mailintake.resources import campaign_path
 from mailintake.rules.base import FileOutcome, MailContext
 from mailintake.rules.chain import decide, run_chain
 from mailintake.sandbox import ParseJob, ReadJob
@@ -70,6 +71,7 @@ def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:
         max_uncompressed_bytes=limits.max_uncompressed_bytes,
         max_compression_ratio=limits.max_compression_ratio,
         max_members=limits.max_archive_members,
+        forms=str(campaign_path(settings, "forms")),
     )
 
 
@@ -149,7 +151,7 @@ def next_receipt_no(session: Session, settings: Settings) -> str:
             session.add(Counter(name=RECEIPT_COUNTER, value=issued))
             session.flush()
             continue
-        candidate = f"{settings.campaign.receipt_prefix}-{value:04d}"
+        candidate = settings.campaign.receipt_number(value)
         if session.scalar(select(Message.id).where(Message.receipt_no == candidate)) is None:
             return candidate
 

@@ -1,4 +1,5 @@
-"""The award quotas of 附件2 (config/quotas.toml): the total per honour and its 名额配比 per category."""
+"""The award quotas of 附件2 (config/quotas.toml): the total per honour and its 名额配比 per category;
+and the per-unit limit of a table ([table.quota] of the campaign file) the quota rule applies."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailintake.campaign import CampaignRules, TableQuota
 from mailintake.errors import ConfigError
 from mailintake.resources import shipped
 from mailintake.roster import CATEGORIES
+from parsers.records import Flag
 
 DEFAULT_PATH = shipped("quotas.toml")
 
@@ -50,6 +53,29 @@ class Quotas:
             if honour.table == table:
                 return honour
         raise KeyError(f"no quota for 表{table}")
+
+
+@dataclass(frozen=True)
+class UnitLimit:
+    """At most ``limit`` current submissions of ``table`` per unit (表1: 原则上每家申报不超过2个)."""
+
+    table: int
+    limit: int
+    quota: TableQuota
+
+    def flag(self, fields: dict[str, str], typed_unit: str, counted: int) -> Flag:
+        """The quota_exceeded flag of a form beyond the limit; ``counted``: its unit's earlier ones."""
+        text = self.quota.text(unit=typed_unit, count=counted, limit=self.limit, item=fields.get(self.quota.item, ""))
+        return Flag("quota_exceeded", text, field=self.quota.item)
+
+
+def unit_limit(campaign: CampaignRules, table: int, default_limit: int) -> UnitLimit | None:
+    """The per-unit limit of ``table``, or None when its table has no [table.quota];
+    ``default_limit`` ([campaign] max_projects_per_unit) when the quota names no limit of its own."""
+    quota = campaign.table(table).quota
+    if quota is None:
+        return None
+    return UnitLimit(table, quota.limit or default_limit, quota)
 
 
 def _category(source: Path, table: int, category: str, value: Any) -> CategoryQuota:

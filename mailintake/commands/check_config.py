@@ -105,6 +105,7 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
+    from mailintake.campaign import campaign_rules
     from mailintake.outbox.templates import check_templates
     from mailintake.quotas import load_quotas
     from mailintake.resources import campaign_path, shipped
@@ -116,7 +117,8 @@ def check_campaign(settings: Settings) -> str:
         forms = load_definitions(forms_path)
     except Exception as exc:  # DefinitionError, TOML syntax, unreadable: all one line
         raise ConfigError(f"config: [campaign] forms {forms_path} is broken ({exc}); fix the file") from None
-    roster = load_roster(campaign_path(settings, "roster"))
+    rules = campaign_rules(settings)  # the per-table rules of the same file: one line naming the problem
+    roster = load_roster(campaign_path(settings, "roster"), rules.units)
     quotas = load_quotas(campaign_path(settings, "quotas"))
     names = sorted(p.name for p in shipped("templates").iterdir() if p.name.startswith("reply_"))
     problems = check_templates(settings, names)

@@ -1,4 +1,5 @@
-"""原则上每家申报不超过2个: 表1 projects beyond the per-unit limit are flagged, in arrival order.
+"""原则上每家申报不超过2个: submissions beyond a table's per-unit limit ([table.quota] of the campaign
+file; 表1's projects) are flagged, in arrival order.
 
 A project the office recorded as withdrawn (撤回) no longer counts against its unit's limit."""
 
@@ -8,50 +9,42 @@ from sqlalchemy import select
 
 from mailintake.db.models import Submission
 from mailintake.office.decisions import withdrawn_ids
+from mailintake.quotas import unit_limit
 from mailintake.rules.base import MailContext
 from mailintake.submissions import identity_key
-from parsers.records import Flag
 
 
 class QuotaRule:
     name = "quota"
-    description = "More current 表1 projects from one unit than max_projects_per_unit."
+    description = "More current submissions of a table from one unit than its [table.quota] limit."
 
     def check(self, ctx: MailContext) -> bool:
-        limit = ctx.settings.campaign.max_projects_per_unit
         found = False
-        counted: dict[str, set[str]] = {}
+        counted: dict[tuple[int, str], set[str]] = {}
         for file_index, form_index, _outcome, form in ctx.forms():
-            if form.table != 1:
+            limit = unit_limit(ctx.unit_namer.campaign, form.table, ctx.settings.campaign.max_projects_per_unit)
+            typed = ctx.unit_namer.campaign.table(form.table).typed_unit(form.fields)
+            if limit is None or not typed.strip():
                 continue
-            if not form.fields.get("unit", "").strip():
-                continue
-            unit = ctx.unit_namer(form.fields["unit"])
+            unit = ctx.unit_namer(typed)
             key = identity_key(form.table, form.fields, ctx.unit_namer)
-            if unit not in counted:
+            if (form.table, unit) not in counted:
                 existing = ctx.session.execute(
                     select(Submission.id, Submission.identity_key).where(
-                        Submission.table_no == 1,
+                        Submission.table_no == form.table,
                         Submission.current.is_(True),
                         Submission.unit == unit,
                     )
                 ).all()
                 withdrawn = withdrawn_ids(ctx.session, [row.id for row in existing])
-                counted[unit] = {row.identity_key for row in existing if row.id not in withdrawn}
-            keys = counted[unit]
+                counted[(form.table, unit)] = {row.identity_key for row in existing if row.id not in withdrawn}
+            keys = counted[(form.table, unit)]
             if key in keys:
                 continue  # a resubmission of a project already counted replaces it
             keys.add(key)
-            if len(keys) > limit:
-                ctx.form_flags.setdefault((file_index, form_index), []).append(
-                    Flag(
-                        "quota_exceeded",
-                        f"“{form.fields.get('unit', '')}”已申报{len(keys) - 1}个改革创新项目，按通知要求原则上"
-                        f"每家申报不超过{limit}个，本项目“{form.fields.get('project', '')[:40]}”超出限额，"
-                        "请确认需申报的项目后重新发送。",
-                        field="project",
-                    )
-                )
+            if len(keys) > limit.limit:
+                flag = limit.flag(form.fields, typed, len(keys) - 1)
+                ctx.form_flags.setdefault((file_index, form_index), []).append(flag)
                 found = True
         return found
 
