@@ -124,15 +124,19 @@ def parse_campaign(data: dict[str, Any], source: Path) -> CampaignRules:
     return CampaignRules(tables, unit_rules)
 
 
+def read_toml(path: Path, what: str, missing: str) -> dict[str, Any]:
+    """A campaign data file as a dict; ConfigError (one line: ``what``, the path, the fix) otherwise."""
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: {path} not found; {missing}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read {path} ({exc}); fix the file") from None
+
+
 @functools.lru_cache(maxsize=8)
 def _load(path: Path, _version: tuple[int, int]) -> CampaignRules:
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"campaign: {path} not found; fix [campaign] forms") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"campaign: cannot read {path} ({exc}); fix the file") from None
-    return parse_campaign(data, path)
+    return parse_campaign(read_toml(path, "campaign", "fix [campaign] forms"), path)
 
 
 def load_campaign(path: str | Path) -> CampaignRules:

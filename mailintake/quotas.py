@@ -3,12 +3,11 @@ and the per-unit limit of a table ([table.quota] of the campaign file) the quota
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailintake.campaign import CampaignRules, TableQuota
+from mailintake.campaign import CampaignRules, TableQuota, read_toml
 from mailintake.errors import ConfigError
 from mailintake.resources import shipped
 from mailintake.roster import CATEGORIES
@@ -115,10 +114,4 @@ def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
 def load_quotas(path: str | Path | None = None) -> Quotas:
     """Load quotas.toml (the repository's copy by default)."""
     source = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        data = tomllib.loads(source.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"quotas: {source} not found; restore config/quotas.toml") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"quotas: cannot read {source} ({exc}); fix the file") from None
-    return parse_quotas(data, source)
+    return parse_quotas(read_toml(source, "quotas", "restore config/quotas.toml"), source)
