@@ -37,6 +37,8 @@ class CampaignSettings(Section):
     receipt_prefix: str = ""
     #: receipt numbers: ``{prefix}`` is receipt_prefix, ``{n}`` the running number
     receipt_format: str = "{prefix}-{n:04d}"
+    #: the name of the report's workbook as mailed and downloaded: <report_file>-2019-12-19.xlsx
+    report_file: str = "汇总表"
     forms: str = DEFAULT_FORMS
     roster: str = "config/units.csv"
     quotas: str = "config/quotas.toml"

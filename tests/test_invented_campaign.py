@@ -22,6 +22,7 @@ from mailintake.devservers import PymapServer, SmtpSink, append_mail
 from mailintake.outbox.sender import deliver_due
 from mailintake.pipeline import poll_once
 from mailintake.report import build_report
+from mailintake.report.mail import build_report_message
 from mailintake.samples.forms import make_letter_docx
 from tests.helpers import mail, make_settings
 
@@ -62,7 +63,8 @@ def test_an_invented_campaign_runs_end_to_end_without_code(imap_server: PymapSer
     campaign = shutil.copytree(CAMPAIGN, tmp_path / "campaign")
     settings = make_settings(tmp_path, imap=imap_server, smtp=smtp_sink, campaign={
         "forms": str(campaign / "forms.toml"), "roster": str(campaign / "units.csv"),
-        "quotas": str(campaign / "quotas.toml"), "templates": str(campaign / "templates")})
+        "quotas": str(campaign / "quotas.toml"), "templates": str(campaign / "templates")},
+        report={"recipients": ["mishu@example.cn"]})
     assert (settings.campaign.name, settings.campaign.office_name, settings.smtp.sender_name) == (
         "2026年度志愿服务先进评选", OFFICE, OFFICE)
     append_mail(imap_server, mail("第一医院团委 <tw@yy.example.cn>", "志愿者推荐", message_id="<a@yy>", attachments={
@@ -167,6 +169,9 @@ def test_an_invented_campaign_runs_end_to_end_without_code(imap_server: PymapSer
     assert [row for row in summary if row[1] in (category, "合计")] == [
         ("表1 优秀志愿者", category, "6个左右", 2, None, 1, 1), ("表1 优秀志愿者", "合计", "共10名", 2, None, 1, 1),
         ("表2 示范岗", category, "3个左右", 2, None, 1, 1), ("表2 示范岗", "合计", "共5个", 2, None, 1, 1)]
+    report_mail = build_report_message(settings, files)
+    assert [part.get_filename() for part in report_mail.iter_attachments()] == [
+        "志愿服务先进评选汇总表-2026-03-23.xlsx"]
     html = files.html_path.read_text("utf-8")
     assert "2026年度志愿服务先进评选" in html and "优秀志愿者" in html and "示范岗" in html
 
