@@ -29,6 +29,8 @@ class UnitRules:
 
     drop_prefixes: tuple[str, ...] = ()
     min_containment: int = 6
+    #: the 名额配比 categories of the roster and quotas, in the order the report shows them
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def parse_campaign(data: dict[str, Any], source: Path) -> CampaignRules:
     try:
         tables = {rules.table: rules for rules in (_table(source, raw) for raw in data.get("table", []))}
         unit_rules = UnitRules(drop_prefixes=_strings(source, "[units] drop_prefixes", units.get("drop_prefixes", [])),
-                               min_containment=int(units.get("min_containment", UnitRules.min_containment)))
+                               min_containment=int(units.get("min_containment", UnitRules.min_containment)),
+                               categories=_strings(source, "[units] categories", units.get("categories", [])))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"campaign: {source} is malformed ({exc}); compare it with config/forms.toml") from None
     return CampaignRules(tables, unit_rules)

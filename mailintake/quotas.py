@@ -77,10 +77,10 @@ def unit_limit(campaign: CampaignRules, table: int, default_limit: int) -> UnitL
     return UnitLimit(table, quota.limit or default_limit, quota)
 
 
-def _category(source: Path, table: int, category: str, value: Any) -> CategoryQuota:
-    if category not in CATEGORIES:
+def _category(source: Path, table: int, category: str, value: Any, categories: tuple[str, ...]) -> CategoryQuota:
+    if categories and category not in categories:
         raise ConfigError(
-            f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(CATEGORIES)}"
+            f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(categories)}"
         )
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigError(f"quotas: {source} 表{table} {category}: give a number or a text such as \"视情\"")
@@ -89,7 +89,9 @@ def _category(source: Path, table: int, category: str, value: Any) -> CategoryQu
     return CategoryQuota(category, None, value)
 
 
-def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
+def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH,
+                 categories: tuple[str, ...] = CATEGORIES) -> Quotas:
+    """``categories``: the campaign's ([units] categories of the campaign file); the shipped ones by default."""
     honours: list[HonourQuota] = []
     for raw in data.get("honour", []):
         try:
@@ -104,14 +106,15 @@ def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
             total=int(total) if total is not None else None,
             total_text=str(raw.get("total_text") or (f"共{total}个" if total is not None else "")),
             note=str(raw.get("note", "")),
-            categories=tuple(_category(source, table, c, v) for c, v in dict(raw.get("categories", {})).items()),
+            categories=tuple(_category(source, table, c, v, categories)
+                             for c, v in dict(raw.get("categories", {})).items()),
         ))
     if not honours:
         raise ConfigError(f"quotas: {source} defines no [[honour]]; restore config/quotas.toml")
     return Quotas(tuple(sorted(honours, key=lambda h: h.table)))
 
 
-def load_quotas(path: str | Path | None = None) -> Quotas:
-    """Load quotas.toml (the repository's copy by default)."""
+def load_quotas(path: str | Path | None = None, categories: tuple[str, ...] = CATEGORIES) -> Quotas:
+    """Load quotas.toml (the repository's copy by default) for a campaign with ``categories``."""
     source = Path(path) if path is not None else DEFAULT_PATH
-    return parse_quotas(read_toml(source, "quotas", "restore config/quotas.toml"), source)
+    return parse_quotas(read_toml(source, "quotas", "restore config/quotas.toml"), source, categories)

@@ -19,13 +19,9 @@ from pathlib import Path
 from mailintake.campaign import UnitRules, default_campaign
 from mailintake.errors import ConfigError
 
-#: the 名额配比 categories of 附件2, in the order the report shows them
-CATEGORIES: tuple[str, ...] = (
-    "市、区审批局",
-    "开发区、镇审批局",
-    "交易中心、便民中心（12345）",
-    "局机关处室、直属单位、大厅窗口",
-)
+#: the shipped campaign's 名额配比 categories (附件2), in the order the report shows them ([units] categories
+#: of the campaign file; a roster carries its own campaign's as ``Roster.categories``)
+CATEGORIES: tuple[str, ...] = default_campaign().units.categories
 #: where a submission whose unit is not in the roster is counted
 UNMATCHED = "未匹配名录"
 
@@ -60,7 +56,7 @@ class Unit:
 
     name: str
     aliases: tuple[str, ...] = ()
-    category: str = CATEGORIES[0]
+    category: str = ""
     email: str = ""
     #: the unit's contact person and phone (for 需电话催报)
     contact: str = ""
@@ -105,6 +101,11 @@ class Roster:
         if exact is not None:
             return exact
         return self._contained(key)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The campaign's categories in report order (those of the roster's lines when none are configured)."""
+        return self.rules.categories or tuple(dict.fromkeys(unit.category for unit in self.units))
 
     def normalise(self, name: str) -> str:
         """``name`` in the form the roster compares (this campaign's rules)."""
@@ -151,16 +152,17 @@ def load_roster(path: str | Path, rules: UnitRules | None = None) -> Roster:
     if missing:
         raise ConfigError(f"roster: {source} lacks the column(s) {', '.join(sorted(missing))}; "
                           "the header is name,aliases,category,email,contact,phone")
+    rules = rules or default_campaign().units
     units: list[Unit] = []
     for line_no, row in enumerate(reader, start=2):
         name = (row.get("name") or "").strip()
         if not name:
             continue
         category = (row.get("category") or "").strip()
-        if category not in CATEGORIES:
+        if rules.categories and category not in rules.categories:
             raise ConfigError(f"roster: {source} line {line_no}: unknown category {category!r}; "
-                              f"use one of {' / '.join(CATEGORIES)}")
+                              f"use one of {' / '.join(rules.categories)}")
         units.append(Unit(name=name, aliases=_split_aliases(row.get("aliases") or ""), category=category,
                           email=(row.get("email") or "").strip().lower(),
                           contact=(row.get("contact") or "").strip(), phone=(row.get("phone") or "").strip()))
-    return Roster(units, rules or default_campaign().units)
+    return Roster(units, rules)

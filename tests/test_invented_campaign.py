@@ -154,21 +154,24 @@ def test_an_invented_campaign_runs_end_to_end_without_code(imap_server: PymapSer
     book = load_workbook(files.xlsx_path, read_only=True)
     assert book.sheetnames[:3] == ["汇总", "表1 优秀志愿者", "表2 示范岗"]
     assert book.sheetnames == ["汇总", "表1 优秀志愿者", "表2 示范岗", "需人工处理", "纸质材料", "邮件", "技术信息"]
-    category = "局机关处室、直属单位、大厅窗口"
+    hospital, library = "医疗卫生机构", "文化场馆"
     assert [row[:9] for row in book["表1 优秀志愿者"].iter_rows(values_only=True)] == [
         ("序号", "姓名", "单位", "服务时长", "事迹", "字数", "问题", "名录单位", "名录类别"),
-        (1, "张 三", "市一院", "320小时", "坚持十年社区义诊。", 9, None, "示例市第一医院", category),
+        (1, "张 三", "市一院", "320小时", "坚持十年社区义诊。", 9, None, "示例市第一医院", hospital),
         (2, "李梅", "示例省示例市第一医院", "150小时", "献血宣传。", 5, "“示例省示例市第一医院”已推荐1名优秀志愿者，"
-         "每个单位限推荐1名，“李梅”超出名额，请确认后重新发送。", "示例市第一医院", category)]
+         "每个单位限推荐1名，“李梅”超出名额，请确认后重新发送。", "示例市第一医院", hospital)]
     assert [row[:9] for row in book["表2 示范岗"].iter_rows(values_only=True)] == [
         ("序号", "岗位名称", "所在单位", "负责人", "简介", "字数", "问题", "名录单位", "名录类别"),
-        (1, "急诊志愿服务岗", "示例市第一医院", "李四", "全天候导诊。", 6, None, "示例市第一医院", category),
+        (1, "急诊志愿服务岗", "示例市第一医院", "李四", "全天候导诊。", 6, None, "示例市第一医院", hospital),
         (2, "少儿阅读引导岗", "市图书馆", "王五", None, 0, "表2（示范岗申报表）“简介”未填写，请补充后重新发送。",
-         "示例市图书馆", category)]
+         "示例市图书馆", library)]
+    # 汇总: the invented campaign's own categories and 名额 (quotas.toml), nothing of 附件2
     summary = [row for row in book["汇总"].iter_rows(values_only=True) if row and str(row[0]).startswith("表")]
-    assert [row for row in summary if row[1] in (category, "合计")] == [
-        ("表1 优秀志愿者", category, "6个左右", 2, None, 1, 1), ("表1 优秀志愿者", "合计", "共10名", 2, None, 1, 1),
-        ("表2 示范岗", category, "3个左右", 2, None, 1, 1), ("表2 示范岗", "合计", "共5个", 2, None, 1, 1)]
+    assert summary == [
+        ("表1 优秀志愿者", hospital, "4个左右", 2, None, 1, 1), ("表1 优秀志愿者", library, "3个左右", 0, None, 0, 0),
+        ("表1 优秀志愿者", "社会组织", "视情", 0, None, 0, 0), ("表1 优秀志愿者", "合计", "共10名", 2, None, 1, 1),
+        ("表2 示范岗", hospital, "2个左右", 1, None, 1, 0), ("表2 示范岗", library, "2个左右", 1, None, 0, 1),
+        ("表2 示范岗", "社会组织", "1个左右", 0, None, 0, 0), ("表2 示范岗", "合计", "共5个", 2, None, 1, 1)]
     report_mail = build_report_message(settings, files)
     assert [part.get_filename() for part in report_mail.iter_attachments()] == [
         "志愿服务先进评选汇总表-2026-03-23.xlsx"]

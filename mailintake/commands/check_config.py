@@ -119,7 +119,7 @@ def check_campaign(settings: Settings) -> str:
         raise ConfigError(f"config: [campaign] forms {forms_path} is broken ({exc}); fix the file") from None
     rules = campaign_rules(settings)  # the per-table rules of the same file: one line naming the problem
     roster = load_roster(campaign_path(settings, "roster"), rules.units)
-    quotas = load_quotas(campaign_path(settings, "quotas"))
+    quotas = load_quotas(campaign_path(settings, "quotas"), rules.units.categories)
     names = sorted(p.name for p in shipped("templates").iterdir() if p.name.startswith("reply_"))
     problems = check_templates(settings, names)
     broken = [p for p in problems if "does not compile" in p]

@@ -483,7 +483,7 @@ def gather(
             per_category[view.category] += 1
             correcting[view.category] += view.to_correct
         categories = []
-        for category in (*CATEGORIES, UNMATCHED):
+        for category in (*roster.categories, UNMATCHED):
             cq = quota.quota(category) if quota else None
             if category == UNMATCHED and not per_category.get(UNMATCHED):
                 continue
@@ -591,7 +591,7 @@ def _add(gap: UnitGap, view: SubmissionView) -> None:
 
 def _unit_order(roster: Roster) -> Callable[[UnitGap], tuple[int, int, str]]:
     """Category order of 附件2, then roster order, then the name (for units outside the roster)."""
-    order = (*CATEGORIES, UNMATCHED)
+    order = (*roster.categories, UNMATCHED)
     position = {unit.name: i for i, unit in enumerate(roster.units)}
 
     def key(gap: UnitGap) -> tuple[int, int, str]:

@@ -43,7 +43,7 @@ class Sources:
 def load_sources(settings: Settings) -> Sources:
     return Sources(
         roster=load_roster(campaign_path(settings, "roster"), campaign_rules(settings).units),
-        quotas=load_quotas(campaign_path(settings, "quotas")),
+        quotas=load_quotas(campaign_path(settings, "quotas"), campaign_rules(settings).units.categories),
         forms=load_definitions(campaign_path(settings, "forms")),
         templates=template_dir(settings),
     )
