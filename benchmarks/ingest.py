@@ -395,7 +395,7 @@ class StageTimer:
         import mailintake.intake.decide as decide
         import mailintake.intake.read as read
         import mailintake.intake.record as record
-        import mailintake.sender as sender
+        import mailintake.outbox.sender as sender
         from mailintake.mailbox import MailboxClient
         from mailintake.sandbox import ParserPool
         from mailintake.storage import Storage
@@ -446,7 +446,7 @@ def settings_for(cfg: dict[str, Any], workdir: Path, user: str) -> Any:
 
 
 def _deliver_all(settings: Any, session_factory: Any) -> dict[str, int]:
-    from mailintake.sender import deliver_due
+    from mailintake.outbox.sender import deliver_due
 
     totals: Counter[str] = Counter()
     while True:
@@ -707,7 +707,7 @@ def _cli_startup() -> dict[str, float]:
         "python_bare_ms": timed([python, "-c", "pass"]),
         "cli_help_ms": timed([python, "-m", "mailintake", "--help"]),
         "poll_imports_ms": timed([python, "-c", "import mailintake.commands.poll, mailintake.intake.cycle, "
-                                  "mailintake.mailbox, mailintake.db.engine, mailintake.sender"]),
+                                  "mailintake.mailbox, mailintake.db.engine, mailintake.outbox.sender"]),
     }
 
 

@@ -12,11 +12,11 @@ from datetime import datetime
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mailintake.config_file import (  # noqa: F401  (re-exported: the CLI reads them from here)
+from mailintake.config_campaign import DEFAULT_FORMS, CampaignSettings, Section, campaign_file_defaults
+from mailintake.config_file import (  # re-exported: the CLI reads them from here
     DEFAULT_CONFIG_PATH,
     ENV_PREFIX,
     base_dir_for,
@@ -25,7 +25,10 @@ from mailintake.config_file import (  # noqa: F401  (re-exported: the CLI reads 
 )
 from mailintake.config_file import env_overrides as _env_overrides
 from mailintake.errors import ConfigError
-from mailintake.replies.recipients import valid_address
+from mailintake.outbox.recipients import valid_address
+
+__all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_FORMS", "ENV_PREFIX", "CampaignSettings", "Settings", "base_dir_for",
+           "campaign_file_defaults", "load_settings", "resolve_config_path", "world_readable_secret"]
 
 #: a remote mailbox polled more often than this gets the account blocked (QQ Mail does)
 MIN_POLL_INTERVAL = 60
@@ -49,8 +52,7 @@ def split_address(value: str) -> tuple[str, str]:
     return name.strip(), addr
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section
 
 
 class MailboxSettings(_Section):
@@ -89,7 +91,8 @@ class SmtpSettings(_Section):
     username: str = ""
     password: str = Field(default="", repr=False)
     sender: str = ""
-    sender_name: str = "苏州市行政审批局办公室"
+    #: the From name; empty: [campaign] office_name
+    sender_name: str = ""
     timeout: Seconds = 60.0
     verify_tls: bool = True
     ca_file: str | None = None
@@ -131,43 +134,6 @@ class DatabaseSettings(_Section):
 
 class StorageSettings(_Section):
     dir: str = "var/storage"
-
-
-class CampaignSettings(_Section):
-    name: str = "“双争双创”活动先进荣誉申报"
-    deadline: datetime = datetime.fromisoformat("2019-12-18T17:30:00+08:00")
-    timezone: str = "Asia/Shanghai"
-    max_chars: Positive = 1000
-    max_projects_per_unit: Positive = 2
-    receipt_prefix: str = "2019"
-    forms: str = "config/forms.toml"
-    roster: str = "config/units.csv"
-    quotas: str = "config/quotas.toml"
-    templates: str = "config/templates"
-    office_name: str = "苏州市行政审批局办公室"
-    office_contact: str = "王琰，电话 69820106、13862103167"
-    office_address: str = "苏州市平泷路251号城市生活广场A座27楼2702室"
-    paper_copies: Positive = 2
-
-    @field_validator("deadline")
-    @classmethod
-    def _deadline_has_offset(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a UTC offset, e.g. 2019-12-18T17:30:00+08:00")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
-        return value
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 class ReportSettings(_Section):
@@ -224,7 +190,7 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
-    campaign: CampaignSettings = CampaignSettings()
+    campaign: CampaignSettings
     report: ReportSettings = ReportSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     limits: LimitsSettings = LimitsSettings()
@@ -261,6 +227,9 @@ def _describe(error: dict[str, Any]) -> str:
     env = f"MAILINTAKE_{section.upper()}__{key.upper()}" if key else ""
     if error["type"] == "extra_forbidden":
         return f"config: unknown key {where}; remove it or check its spelling"
+    if error["type"] == "missing":
+        return (f"config: {where} is not set; write it in the config file or in the [campaign] table of the "
+                f"campaign file ([campaign] forms) (or set {env})")
     hint = f" (or set {env})" if env else ""
     return f"config: {where}: {message}; fix it in the config file{hint}"
 
@@ -317,6 +286,7 @@ def load_settings(
             data[section] = values
     for section, values in (overrides or {}).items():
         data[section] = {**data.get(section, {}), **values}
+    data["campaign"] = {**campaign_file_defaults(data), **data.get("campaign", {})}
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -327,8 +297,17 @@ def load_settings(
     return settings
 
 
+def default_settings() -> Settings:
+    """Every default, no file and no environment: the shipped campaign."""
+    return _default_sender(Settings.model_validate({"campaign": campaign_file_defaults({})}))
+
+
 def _default_sender(settings: Settings) -> Settings:
-    """No ``[smtp] sender``: the SMTP login, else the mailbox, when that is an address."""
+    """No ``[smtp] sender``: the SMTP login, else the mailbox, when that is an address. No sender_name:
+    the office's name."""
+    if not settings.smtp.sender_name:
+        smtp = settings.smtp.model_copy(update={"sender_name": settings.campaign.office_name})
+        settings = settings.model_copy(update={"smtp": smtp})
     if settings.smtp.sender:
         return settings
     for candidate in (settings.smtp.username, settings.mailbox.username):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
 from pathlib import Path
 from typing import Any
+
+#: the campaign file (forms, wording, quotas' rules), relative to the base directory
+DEFAULT_FORMS = "config/forms.toml"
 
 DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
 ENV_PREFIX = "MAILINTAKE_"
@@ -58,3 +62,22 @@ def world_readable_secret(path: Path) -> bool:
         for line in text.splitlines()
     )
     return has_password and bool(mode & stat.S_IROTH)
+
+
+def campaign_file_table(data: dict[str, Any]) -> dict[str, Any]:
+    """The ``[campaign]`` table of the campaign file that ``[campaign] forms`` of the raw configuration
+    ``data`` names (the shipped config/forms.toml by default); {} when the file cannot be read."""
+    from mailintake.resources import shipped
+
+    campaign = data.get("campaign")
+    value = str((campaign if isinstance(campaign, dict) else {}).get("forms") or DEFAULT_FORMS)
+    path = Path(value)
+    if not path.is_absolute():
+        path = Path(str(data.get("base_dir", "."))) / path
+    if not path.exists() and value == DEFAULT_FORMS:
+        path = shipped("forms.toml")
+    try:
+        table = tomllib.loads(path.read_text("utf-8")).get("campaign", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return dict(table) if isinstance(table, dict) else {}

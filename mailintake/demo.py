@@ -102,6 +102,12 @@ def _toml(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+#: the campaign and office as the demo's replies show them (the shipped 双争双创 campaign)
+DEMO_CAMPAIGN = {"name": "“双争双创”活动先进荣誉申报", "deadline": "2019-12-18T17:30:00+08:00",
+                 "office_name": "苏州市行政审批局办公室", "office_contact": "王琰，电话 69820106、13862103167",
+                 "office_address": "苏州市平泷路251号城市生活广场A座27楼2702室"}
+
+
 def write_config(
     directory: Path,
     *,
@@ -124,7 +130,7 @@ def write_config(
         "database": {"url": database_url or f"sqlite:///{directory / 'mailintake.db'}"},
         "storage": {"dir": str(directory / "storage")},
         "campaign": {"forms": str(shipped("forms.toml")), "roster": str(shipped("units.csv")),
-                     "templates": str(shipped("templates"))},
+                     "templates": str(shipped("templates")), **DEMO_CAMPAIGN},
         "report": {"recipients": [REPORT_RECIPIENT], "dir": str(directory / "reports")},
         "schedule": {"poll_interval": 300},
     }

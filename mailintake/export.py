@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mailintake.config import Settings
+from mailintake.config import Settings, default_settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
 from mailintake.office.decisions import DECISION_LABELS, latest_decisions
 from parsers.definitions import FormSet, load_definitions
@@ -177,5 +177,5 @@ def export_xlsx(session: Session, path: str | Path, *, settings: Settings | None
     from mailintake.report import collect
     from mailintake.report.xlsx import write_workbook
 
-    data = collect(settings or Settings(), session, now=now, since=None)
+    data = collect(settings or default_settings(), session, now=now, since=None)
     return write_workbook(data, Path(path))

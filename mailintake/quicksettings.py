@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailintake import __version__
-from mailintake.config_file import base_dir_for, env_overrides, resolve_config_path
+from mailintake.config_file import base_dir_for, campaign_file_table, env_overrides, resolve_config_path
 
 if TYPE_CHECKING:
     from mailintake.config import Settings
@@ -76,7 +76,8 @@ class Inputs:
 
 def _code_stamp() -> list[object]:
     """The validating code: mailintake's config modules and the installed pydantic (size and mtime)."""
-    files = [_PACKAGE / "config.py", _PACKAGE / "config_file.py", _PACKAGE / "replies" / "recipients.py"]
+    files = [_PACKAGE / "config.py", _PACKAGE / "config_file.py", _PACKAGE / "config_campaign.py",
+             _PACKAGE / "campaign.py", _PACKAGE / "outbox" / "recipients.py"]
     spec = importlib.util.find_spec("pydantic")
     if spec is not None and spec.origin:
         files.append(Path(spec.origin).with_name("version.py"))
@@ -100,8 +101,14 @@ def read_inputs(config_option: str | None, environ: dict[str, str] | None = None
     except (OSError, ValueError):  # unreadable, not TOML: validation says so in one line
         return None
     mine = sorted((name, value) for name, value in env.items() if name.startswith("MAILINTAKE_"))
-    digest = hashlib.sha256(json.dumps([str(path.resolve()), raw.hex(), mine, __version__, stamp]).encode())
-    return Inputs(path, data, env_overrides(env), digest.hexdigest())
+    overrides = env_overrides(env)
+    # validation also reads the [campaign] table of the campaign file: a change there is a change too
+    section = data.get("campaign")
+    campaign = {**(section if isinstance(section, dict) else {}), **overrides.get("campaign", {})}
+    campaign_file = campaign_file_table({"base_dir": str(base_dir_for(path)), **data, "campaign": campaign})
+    digest = hashlib.sha256(json.dumps([str(path.resolve()), raw.hex(), mine, __version__, stamp, campaign_file],
+                                       default=str).encode())
+    return Inputs(path, data, overrides, digest.hexdigest())
 
 
 def _raw(inputs: Inputs, section: str, key: str) -> Any:

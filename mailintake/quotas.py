@@ -1,15 +1,17 @@
-"""The award quotas of 附件2 (config/quotas.toml): the total per honour and its 名额配比 per category."""
+"""The award quotas of 附件2 (config/quotas.toml): the total per honour and its 名额配比 per category;
+and the per-unit limit of a table ([table.quota] of the campaign file) the quota rule applies."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailintake.campaign import CampaignRules, TableQuota, read_toml
 from mailintake.errors import ConfigError
 from mailintake.resources import shipped
 from mailintake.roster import CATEGORIES
+from parsers.records import Flag
 
 DEFAULT_PATH = shipped("quotas.toml")
 
@@ -52,10 +54,33 @@ class Quotas:
         raise KeyError(f"no quota for 表{table}")
 
 
-def _category(source: Path, table: int, category: str, value: Any) -> CategoryQuota:
-    if category not in CATEGORIES:
+@dataclass(frozen=True)
+class UnitLimit:
+    """At most ``limit`` current submissions of ``table`` per unit (表1: 原则上每家申报不超过2个)."""
+
+    table: int
+    limit: int
+    quota: TableQuota
+
+    def flag(self, fields: dict[str, str], typed_unit: str, counted: int) -> Flag:
+        """The quota_exceeded flag of a form beyond the limit; ``counted``: its unit's earlier ones."""
+        text = self.quota.text(unit=typed_unit, count=counted, limit=self.limit, item=fields.get(self.quota.item, ""))
+        return Flag("quota_exceeded", text, field=self.quota.item)
+
+
+def unit_limit(campaign: CampaignRules, table: int, default_limit: int) -> UnitLimit | None:
+    """The per-unit limit of ``table``, or None when its table has no [table.quota];
+    ``default_limit`` ([campaign] max_projects_per_unit) when the quota names no limit of its own."""
+    quota = campaign.table(table).quota
+    if quota is None:
+        return None
+    return UnitLimit(table, quota.limit or default_limit, quota)
+
+
+def _category(source: Path, table: int, category: str, value: Any, categories: tuple[str, ...]) -> CategoryQuota:
+    if categories and category not in categories:
         raise ConfigError(
-            f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(CATEGORIES)}"
+            f"quotas: {source} 表{table}: unknown category {category!r}; use one of {' / '.join(categories)}"
         )
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigError(f"quotas: {source} 表{table} {category}: give a number or a text such as \"视情\"")
@@ -64,7 +89,9 @@ def _category(source: Path, table: int, category: str, value: Any) -> CategoryQu
     return CategoryQuota(category, None, value)
 
 
-def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
+def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH,
+                 categories: tuple[str, ...] = CATEGORIES) -> Quotas:
+    """``categories``: the campaign's ([units] categories of the campaign file); the shipped ones by default."""
     honours: list[HonourQuota] = []
     for raw in data.get("honour", []):
         try:
@@ -79,20 +106,15 @@ def parse_quotas(data: dict[str, Any], source: Path = DEFAULT_PATH) -> Quotas:
             total=int(total) if total is not None else None,
             total_text=str(raw.get("total_text") or (f"共{total}个" if total is not None else "")),
             note=str(raw.get("note", "")),
-            categories=tuple(_category(source, table, c, v) for c, v in dict(raw.get("categories", {})).items()),
+            categories=tuple(_category(source, table, c, v, categories)
+                             for c, v in dict(raw.get("categories", {})).items()),
         ))
     if not honours:
         raise ConfigError(f"quotas: {source} defines no [[honour]]; restore config/quotas.toml")
     return Quotas(tuple(sorted(honours, key=lambda h: h.table)))
 
 
-def load_quotas(path: str | Path | None = None) -> Quotas:
-    """Load quotas.toml (the repository's copy by default)."""
+def load_quotas(path: str | Path | None = None, categories: tuple[str, ...] = CATEGORIES) -> Quotas:
+    """Load quotas.toml (the repository's copy by default) for a campaign with ``categories``."""
     source = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        data = tomllib.loads(source.read_text("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"quotas: {source} not found; restore config/quotas.toml") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"quotas: cannot read {source} ({exc}); fix the file") from None
-    return parse_quotas(data, source)
+    return parse_quotas(read_toml(source, "quotas", "restore config/quotas.toml"), source, categories)

@@ -2,7 +2,9 @@
 
 Names typed by applicants vary (full-width spaces, bracket widths, a trailing （盖章）, a department
 appended), so matching normalises first, then tries exact names and aliases, then a conservative
-containment match that must point at exactly one unit.
+containment match that must point at exactly one unit. :func:`normalise` is the one unit-name normaliser:
+submissions are grouped, matched and searched by it. The campaign-specific rules (a province prefix, the
+containment length) come from ``[units]`` of the campaign file.
 """
 
 from __future__ import annotations
@@ -14,30 +16,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailintake.campaign import UnitRules, default_campaign
 from mailintake.errors import ConfigError
 
-#: the 名额配比 categories of 附件2, in the order the report shows them
-CATEGORIES: tuple[str, ...] = (
-    "市、区审批局",
-    "开发区、镇审批局",
-    "交易中心、便民中心（12345）",
-    "局机关处室、直属单位、大厅窗口",
-)
+#: the shipped campaign's 名额配比 categories (附件2), in the order the report shows them ([units] categories
+#: of the campaign file; a roster carries its own campaign's as ``Roster.categories``)
+CATEGORIES: tuple[str, ...] = default_campaign().units.categories
 #: where a submission whose unit is not in the roster is counted
 UNMATCHED = "未匹配名录"
 
-#: containment needs at least this many characters on the shorter side
-_MIN_CONTAINMENT = 6
 _SPACES = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
 _OPEN = str.maketrans({"【": "(", "〔": "(", "[": "(", "［": "(", "〈": "(", "《": "(",
                        "】": ")", "〕": ")", "]": ")", "］": ")", "〉": ")", "》": ")"})
 _STAMP = re.compile(r"\(?(?:单位)?(?:签章|盖章|公章)\)?$")
 _TRAILING = re.compile(r"[:：,，.。;；、\-—_]+$")
-_PREFIXES = ("江苏省",)
 
 
-def normalise(name: str) -> str:
-    """The comparable form of a unit name: NFKC, no spaces, ASCII brackets, no trailing （盖章）."""
+def normalise(name: str, rules: UnitRules | None = None) -> str:
+    """The comparable form of a unit name: NFKC, no spaces, ASCII brackets, no trailing （盖章）, no
+    leading word of ``rules.drop_prefixes`` (the shipped campaign's rules by default)."""
+    prefixes = (rules or default_campaign().units).drop_prefixes
     text = unicodedata.normalize("NFKC", name or "")
     text = _SPACES.sub("", text).translate(_OPEN)
     previous = None
@@ -46,7 +44,7 @@ def normalise(name: str) -> str:
         text = _TRAILING.sub("", text)
         text = _STAMP.sub("", text)
         text = text.removesuffix("()")
-    for prefix in _PREFIXES:
+    for prefix in prefixes:
         if text.startswith(prefix) and len(text) > len(prefix) + 2:
             text = text[len(prefix):]
     return text
@@ -58,15 +56,14 @@ class Unit:
 
     name: str
     aliases: tuple[str, ...] = ()
-    category: str = CATEGORIES[0]
+    category: str = ""
     email: str = ""
     #: the unit's contact person and phone (for 需电话催报)
     contact: str = ""
     phone: str = ""
 
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(k for k in (normalise(self.name), *map(normalise, self.aliases)) if k))
+    def keys(self, rules: UnitRules) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for k in (normalise(n, rules) for n in (self.name, *self.aliases)) if k))
 
 
 @dataclass
@@ -74,11 +71,12 @@ class Roster:
     """All units, with a lookup table of their normalised names and aliases."""
 
     units: list[Unit] = field(default_factory=list)
+    rules: UnitRules = field(default_factory=lambda: default_campaign().units)
     _index: dict[str, Unit] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for unit in self.units:
-            for key in unit.keys:
+            for key in unit.keys(self.rules):
                 self._index.setdefault(key, unit)
 
     def __iter__(self) -> Iterator[Unit]:
@@ -96,7 +94,7 @@ class Roster:
 
     def match(self, name: str) -> Unit | None:
         """The roster unit a typed name refers to, or None when unknown or ambiguous."""
-        key = normalise(name)
+        key = self.normalise(name)
         if not key:
             return None
         exact = self._index.get(key)
@@ -104,16 +102,25 @@ class Roster:
             return exact
         return self._contained(key)
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The campaign's categories in report order (those of the roster's lines when none are configured)."""
+        return self.rules.categories or tuple(dict.fromkeys(unit.category for unit in self.units))
+
+    def normalise(self, name: str) -> str:
+        """``name`` in the form the roster compares (this campaign's rules)."""
+        return normalise(name, self.rules)
+
     def _contained(self, key: str) -> Unit | None:
         """A department appended ("…审批局政务服务科") or a prefix dropped ("工业园区行政审批局").
 
-        Only start/end containment counts, the shorter side needs _MIN_CONTAINMENT characters, and
+        Only start/end containment counts, the shorter side needs ``rules.min_containment`` characters, and
         the longest matching key must belong to a single unit.
         """
         best: dict[int, set[str]] = {}
         for candidate, unit in self._index.items():
             shorter, longer = sorted((candidate, key), key=len)
-            if len(shorter) >= _MIN_CONTAINMENT and (longer.startswith(shorter) or longer.endswith(shorter)):
+            if len(shorter) >= self.rules.min_containment and (longer.startswith(shorter) or longer.endswith(shorter)):
                 best.setdefault(len(shorter), set()).add(unit.name)
         if not best:
             return None
@@ -129,7 +136,7 @@ def _split_aliases(text: str) -> tuple[str, ...]:
     return tuple(a.strip() for a in re.split(r"[；;|]", text or "") if a.strip())
 
 
-def load_roster(path: str | Path) -> Roster:
+def load_roster(path: str | Path, rules: UnitRules | None = None) -> Roster:
     """Read units.csv (columns name, aliases, category, email[, contact, phone]; UTF-8 with or without BOM).
 
     The contact columns are optional, so a roster with the older header still loads."""
@@ -145,16 +152,17 @@ def load_roster(path: str | Path) -> Roster:
     if missing:
         raise ConfigError(f"roster: {source} lacks the column(s) {', '.join(sorted(missing))}; "
                           "the header is name,aliases,category,email,contact,phone")
+    rules = rules or default_campaign().units
     units: list[Unit] = []
     for line_no, row in enumerate(reader, start=2):
         name = (row.get("name") or "").strip()
         if not name:
             continue
         category = (row.get("category") or "").strip()
-        if category not in CATEGORIES:
+        if rules.categories and category not in rules.categories:
             raise ConfigError(f"roster: {source} line {line_no}: unknown category {category!r}; "
-                              f"use one of {' / '.join(CATEGORIES)}")
+                              f"use one of {' / '.join(rules.categories)}")
         units.append(Unit(name=name, aliases=_split_aliases(row.get("aliases") or ""), category=category,
                           email=(row.get("email") or "").strip().lower(),
                           contact=(row.get("contact") or "").strip(), phone=(row.get("phone") or "").strip()))
-    return Roster(units)
+    return Roster(units, rules)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import multiprocessing
 import os
 import select
@@ -21,12 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mailintake.mail.archives import ArchiveLimits
 from mailintake.mail.model import ParsedMail
 from parsers import messages
 from parsers.records import FileResult
+
+if TYPE_CHECKING:
+    from parsers.definitions import FormSet
 
 _MEMORY_LIMIT_BYTES = 0
 
@@ -60,6 +64,8 @@ class ParseJob:
     max_uncompressed_bytes: int
     max_compression_ratio: int
     max_members: int
+    #: the campaign's form definitions ([campaign] forms); empty: the shipped ones
+    forms: str = ""
 
 
 def _set_parent_death_signal() -> None:
@@ -123,6 +129,24 @@ def _unreadable(name: str, reason: str) -> FileResult:
     )
 
 
+def _definitions(path: str) -> FormSet | None:
+    """The form definitions at ``path`` (None: the shipped ones), read again only when the file changed."""
+    if not path:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _load_definitions(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_definitions(path: str, _mtime: int, _size: int) -> FormSet:
+    from parsers.definitions import load_definitions
+
+    return load_definitions(path)
+
+
 def run_job(job: ParseJob) -> FileResult:
     """Executed in the child (also callable in-process for tests and `parse`)."""
     from parsers import Limits, parse_document
@@ -134,7 +158,8 @@ def run_job(job: ParseJob) -> FileResult:
         max_members=job.max_members,
     )
     try:
-        return parse_document(job.data, job.name, limits=limits, max_chars=job.max_chars)
+        return parse_document(job.data, job.name, definitions=_definitions(job.forms), limits=limits,
+                              max_chars=job.max_chars)
     except MemoryError:
         return _unreadable(job.name, "文件解析所需内存超出限制")
     except RecursionError:

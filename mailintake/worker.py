@@ -130,7 +130,7 @@ class Worker:
 
     def _poll_and_deliver(self) -> CycleOutcome:
         from mailintake.intake.cycle import make_pool, poll_once
-        from mailintake.sender import ReplyStream
+        from mailintake.outbox.sender import ReplyStream
 
         self._poll_again.clear()
         started = time.monotonic()
@@ -238,7 +238,7 @@ class Worker:
         return result
 
     def _deliver_quietly(self) -> Any:
-        from mailintake.sender import deliver_due
+        from mailintake.outbox.sender import deliver_due
 
         try:
             result = deliver_due(self.settings, self.session_factory)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from parsers.records import Flag
 
 _ASK_DOCX = "请重新保存为 Word 文档（.docx）后发送。"
@@ -40,5 +42,13 @@ def no_converter(name: str, fmt: str) -> Flag:
     return Flag("unsupported_format", f"附件“{name}”为{kind}，暂无法读取，请另存为 Word 文档（.docx）后发送。")
 
 
-def no_form(name: str) -> Flag:
-    return Flag("no_form", f"附件“{name}”中未找到申报表（表1至表4），请使用通知附件1中的申报表填写后发送。")
+def no_form(name: str, tables: Sequence[int] = (1, 2, 3, 4)) -> Flag:
+    """No form in the file; ``tables``: the campaign's table numbers (表1至表4)."""
+    numbers = sorted(tables)
+    if not numbers:
+        span = "申报表"
+    elif len(numbers) == 1:
+        span = f"表{numbers[0]}"
+    else:
+        span = f"表{numbers[0]}至表{numbers[-1]}"
+    return Flag("no_form", f"附件“{name}”中未找到申报表（{span}），请使用通知附件1中的申报表填写后发送。")

@@ -107,7 +107,7 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
         result.flags.append(Flag("macro_ignored", f"附件“{name}”为启用宏的 Word 文档（.docm），其中的宏未运行，"
                                                   "已按普通 Word 文档读取；今后请另存为 .docx 格式发送。"))
     if not result.forms:
-        result.flags.append(messages.no_form(name))
+        result.flags.append(messages.no_form(name, [form.table for form in definitions.tables]))
         result.page_text = page_text(blocks)
     else:
         result.page_text = trailing_text(blocks)

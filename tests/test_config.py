@@ -222,7 +222,7 @@ def test_a_configuration_error_leaves_mail_unrecorded_not_failed(tmp_path: Path,
 
 def test_a_missing_template_is_warned_about_once_not_per_reply(tmp_path: Path,
                                                               caplog: pytest.LogCaptureFixture) -> None:
-    from mailintake.replies import templates
+    from mailintake.outbox import templates
     from mailintake.resources import warn_once
 
     (tmp_path / "own").mkdir()
@@ -255,3 +255,51 @@ def test_poll_and_run_refuse_an_empty_mailbox_username_at_once(tmp_path: Path) -
         assert (result.exit_code, result.stderr) == (2, "config: [mailbox] username is empty; set the mailbox "
                                                         "address to log in as (or set MAILINTAKE_MAILBOX__USERNAME)\n")
     assert invoke("--config", str(config), "status").exit_code == 0  # no IMAP needed there
+
+
+# ----------------------------------------------------------------------------- office details
+
+
+def _campaign_without(tmp_path: Path, key: str) -> Path:
+    """A config whose campaign file (a copy of the shipped one) lacks ``[campaign] <key>``."""
+    text = (PROJECT / "config" / "forms.toml").read_text("utf-8")
+    forms = tmp_path / "forms.toml"
+    forms.write_text("\n".join(line for line in text.splitlines() if not line.startswith(f"{key} =")), "utf-8")
+    config = tmp_path / "mailintake.toml"
+    config.write_text(f'[smtp]\nsender = "office@example.cn"\n[campaign]\nforms = "{forms}"\n'
+                      f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n', "utf-8")
+    return config
+
+
+@pytest.mark.parametrize("key", ["office_name", "office_contact", "office_address"])
+def test_office_details_come_only_from_configuration(tmp_path: Path, key: str) -> None:
+    config = _campaign_without(tmp_path, key)
+    for command in ("status", "check-config"):
+        result = invoke("--config", str(config), command)
+        assert result.exit_code == 2, result.output
+        line = (f"config: [campaign] {key} is not set; write it in the config file or in the [campaign] table of "
+                f"the campaign file ([campaign] forms) (or set MAILINTAKE_CAMPAIGN__{key.upper()})")
+        assert result.stderr.splitlines() == [line if command == "status" else f"FAIL config    {line}"]
+    assert not (tmp_path / "m.db").exists()
+    settings = load_settings(config, environ={f"MAILINTAKE_CAMPAIGN__{key.upper()}": "某办公室"})
+    assert getattr(settings.campaign, key) == "某办公室"
+    result = invoke("--config", str(config), "status", env={f"MAILINTAKE_CAMPAIGN__{key.upper()}": " "})
+    assert (result.exit_code, result.stderr) == (2, f"config: [campaign] {key}: is empty; write the office's "
+                                                    "details as replies show them; fix it in the config file "
+                                                    f"(or set MAILINTAKE_CAMPAIGN__{key.upper()})\n")
+
+
+def test_the_shipped_campaign_file_names_the_office_and_the_sender(tmp_path: Path) -> None:
+    settings = load_settings(None, environ={})
+    assert (settings.campaign.name, settings.campaign.office_name, settings.campaign.office_contact,
+            settings.campaign.office_address, settings.smtp.sender_name) == (
+        "“双争双创”活动先进荣誉申报", "苏州市行政审批局办公室", "王琰，电话 69820106、13862103167",
+        "苏州市平泷路251号城市生活广场A座27楼2702室", "苏州市行政审批局办公室")
+    assert settings.campaign.deadline == dt.datetime(2019, 12, 18, 17, 30, tzinfo=CST)
+    assert settings.campaign.receipt_number(42) == "2019-0042"
+    own = load_settings(None, environ={}, overrides={"campaign": {"receipt_format": "ZY{n:03d}"}})
+    assert own.campaign.receipt_number(7) == "ZY007"
+    result = invoke("--config", str(config_file(tmp_path, campaign={"receipt_format": "{prefix}"})), "status")
+    assert (result.exit_code, result.stderr) == (2, "config: [campaign] receipt_format: '{prefix}' lacks the "
+                                                    "running number {n}, e.g. \"{prefix}-{n:04d}\"; fix it in the "
+                                                    "config file (or set MAILINTAKE_CAMPAIGN__RECEIPT_FORMAT)\n")

@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 
 from mailintake.db.models import Ledger, Message, OutboxItem, Submission
 from mailintake.devservers import PymapServer, SmtpSink, append_mail, start_imap_server, start_smtp_sink
+from mailintake.outbox.sender import MIN_LEASE, deliver_due
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import MIN_LEASE, deliver_due
 from tests.helpers import at, mail
 
 MAILS = 200

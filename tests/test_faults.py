@@ -30,8 +30,8 @@ from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.devservers import PymapServer, SmtpSink, append_mail, reset_uidvalidity
 from mailintake.errors import MailboxError
 from mailintake.intake.cycle import poll_once
+from mailintake.outbox.sender import deliver_due
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import deliver_due
 from tests.fixtures.env import Env
 from tests.helpers import at, mail
 

@@ -30,7 +30,7 @@ from mailintake.devservers import SmtpSink
 from mailintake.devservers.pymap_server import PymapServer
 from mailintake.intake.cycle import make_pool, poll_once
 from mailintake.intake.parse import make_job
-from mailintake.sender import deliver_due
+from mailintake.outbox.sender import deliver_due
 from parsers.convert import resolve_soffice
 from parsers.sniff import detect_format
 from tests.fixtures.env import Env

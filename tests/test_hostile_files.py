@@ -15,10 +15,12 @@ MB = 1024 * 1024
 
 
 def job(name: str, data: bytes, **limits: int) -> ParseJob:
-    values = {"max_chars": 1000, "max_file_bytes": 50 * MB, "max_uncompressed_bytes": 200 * MB,
+    values: dict[str, int] = {"max_chars": 1000, "max_file_bytes": 50 * MB, "max_uncompressed_bytes": 200 * MB,
               "max_compression_ratio": 200, "max_members": 500}
     values.update(limits)
-    return ParseJob(name=name, data=data, **values)
+    return ParseJob(name=name, data=data, max_chars=values["max_chars"], max_file_bytes=values["max_file_bytes"],
+                    max_uncompressed_bytes=values["max_uncompressed_bytes"],
+                    max_compression_ratio=values["max_compression_ratio"], max_members=values["max_members"])
 
 
 def huge_text_docx(megabytes: int) -> bytes:

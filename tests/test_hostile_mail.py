@@ -305,7 +305,7 @@ def test_reply_headers_carry_no_injected_header_or_recipient(outcome):
     for line in head.split(b"\r\n"):
         assert not line.lower().startswith((b"bcc:", b"x-injected:", b"cc:"))
 
-    from mailintake.sender import deliver_due
+    from mailintake.outbox.sender import deliver_due
 
     sink = start_smtp_sink()
     try:

@@ -97,7 +97,8 @@ def test_the_poll_path_imports_no_report_or_excel_stack() -> None:
     """An idle ``poll`` (cron, every few minutes) must not pay for openpyxl, the report or the templates."""
     import sys
 
-    code = ("import sys, mailintake.commands.poll, mailintake.intake.cycle, mailintake.sender, mailintake.worker; "
+    code = ("import sys, mailintake.commands.poll, mailintake.intake.cycle, mailintake.outbox.sender, "
+            "mailintake.worker; "
             "print(sorted(m for m in ('openpyxl', 'mailintake.report', 'jinja2', 'docx', 'rich.table') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)

@@ -219,12 +219,14 @@ def test_units_are_grouped_by_their_roster_name(imap_server, env):
 def test_fetch_groups_stay_within_the_byte_budget():
     """Mails are fetched in groups of at most fetch_batch_bytes; an oversized one goes alone and a mail
     over the message limit (header only) costs nothing."""
-    from types import SimpleNamespace
+    from datetime import UTC, datetime
 
     from mailintake.intake.fetch import _by_bytes
+    from mailintake.mailbox import MessageMeta
 
     sizes = {1: 40, 2: 40, 3: 30, 4: 150, 5: 10, 6: 999, 7: 60}
-    meta = {uid: SimpleNamespace(size=size) for uid, size in sizes.items()}
+    arrived = datetime(2026, 12, 1, tzinfo=UTC)
+    meta = {uid: MessageMeta(uid, size, arrived, ()) for uid, size in sizes.items()}
     assert list(_by_bytes([1, 2, 3, 4, 5, 6, 7], meta, max_message=500, budget=100)) == [
         [1, 2], [3], [4], [5, 6, 7]]
 

@@ -25,9 +25,9 @@ from mailintake.intake.fetch import FetchedMail
 from mailintake.intake.parse import ParsedFiles, parse_batch, parse_in_process
 from mailintake.intake.read import read_one
 from mailintake.intake.record import known_digests
-from mailintake.outbox import replies_last_hour
+from mailintake.outbox.queue import replies_last_hour
+from mailintake.outbox.sender import deliver_due
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import deliver_due
 from mailintake.storage import Storage
 from tests.fixtures.env import Env
 from tests.helpers import at, mail, make_settings

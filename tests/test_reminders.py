@@ -19,9 +19,9 @@ from mailintake.devservers import PymapServer, SmtpSink
 from mailintake.export import export_json
 from mailintake.office.audit import Actor
 from mailintake.office.reminders import Reminder, preview_reminders, send_reminders
+from mailintake.outbox.sender import deliver_due
 from mailintake.report import build_report
 from mailintake.report.sources import load_sources
-from mailintake.sender import deliver_due
 from tests.fixtures.env import Env
 from tests.test_report_rows import INCOMPLETE_T4, Story, at, t2, t34
 

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
-from mailintake.outbox import enqueue_reply
-from mailintake.replies.compose import cn_datetime, reply_subject
-from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from mailintake.outbox.compose import cn_datetime, reply_subject
+from mailintake.outbox.queue import enqueue_reply
+from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
 from tests.fixtures.env import Env
 
 ROOT = Path(__file__).resolve().parent.parent

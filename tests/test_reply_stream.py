@@ -11,9 +11,9 @@ from sqlalchemy import func, insert, select
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import append_mail
 from mailintake.intake.cycle import poll_once
-from mailintake.outbox import build_mail
+from mailintake.outbox.queue import build_mail
+from mailintake.outbox.sender import ReplyStream, deliver_due
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import ReplyStream, deliver_due
 from tests.fixtures.env import Env
 from tests.helpers import at, mail
 from tests.test_replies import NOW

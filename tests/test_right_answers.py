@@ -16,8 +16,8 @@ from mailintake.db.models import AttachmentRow, Message
 from mailintake.devservers import SmtpSink, append_mail
 from mailintake.devservers.pymap_server import PymapServer
 from mailintake.intake.cycle import poll_once
+from mailintake.outbox.sender import deliver_due
 from mailintake.samples.forms import make_form_docx
-from mailintake.sender import deliver_due
 from tests.fixtures.env import Env
 from tests.helpers import at, mail
 

@@ -18,8 +18,8 @@ from mailintake.config import Settings
 from mailintake.db.models import OutboxItem
 from mailintake.devservers import SmtpSink, free_port
 from mailintake.errors import SmtpError
-from mailintake.outbox import OutboxError, build_mail, queue_again
-from mailintake.sender import backoff, deliver_due
+from mailintake.outbox.queue import OutboxError, build_mail, queue_again
+from mailintake.outbox.sender import backoff, deliver_due
 from tests.fixtures.env import Env
 from tests.test_replies import NOW, add_attachment, add_form, add_message, queue, reply_settings
 
@@ -254,7 +254,7 @@ def test_claimed_row_is_skipped_until_its_lease_ends(
 ) -> None:
     """GIVEN a row claimed by a sender that then died WHEN another run comes THEN it waits for the lease,
     then sends the row exactly once (the crash window the sender's docstring describes)."""
-    from mailintake.sender import MIN_LEASE, _claim
+    from mailintake.outbox.sender import MIN_LEASE, _claim
 
     row_id = accepted_mail(db, settings)
     assert _claim(db, row_id, NOW, MIN_LEASE) is not None

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 
 from mailintake.devservers import free_port
 from mailintake.errors import SmtpError
-from mailintake.sender import deliver_due
+from mailintake.outbox.sender import deliver_due
 from tests.fixtures.env import Env
 from tests.test_replies import NOW, reply_settings
 from tests.test_sender import accepted_mail, get_row

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailintake.config import load_settings
-from mailintake.outbox import build_mail, thread_id
-from mailintake.replies.recipients import header_text
+from mailintake.outbox.queue import build_mail, thread_id
+from mailintake.outbox.recipients import header_text
 from mailintake.wire import office_mail
 
 NOW = datetime(2019, 12, 18, 9, 30, tzinfo=UTC)

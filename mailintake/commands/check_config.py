@@ -105,8 +105,9 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
+    from mailintake.campaign import campaign_rules
+    from mailintake.outbox.templates import check_templates
     from mailintake.quotas import load_quotas
-    from mailintake.replies.templates import check_templates
     from mailintake.resources import campaign_path, shipped
     from mailintake.roster import load_roster
     from parsers.definitions import load_definitions
@@ -116,8 +117,9 @@ def check_campaign(settings: Settings) -> str:
         forms = load_definitions(forms_path)
     except Exception as exc:  # DefinitionError, TOML syntax, unreadable: all one line
         raise ConfigError(f"config: [campaign] forms {forms_path} is broken ({exc}); fix the file") from None
-    roster = load_roster(campaign_path(settings, "roster"))
-    quotas = load_quotas(campaign_path(settings, "quotas"))
+    rules = campaign_rules(settings)  # the per-table rules of the same file: one line naming the problem
+    roster = load_roster(campaign_path(settings, "roster"), rules.units)
+    quotas = load_quotas(campaign_path(settings, "quotas"), rules.units.categories)
     names = sorted(p.name for p in shipped("templates").iterdir() if p.name.startswith("reply_"))
     problems = check_templates(settings, names)
     broken = [p for p in problems if "does not compile" in p]

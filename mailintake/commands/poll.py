@@ -44,8 +44,8 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
         settings = load(ctx, mailbox=True, warn_permissions=known is None)
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
-        from mailintake.locking import worker_lock
         from mailintake.intake.cycle import poll_once
+        from mailintake.locking import worker_lock
 
         session_factory = database(settings)
         from mailintake.progress import progress_bar
@@ -56,7 +56,7 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
             if no_send:
                 result = poll_once(settings, session_factory, progress=progress)
             else:
-                from mailintake.sender import ReplyStream
+                from mailintake.outbox.sender import ReplyStream
 
                 # replies leave while the poll goes on, each as soon as its mail is committed
                 with ReplyStream(settings, session_factory) as stream:

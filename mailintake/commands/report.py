@@ -37,7 +37,7 @@ def report_cmd(ctx: click.Context, out_dir: Path | None, send: bool) -> None:
         click.echo(str(files.html_path))
         click.echo(str(files.xlsx_path))
         if send:
-            from mailintake.sender import deliver_due
+            from mailintake.outbox.sender import deliver_due
 
             result = deliver_due(settings, factory)
             click.echo(f"report queued for {', '.join(settings.report.recipients)}; "

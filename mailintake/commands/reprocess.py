@@ -92,7 +92,7 @@ def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | 
 
         try:
             with worker_lock(settings, wait=False):
-                from mailintake.sender import deliver_due
+                from mailintake.outbox.sender import deliver_due
 
                 result = deliver_due(settings, session_factory)
                 if result.sent or result.failed:

@@ -13,7 +13,7 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def send_cmd(ctx: click.Context, limit: int | None) -> None:
     """Deliver the replies that are due."""
-    from mailintake.sender import deliver_due
+    from mailintake.outbox.sender import deliver_due
 
     with user_errors():
         settings = load(ctx)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mailintake.config import Settings
 from mailintake.intake.read import ReadMail, StoredFile
+from mailintake.resources import campaign_path
 from mailintake.sandbox import ParseJob, run_job
 from parsers.records import FileResult, Flag, Form
 
@@ -36,6 +37,7 @@ def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:
         max_uncompressed_bytes=limits.max_uncompressed_bytes,
         max_compression_ratio=limits.max_compression_ratio,
         max_members=limits.max_archive_members,
+        forms=str(campaign_path(settings, "forms")),
     )
 
 

@@ -22,9 +22,9 @@ from mailintake.intake.fetch import FetchedMail
 from mailintake.intake.parse import ParsedFiles
 from mailintake.intake.read import ReadMail
 from mailintake.office.decisions import withdrawn_ids
-from mailintake.outbox import enqueue_reply as enqueue
+from mailintake.outbox.queue import enqueue_reply as enqueue
 from mailintake.rules.base import Quota
-from mailintake.rules.quota import QUOTA_TABLE, quota_limit, quota_units
+from mailintake.rules.quota import quota_units
 from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
 from mailintake.vocabulary import MailStatus
 from parsers.records import Flag
@@ -78,7 +78,7 @@ def next_receipt_no(session: Session, settings: Settings) -> str:
             session.add(Counter(name=RECEIPT_COUNTER, value=issued))
             session.flush()
             continue
-        candidate = f"{settings.campaign.receipt_prefix}-{value:04d}"
+        candidate = settings.campaign.receipt_number(value)
         if session.scalar(select(Message.id).where(Message.receipt_no == candidate)) is None:
             return candidate
 
@@ -107,19 +107,19 @@ def _flags(flags: Iterable[Flag]) -> list[dict[str, object]]:
     return [flag.to_dict() for flag in flags]
 
 
-def counted_projects(session: Session, units: Iterable[str]) -> dict[str, frozenset[str]]:
-    """Per unit: the identity keys of its current 表1 projects, withdrawn ones not counted."""
-    counted: dict[str, frozenset[str]] = {}
-    for unit in sorted(units):
+def counted_projects(session: Session, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], frozenset[str]]:
+    """Per (table, unit): the identity keys of its current submissions, withdrawn ones not counted."""
+    counted: dict[tuple[int, str], frozenset[str]] = {}
+    for table, unit in sorted(pairs):
         existing = session.execute(
             select(Submission.id, Submission.identity_key).where(
-                Submission.table_no == QUOTA_TABLE,
+                Submission.table_no == table,
                 Submission.current.is_(True),
                 Submission.unit == unit,
             )
         ).all()
         withdrawn = withdrawn_ids(session, [row.id for row in existing])
-        counted[unit] = frozenset(row.identity_key for row in existing if row.id not in withdrawn)
+        counted[(table, unit)] = frozenset(row.identity_key for row in existing if row.id not in withdrawn)
     return counted
 
 
@@ -153,7 +153,7 @@ def store(session: Session, settings: Settings, parsed: ParsedFiles, *, existing
     message = existing or _new_message(read)
     if existing is None:
         session.add(message)
-    quota = Quota(quota_limit(settings), counted_projects(session, quota_units(parsed.results, unit_namer)))
+    quota = Quota(counted_projects(session, quota_units(parsed.results, unit_namer)))
     decision = decide_mail(parsed, settings, quota, unit_namer)
     message.status = decision.status
     message.flags = _flags(decision.flags)

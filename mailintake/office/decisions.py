@@ -130,8 +130,8 @@ def _notify(session: Session, settings: Settings, submission: Submission, kind: 
     # the mail side only when the clerk asks for a notice: the quota rule reads decisions on the poll path,
     # which must not import the templates (jinja2) and the outbox
     from mailintake.office.notices import queue_notice, usable_address
-    from mailintake.replies import templates
-    from mailintake.replies.compose import cn_datetime
+    from mailintake.outbox import templates
+    from mailintake.outbox.compose import cn_datetime
 
     message = submission.message
     address = None

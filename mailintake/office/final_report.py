@@ -22,12 +22,12 @@ from mailintake.config import Settings
 from mailintake.db.models import FinalReport, OutboxItem
 from mailintake.office.handoff import TableList, candidate_lists, write_workbook
 from mailintake.office.unit_state import unit_states
-from mailintake.outbox import POLICY, build_mail
-from mailintake.replies.recipients import parse_address
+from mailintake.outbox.queue import POLICY, build_mail
+from mailintake.outbox.recipients import parse_address
 from mailintake.report.html import environment
 from mailintake.report.sources import Sources
 from mailintake.resources import shipped
-from mailintake.roster import CATEGORIES, UNMATCHED, Unit
+from mailintake.roster import UNMATCHED, Unit
 from mailintake.vocabulary import OutboxStatus
 
 TEMPLATE = "final_report.html.j2"
@@ -57,7 +57,7 @@ def _categories(sources: Sources, table: TableList) -> list[CategoryRow]:
     except KeyError:
         quota = None
     rows = []
-    for category in (*CATEGORIES, UNMATCHED):
+    for category in (*sources.roster.categories, UNMATCHED):
         item = quota.quota(category) if quota is not None else None
         if category != UNMATCHED or counts[category]:
             rows.append(CategoryRow(category, item.text if item is not None else "—", counts[category]))

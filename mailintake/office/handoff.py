@@ -24,7 +24,7 @@ from mailintake.errors import StorageError
 from mailintake.office.decisions import DecisionInfo, counts_as_candidate, latest_decisions
 from mailintake.report.labels import flag_codes
 from mailintake.report.sources import Sources
-from mailintake.roster import CATEGORIES, UNMATCHED
+from mailintake.roster import UNMATCHED
 from mailintake.storage import Storage
 from mailintake.vocabulary import MailStatus
 
@@ -79,7 +79,7 @@ def candidate_lists(session: Session, settings: Settings, sources: Sources) -> l
         .order_by(Submission.received_at, Submission.id)
     ))
     decided = latest_decisions(session, [s.id for s in subs])
-    order = (*CATEGORIES, UNMATCHED)
+    order = (*sources.roster.categories, UNMATCHED)
     lists: list[TableList] = []
     for definition in sources.forms.tables:
         try:

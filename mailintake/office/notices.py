@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
 from mailintake.db.models import OutboxItem
-from mailintake.outbox import POLICY, build_mail, replies_last_hour
-from mailintake.replies import REPLY_KINDS
-from mailintake.replies.recipients import header_text, machine_reason, parse_address
+from mailintake.outbox import REPLY_KINDS
+from mailintake.outbox.queue import POLICY, build_mail, replies_last_hour
+from mailintake.outbox.recipients import header_text, machine_reason, parse_address
 from mailintake.vocabulary import OutboxStatus
 
 #: outbox kinds of the office's own mail

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from mailintake.db.models import PaperCopy, Submission
 from mailintake.errors import MailintakeError
 from mailintake.office.audit import Actor, record_action
-from mailintake.roster import Roster, normalise
-from mailintake.submissions import normalise_unit
+from mailintake.roster import Roster
 
 #: suggestions offered when a typed name matches no applying unit
 MAX_SUGGESTIONS = 5
@@ -44,15 +43,15 @@ def applied_units(session: Session, roster: Roster) -> set[str]:
 
 def _key(roster: Roster, name: str) -> str:
     unit = roster.match(name)
-    return normalise_unit(unit.name if unit is not None else name)
+    return roster.normalise(unit.name if unit is not None else name)
 
 
 def suggest_units(roster: Roster, typed: str) -> list[str]:
     """Roster units whose name or an alias contains, or is contained in, what was typed."""
-    key = normalise(typed)
+    key = roster.normalise(typed)
     if not key:
         return []
-    names = [unit.name for unit in roster if any(key in k or k in key for k in unit.keys)]
+    names = [unit.name for unit in roster if any(key in k or k in key for k in unit.keys(roster.rules))]
     return names[:MAX_SUGGESTIONS]
 
 

@@ -26,8 +26,8 @@ from mailintake.db.models import Message, ReminderSent
 from mailintake.office.audit import Actor, record_action
 from mailintake.office.notices import queue_notice, usable_address
 from mailintake.office.unit_state import NEEDS_CORRECTION, UnitState, bounced_addresses, unit_states
-from mailintake.replies import templates
-from mailintake.replies.compose import cn_datetime
+from mailintake.outbox import templates
+from mailintake.outbox.compose import cn_datetime
 from mailintake.report.labels import flag_messages
 from mailintake.report.sources import Sources
 

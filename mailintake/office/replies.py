@@ -5,6 +5,8 @@ Each is one function, audited once in the same transaction as the action.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,18 +15,25 @@ from mailintake.db.models import Message, OutboxItem
 from mailintake.office.audit import Actor, record_action
 from mailintake.sandbox import ParserPool
 
+_TRAILING_DIGITS = re.compile(r"\d+$")
+
+
+def _running_number(receipt_no: str) -> int | None:
+    """The running number a receipt number ends in (``2019-0042`` → 42), whatever [campaign] receipt_format."""
+    found = _TRAILING_DIGITS.search(receipt_no)
+    return int(found.group()) if found else None
+
 
 def resolve_receipt(session: Session, text: str) -> str:
     """The full receipt number for ``text``: itself, or the one number ending in it (``0005``, ``5`` →
     ``2019-0005``). OutboxError (one line) when several end in it; an unknown number is left to the caller."""
-    from mailintake.outbox import OutboxError
+    from mailintake.outbox.queue import OutboxError
 
     wanted = text.strip()
     if not wanted.isdigit() or session.scalar(select(Message.id).where(Message.receipt_no == wanted)) is not None:
         return wanted
     like = session.scalars(select(Message.receipt_no).where(Message.receipt_no.like(f"%{wanted}"))).all()
-    matches = sorted({r for r in like if r and r.rsplit("-", 1)[-1].isdigit() and
-                      int(r.rsplit("-", 1)[-1]) == int(wanted)})
+    matches = sorted({r for r in like if r and _running_number(r) == int(wanted)})
     if len(matches) > 1:
         raise OutboxError(f"resend: {wanted} matches {', '.join(matches)}; give the full receipt number")
     return matches[0] if matches else wanted
@@ -32,7 +41,7 @@ def resolve_receipt(session: Session, text: str) -> str:
 
 def resend_reply(session: Session, settings: Settings, receipt_no: str, actor: Actor) -> OutboxItem:
     """Queue the latest reply of ``receipt_no`` (or the one number ending in it) again; the caller commits."""
-    from mailintake.outbox import queue_again
+    from mailintake.outbox.queue import queue_again
 
     number = resolve_receipt(session, receipt_no)
     row = queue_again(session, settings, number)

@@ -173,7 +173,7 @@ def gather(
         deadline=(deadline or now).astimezone(tz),
         max_chars=max_chars,
         counts=counts,
-        honours=honour_summaries(forms, quotas, counting),
+        honours=honour_summaries(forms, quotas, counting, roster.categories),
         late_mails=[views[m.id] for m in messages if m.status == MailStatus.late],
         issues={code: [v for v in current if code in flag_codes(v.flags)] for code in ISSUE_CODES},
         unreadable=unreadable_files(messages, views),

@@ -28,8 +28,9 @@ def report_subject(settings: Settings, for_date: dt.date) -> str:
     return one_line(f"{report_title(settings.campaign.name)}（{for_date.isoformat()}）")
 
 
-def attachment_name(for_date: dt.date) -> str:
-    return f"双争双创申报汇总表-{for_date.isoformat()}.xlsx"
+def attachment_name(settings: Settings, for_date: dt.date) -> str:
+    """``双争双创申报汇总表-2019-12-19.xlsx``: [campaign] report_file and the date."""
+    return f"{settings.campaign.report_file}-{for_date.isoformat()}.xlsx"
 
 
 def _plain_text(settings: Settings, files: ReportFiles) -> str:
@@ -61,7 +62,7 @@ def build_report_message(settings: Settings, files: ReportFiles, *, now: dt.date
     message.set_content(_plain_text(settings, files))
     message.add_alternative(files.html_path.read_text("utf-8"), subtype="html")
     message.add_attachment(files.xlsx_path.read_bytes(), maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
-                           filename=attachment_name(files.for_date))
+                           filename=attachment_name(settings, files.for_date))
     return message
 
 

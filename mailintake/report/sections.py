@@ -19,7 +19,7 @@ from mailintake.report.rows import (
     SubmissionView,
     UnitGap,
 )
-from mailintake.roster import CATEGORIES, UNMATCHED, Roster, Unit, normalise
+from mailintake.roster import UNMATCHED, Roster, Unit, normalise
 from mailintake.vocabulary import MailStatus
 from parsers.definitions import FormDefinition, FormSet
 
@@ -49,7 +49,8 @@ def tally(messages: list[Message], since: dt.datetime | None) -> tuple[Counts, l
     return counts, all_subs
 
 
-def honour_summaries(forms: FormSet, quotas: Quotas, counting: list[SubmissionView]) -> list[HonourSummary]:
+def honour_summaries(forms: FormSet, quotas: Quotas, counting: list[SubmissionView],
+                     categories: tuple[str, ...]) -> list[HonourSummary]:
     """Per table of the forms: the forms that count, per 附件2 category, against the quota."""
     honours: list[HonourSummary] = []
     for definition in forms.tables:
@@ -57,18 +58,19 @@ def honour_summaries(forms: FormSet, quotas: Quotas, counting: list[SubmissionVi
             quota = quotas.get(definition.table)
         except KeyError:
             quota = None
-        honours.append(_honour(definition, quota, [v for v in counting if v.table == definition.table]))
+        honours.append(_honour(definition, quota, [v for v in counting if v.table == definition.table], categories))
     return honours
 
 
-def _honour(definition: FormDefinition, quota: HonourQuota | None, of_table: list[SubmissionView]) -> HonourSummary:
+def _honour(definition: FormDefinition, quota: HonourQuota | None, of_table: list[SubmissionView],
+            categories_in_order: tuple[str, ...]) -> HonourSummary:
     per_category: dict[str, int] = defaultdict(int)
     correcting: dict[str, int] = defaultdict(int)
     for view in of_table:
         per_category[view.category] += 1
         correcting[view.category] += view.to_correct
     categories = []
-    for category in (*CATEGORIES, UNMATCHED):
+    for category in (*categories_in_order, UNMATCHED):
         cq = quota.quota(category) if quota else None
         if category == UNMATCHED and not per_category.get(UNMATCHED):
             continue
@@ -179,7 +181,7 @@ def _add(gap: UnitGap, view: SubmissionView) -> None:
 
 def unit_order(roster: Roster) -> Callable[[UnitGap], tuple[int, int, str]]:
     """Category order of 附件2, then roster order, then the name (for units outside the roster)."""
-    order = (*CATEGORIES, UNMATCHED)
+    order = (*roster.categories, UNMATCHED)
     position = {unit.name: i for i, unit in enumerate(roster.units)}
 
     def key(gap: UnitGap) -> tuple[int, int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailintake.campaign import campaign_rules
 from mailintake.config import Settings
 from mailintake.errors import ConfigError
 from mailintake.quotas import Quotas, load_quotas
@@ -41,8 +42,8 @@ class Sources:
 
 def load_sources(settings: Settings) -> Sources:
     return Sources(
-        roster=load_roster(campaign_path(settings, "roster")),
-        quotas=load_quotas(campaign_path(settings, "quotas")),
+        roster=load_roster(campaign_path(settings, "roster"), campaign_rules(settings).units),
+        quotas=load_quotas(campaign_path(settings, "quotas"), campaign_rules(settings).units.categories),
         forms=load_definitions(campaign_path(settings, "forms")),
         templates=template_dir(settings),
     )

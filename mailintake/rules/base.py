@@ -30,10 +30,8 @@ class FileOutcome:
 class Quota:
     """What the quota rule needs, passed in by the stage that holds the database session."""
 
-    #: how many projects one unit may have current
-    limit: int
-    #: per unit (as grouped by the unit namer): the identity keys of its current projects
-    counted: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: per (table, unit as grouped by the unit namer): the identity keys of its current submissions
+    counted: Mapping[tuple[int, str], frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class MailContext:
     received_at: dt.datetime
     settings: Settings
     files: tuple[FileOutcome, ...] = ()
-    quota: Quota = Quota(limit=0)
+    quota: Quota = Quota()
     #: how unit names are grouped (the roster's name for a matching alias)
     unit_namer: UnitNamer = normalise_unit
 

@@ -1,57 +1,51 @@
-"""原则上每家申报不超过2个: 表1 projects beyond the per-unit limit are flagged, in arrival order.
+"""原则上每家申报不超过2个: submissions beyond a table's per-unit limit ([table.quota] of the campaign
+file; 表1's projects) are flagged, in arrival order.
 
 The rule runs no query: the record stage (which holds the session) counts each unit's current
-projects — a project the office recorded as withdrawn (撤回) no longer counts — and passes them in
-as ``MailContext.quota``, together with the limit from :func:`quota_limit`.
+submissions of every table with a quota — one the office recorded as withdrawn (撤回) no longer
+counts — and passes them in as ``MailContext.quota``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailintake.config import Settings
+from mailintake.quotas import unit_limit
 from mailintake.rules.base import Findings, MailContext
 from mailintake.submissions import UnitNamer, identity_key
 from parsers.records import FileResult, Flag
 
-#: the table whose projects count against the limit
-QUOTA_TABLE = 1
 
-
-def quota_limit(settings: Settings) -> int:
-    """How many current projects one unit may have."""
-    return settings.campaign.max_projects_per_unit
-
-
-def quota_units(results: Iterable[FileResult], unit_namer: UnitNamer) -> set[str]:
-    """The units (as grouped) whose current projects the rule needs counted for these files."""
-    return {unit_namer(form.fields["unit"]) for result in results for form in result.forms
-            if form.table == QUOTA_TABLE and form.fields.get("unit", "").strip()}
+def quota_units(results: Iterable[FileResult], unit_namer: UnitNamer) -> set[tuple[int, str]]:
+    """The (table, unit as grouped) pairs whose current submissions the rule needs counted for these files."""
+    pairs: set[tuple[int, str]] = set()
+    for result in results:
+        for form in result.forms:
+            table = unit_namer.campaign.table(form.table)
+            typed = table.typed_unit(form.fields)
+            if table.quota is not None and typed.strip():
+                pairs.add((form.table, unit_namer(typed)))
+    return pairs
 
 
 class QuotaRule:
     name = "quota"
-    description = "More current 表1 projects from one unit than max_projects_per_unit."
+    description = "More current submissions of a table from one unit than its [table.quota] limit."
 
     def check(self, ctx: MailContext) -> Findings:
-        limit = ctx.quota.limit
-        counted: dict[str, set[str]] = {}
+        counted: dict[tuple[int, str], set[str]] = {}
         flags: dict[tuple[int, int], tuple[Flag, ...]] = {}
         for file_index, form_index, _outcome, form in ctx.forms():
-            if form.table != QUOTA_TABLE or not form.fields.get("unit", "").strip():
+            limit = unit_limit(ctx.unit_namer.campaign, form.table, ctx.settings.campaign.max_projects_per_unit)
+            typed = ctx.unit_namer.campaign.table(form.table).typed_unit(form.fields)
+            if limit is None or not typed.strip():
                 continue
-            unit = ctx.unit_namer(form.fields["unit"])
-            keys = counted.setdefault(unit, set(ctx.quota.counted.get(unit, ())))
+            pair = (form.table, ctx.unit_namer(typed))
+            keys = counted.setdefault(pair, set(ctx.quota.counted.get(pair, ())))
             key = identity_key(form.table, form.fields, ctx.unit_namer)
             if key in keys:
-                continue  # a resubmission of a project already counted replaces it
+                continue  # a resubmission of one already counted replaces it
             keys.add(key)
-            if len(keys) > limit:
-                flags[(file_index, form_index)] = (Flag(
-                    "quota_exceeded",
-                    f"“{form.fields.get('unit', '')}”已申报{len(keys) - 1}个改革创新项目，按通知要求原则上"
-                    f"每家申报不超过{limit}个，本项目“{form.fields.get('project', '')[:40]}”超出限额，"
-                    "请确认需申报的项目后重新发送。",
-                    field="project",
-                ),)
+            if len(keys) > limit.limit:
+                flags[(file_index, form_index)] = (limit.flag(form.fields, typed, len(keys) - 1),)
         return Findings(form_flags=flags)

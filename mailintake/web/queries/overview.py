@@ -13,7 +13,7 @@ from mailintake.config import Settings
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
 from mailintake.report.labels import STATUS_LABELS
 from mailintake.report.sources import Sources
-from mailintake.roster import CATEGORIES, UNMATCHED
+from mailintake.roster import UNMATCHED
 from mailintake.vocabulary import MailStatus, OutboxStatus
 
 
@@ -79,7 +79,7 @@ def table_use(session: Session, sources: Sources) -> list[TableUse]:
         counts = per.get(definition.table, {})
         use = TableUse(definition.table, quota.name if quota else definition.name, sum(counts.values()),
                        quota.total_text if quota else "—", quota.total if quota else None)
-        for category in (*CATEGORIES, UNMATCHED):
+        for category in (*sources.roster.categories, UNMATCHED):
             cq = quota.quota(category) if quota else None
             if category != UNMATCHED or counts.get(UNMATCHED):
                 use.categories.append((category, counts.get(category, 0), cq.text if cq else "—"))

@@ -72,7 +72,7 @@ async def report_file(request: Request) -> Response:
         return not_found(request, "日报文件已不在报告目录中。")
     if kind == "html":
         return Response(data, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": REPORT_CSP})
-    return download(data, attachment_name(report.for_date),
+    return download(data, attachment_name(console_of(request).settings, report.for_date),
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

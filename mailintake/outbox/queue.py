@@ -1,5 +1,5 @@
 """The transactional outbox: replies (and reports) are written as complete messages in the same
-database transaction as what they report on; :mod:`mailintake.sender` delivers them later.
+database transaction as what they report on; :mod:`mailintake.outbox.sender` delivers them later.
 
 Suppression policy: when a mail must not be answered *because of its recipient* (our own address,
 noreply-like, MAILER-DAEMON/postmaster, no valid address) or because the sender hit the hourly cap,
@@ -23,11 +23,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
-from mailintake.db.models import Message, OutboxItem, Submission, utcnow
+from mailintake.db.models import Message, OutboxItem, utcnow
 from mailintake.errors import MailintakeError
-from mailintake.replies import REPLY_KINDS
-from mailintake.replies.compose import RenderedReply, render_reply, reply_kind
-from mailintake.replies.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
+from mailintake.outbox import REPLY_KINDS
+from mailintake.outbox.compose import RenderedReply, render_reply, reply_campaign, reply_kind
+from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
 from mailintake.vocabulary import OutboxStatus
 from mailintake.wire import office_mail
 
@@ -115,12 +115,16 @@ def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequ
 
 
 def _contact_cc(settings: Settings, message: Message, to_addr: str) -> tuple[str, str] | None:
-    """An e-mail written in 表1's 联系方式, when configured and different from the recipient."""
+    """An e-mail written in a form's contact field (表1's 联系方式; ``contact`` of its table in the campaign
+    file), when configured and different from the recipient."""
     if not settings.smtp.cc_contact:
         return None
-    submissions: list[Submission] = [s for s in message.submissions if s.table_no == 1]
-    for submission in submissions:
-        found = email_in_text((submission.fields or {}).get("contact"))
+    campaign = reply_campaign(settings)
+    for submission in message.submissions:
+        contact = campaign.table(submission.table_no).contact
+        if not contact:
+            continue
+        found = email_in_text((submission.fields or {}).get(contact))
         if found and found != to_addr and machine_reason(found, settings.own_addresses) is None:
             return "", found
     return None

@@ -9,11 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.campaign import CampaignRules, campaign_rules, default_campaign
 from mailintake.config import Settings
 from mailintake.db.models import Message, Submission
+from mailintake.errors import ConfigError
 from mailintake.mail.model import is_junk_path
-from mailintake.replies import templates
-from mailintake.replies.recipients import header_text
+from mailintake.outbox import templates
+from mailintake.outbox.recipients import header_text
+from mailintake.resources import warn_once
 from mailintake.text import cn_datetime as local_cn_datetime
 from mailintake.vocabulary import MailStatus
 
@@ -66,6 +69,15 @@ def _definitions(path: str) -> FormSet | None:
         return load_definitions(path) if Path(path).exists() else load_definitions()
     except Exception:  # a broken forms file must not stop a reply; labels fall back to keys
         return None
+
+
+def reply_campaign(settings: Settings) -> CampaignRules:
+    """The configured campaign's rules; the shipped ones (and a warning) when its file is broken."""
+    try:
+        return campaign_rules(settings)
+    except ConfigError as exc:  # a broken campaign file must not stop a reply (check-config names it)
+        warn_once(f"{exc}; replies use the shipped campaign's wording")
+        return default_campaign()
 
 
 def _line(value: object, limit: int = 500) -> str:
@@ -134,6 +146,7 @@ class Composer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.forms = _definitions(str(settings.path(settings.campaign.forms)))
+        self.campaign = reply_campaign(settings)
 
     def label(self, table: int, key: str) -> str:
         if self.forms is not None:
@@ -165,15 +178,17 @@ class Composer:
                 return f"{label}：{message}"
         return message
 
-    @staticmethod
-    def who(submission: Submission) -> str:
+    def who(self, submission: Submission) -> str:
+        """How the reply names one form's applicant ([table.reply] of the campaign file): the person
+        and their unit (“张三，申报单位：某局”), or the unit itself."""
+        rules = self.campaign.table(submission.table_no)
         fields = submission.fields or {}
-        name = _line(fields.get("name"), 60)
-        unit = _line(fields.get("unit") or submission.unit, 120)
-        recommender = _line(fields.get("recommender") or fields.get("unit_and_title"), 120)
-        if name:
-            return f"{name}，申报单位：{recommender}" if recommender else name
-        return unit or "（未填写申报单位）"
+        person = _line(fields.get(rules.person), 60) if rules.person else ""
+        if person:
+            unit = _line(rules.typed_unit(fields), 120)
+            return f"{person}，{rules.unit_label}：{unit}" if unit else person
+        typed = _line(rules.typed_unit(fields), 120) if not rules.person else ""
+        return typed or _line(submission.unit, 120) or f"（未填写{rules.unit_label or '单位'}）"
 
     def form_view(self, submission: Submission) -> FormView:
         display, name = self.display(submission)
