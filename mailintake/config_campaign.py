@@ -6,9 +6,7 @@ config/forms.toml by default), so the office's name, contact and address live on
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
