@@ -13,13 +13,13 @@ from email import policy
 from pathlib import Path
 
 from docx import Document
-from mailintake.pipeline import poll_once
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailintake.db.engine import open_database
 from mailintake.db.models import AttachmentRow, Message, Submission
 from mailintake.devservers import PymapServer, SmtpSink, append_mail
+from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
 from mailintake.report import build_report
 from mailintake.report.mail import build_report_message
