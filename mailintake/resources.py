@@ -15,19 +15,26 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from mailintake.config import CampaignSettings, Settings
 from mailintake.errors import ConfigError
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
+    from mailintake.config import Settings
+
 log = logging.getLogger(__name__)
 
 CampaignFile = Literal["forms", "roster", "quotas", "templates"]
 CAMPAIGN_FILES: tuple[CampaignFile, ...] = ("forms", "roster", "quotas", "templates")
-#: the file (or directory) each key names when left at its default
-_SHIPPED_NAMES: dict[str, str] = {key: Path(str(CampaignSettings.model_fields[key].default)).name
-                                  for key in CAMPAIGN_FILES}
+
+
+@functools.cache
+def _default_value(key: CampaignFile) -> str:
+    """What ``[campaign] key`` names when left at its default (config is imported only when asked:
+    the idle poll reads the campaign file without pydantic)."""
+    from mailintake.config import CampaignSettings
+
+    return str(CampaignSettings.model_fields[key].default)
 
 
 @functools.cache
@@ -57,8 +64,8 @@ def campaign_path(settings: Settings, key: CampaignFile) -> Path:
     configured = settings.path(value)
     if configured.exists():
         return configured
-    if value == CampaignSettings.model_fields[key].default:
-        return shipped(_SHIPPED_NAMES[key])
+    if value == _default_value(key):
+        return shipped(Path(_default_value(key)).name)
     raise ConfigError(f"config: [campaign] {key}: {configured} not found; fix the path, or remove the key "
                       "to use the shipped copy")
 
