@@ -1,46 +1,41 @@
-"""The IMAP client: connect, log in, select, find new UIDs, fetch sizes/dates and raw mail.
+"""The IMAP client: select, find new UIDs, fetch sizes/dates, raw mail and headers; flag or move.
 
 Built on imapclient. What it guarantees:
 
-* TLS by default with certificate and host-name checks; connect and read timeouts.
+* TLS by default with certificate and host-name checks; connect and read timeouts (the session
+  is opened by ``mailbox_login``).
 * Nothing is ever marked read (``BODY.PEEK[]``, folder selected read-only unless a processed
   action is configured) and nothing is ever deleted or expunged.
 * INTERNALDATE stays timezone-aware (``normalise_times`` off).
 * Every failure is a :class:`~mailintake.errors.MailboxError` whose text is one line naming the
-  fix; passwords never appear in it. Network-level trouble (refused, timed out, connection lost)
-  is the subclass :class:`MailboxUnavailable`: retrying later may work.
+  fix; passwords never appear in it (``mailbox_errors``). Network-level trouble (refused, timed
+  out, connection lost) is the subclass ``MailboxUnavailable``: retrying later may work.
+
+IMAP IDLE itself (reading whole lines on imapclient's connection) is ``mailbox_idle``.
 """
 
 from __future__ import annotations
 
 import imaplib
 import logging
-import socket
-import ssl
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any, Literal
+from typing import Literal
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import SocketTimeout
+from imapclient.exceptions import IMAPClientError
 
-from mailintake import __version__
 from mailintake.config import MailboxSettings
 from mailintake.errors import MailboxError
-from mailintake.text import one_line
-from mailintake.tls import client_context
+from mailintake.mailbox_errors import imap_text, wrap
+from mailintake.mailbox_idle import idle_wait
+from mailintake.mailbox_login import close_session, open_session, target_of
 
 log = logging.getLogger(__name__)
 
 META_BATCH = 500
-CONNECT_TIMEOUT = 20.0
-
-
-class MailboxUnavailable(MailboxError):
-    """Raised when the IMAP server cannot be reached or the connection drops; a later retry may work."""
 
 
 @dataclass(frozen=True)
@@ -64,22 +59,6 @@ class MessageMeta:
     size: int
     internaldate: datetime
     flags: tuple[str, ...]
-
-
-def _imap_text(value: object, limit: int = 200) -> str:
-    text = one_line(value)
-    if text.startswith("b'") or text.startswith('b"'):  # imapclient's errors carry a bytes repr
-        text = text[2:-1]
-    return one_line(text, limit, ellipsis=True)
-
-
-def _login_hint(host: str) -> str:
-    host = host.lower()
-    if host.endswith("qq.com"):
-        return " (QQ Mail needs the 授权码 from 设置 → 账户 → IMAP/SMTP服务, not the QQ password)"
-    if host.endswith(("163.com", "126.com", "yeah.net")):
-        return " (NetEase Mail needs the 客户端授权密码, not the web password)"
-    return ""
 
 
 def _aware(value: datetime) -> datetime:
@@ -108,15 +87,12 @@ class MailboxClient:
         self.settings = settings
         self.host = settings.host
         self.port = settings.effective_port
+        self.target = target_of(settings)
         self._imap: IMAPClient | None = None
         self._state: FolderState | None = None
         self._uidnext_fresh = False
 
     # ------------------------------------------------------------------------------ connection
-
-    @property
-    def target(self) -> str:
-        return f"{self.host}:{self.port}"
 
     @property
     def imap(self) -> IMAPClient:
@@ -129,163 +105,20 @@ class MailboxClient:
         """The folder selected last, if any."""
         return self._state
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        try:
-            return client_context(self.settings.ca_file, self.settings.verify_tls)
-        except (OSError, ssl.SSLError) as exc:
-            raise MailboxError(
-                f"cannot read [mailbox] ca_file {self.settings.ca_file} ({_imap_text(exc.strerror or exc)}): "
-                "fix the path or remove it"
-            ) from None
-
-    def _network_error(self, exc: BaseException, during: str) -> MailboxError:
-        """Translate a socket/TLS-level exception into one line naming the fix."""
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            reason = _imap_text(exc.verify_message or exc.reason or exc)
-            return MailboxError(
-                f"TLS certificate verification failed for {self.target} ({reason}): check [mailbox] host, "
-                "or set [mailbox] ca_file for a private certificate authority"
-            )
-        if isinstance(exc, ssl.SSLError):
-            reason = _imap_text(exc.reason or exc)
-            return MailboxError(
-                f"TLS handshake with {self.target} failed ({reason}): check [mailbox] security and port "
-                '(security = "ssl" uses port 993, "starttls" port 143)'
-            )
-        if isinstance(exc, socket.gaierror):
-            return MailboxUnavailable(
-                f"cannot connect to {self.target} (host name not found): check [mailbox] host and the network"
-            )
-        if isinstance(exc, TimeoutError | socket.timeout):
-            reason = "timed out"
-        elif isinstance(exc, ConnectionRefusedError):
-            reason = "connection refused"
-        else:
-            reason = _imap_text(getattr(exc, "strerror", None) or exc) or type(exc).__name__
-        if during == "connect":
-            return MailboxUnavailable(
-                f"cannot connect to {self.target} ({reason}): check [mailbox] host/port and the network"
-            )
-        return MailboxUnavailable(
-            f"IMAP connection to {self.target} lost during {during} ({reason}): check the network; "
-            "the next poll retries"
-        )
-
     def _wrap(self, exc: BaseException, during: str) -> MailboxError:
-        """Any exception from imapclient/imaplib/socket → MailboxError (one line, no secrets)."""
-        if isinstance(exc, MailboxError):
-            return exc
-        if isinstance(exc, imaplib.IMAP4.abort):  # before IMAPClientError: abort is a subclass
-            if isinstance(exc.__context__, OSError):
-                return self._network_error(exc.__context__, during)
-            reason = _imap_text(exc).split(" => ", 1)[-1]  # imapclient prefixes "command: FETCH => "
-            return MailboxUnavailable(
-                f"IMAP connection to {self.target} lost during {during} ({reason}): check the network; "
-                "the next poll retries"
-            )
-        if isinstance(exc, OSError | EOFError):
-            return self._network_error(exc, during)
-        if isinstance(exc, IMAPClientError):
-            return MailboxError(f"IMAP server {self.target} refused {during}: {_imap_text(exc)}")
-        return MailboxError(f"IMAP {during} with {self.target} failed: {type(exc).__name__}: {_imap_text(exc)}")
+        return wrap(exc, self.target, during)
 
     def connect(self) -> MailboxClient:
         """Open the connection, upgrade to TLS as configured, log in and send ID when offered."""
-        security = self.settings.security
-        timeout = SocketTimeout(connect=min(CONNECT_TIMEOUT, self.settings.timeout), read=self.settings.timeout)
-        context = self._ssl_context() if security != "none" else None
-        log.debug("connecting to %s (%s)", self.target, security)
-        try:
-            imap = IMAPClient(self.host, port=self.port, ssl=security == "ssl", ssl_context=context, timeout=timeout)
-        except Exception as exc:
-            raise self._wrap(exc, "connect") from None
-        imap.normalise_times = False
-        self._imap = imap
-        self._no_delay()
-        try:
-            if security == "starttls":
-                self._starttls(context)
-            self._login()
-            self._send_id()
-        except BaseException:
-            self._shutdown()
-            raise
+        self._imap = open_session(self.settings)
         return self
-
-    def _starttls(self, context: ssl.SSLContext | None) -> None:
-        try:
-            offered = self.imap.has_capability("STARTTLS")
-        except Exception as exc:
-            raise self._wrap(exc, "CAPABILITY") from None
-        if not offered:
-            raise MailboxError(
-                f'IMAP server {self.target} does not offer STARTTLS: set [mailbox] security = "ssl" '
-                "(port 993) or check [mailbox] port"
-            )
-        try:
-            self.imap.starttls(context)
-        except Exception as exc:
-            raise self._wrap(exc, "STARTTLS") from None
-        self._no_delay()
-
-    def _no_delay(self) -> None:
-        """imaplib writes a command in several pieces: without TCP_NODELAY, Nagle's algorithm and
-        the server's delayed ACK add ~40 ms to every command."""
-        try:
-            self.imap.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            log.debug("cannot set TCP_NODELAY", exc_info=True)
-
-    def _login(self) -> None:
-        user = self.settings.username
-        if not user:
-            raise MailboxError("[mailbox] username is empty: set it to the mailbox address")
-        try:
-            if self.imap.has_capability("LOGINDISABLED"):
-                raise MailboxError(
-                    f"IMAP server {self.target} refuses to log in without TLS: "
-                    'set [mailbox] security = "ssl" or "starttls"'
-                )
-            self.imap.login(user, self.settings.password)
-        except LoginError as exc:
-            reason = _imap_text(exc)
-            if self.settings.password:
-                reason = reason.replace(self.settings.password, "***")
-            raise MailboxError(
-                f"IMAP login to {self.target} failed for user {user} ({reason}): check [mailbox] username/password"
-                f"{_login_hint(self.host)}"
-            ) from None
-        except Exception as exc:
-            raise self._wrap(exc, "LOGIN") from None
-        log.debug("logged in to %s as %s", self.target, user)
-
-    def _send_id(self) -> None:
-        """163/126 refuse SELECT ("Unsafe Login") until the client identifies itself."""
-        try:
-            if not self.imap.has_capability("ID"):
-                return
-            self.imap.id_({"name": "mailintake", "version": __version__, "vendor": "mailintake"})
-        except (imaplib.IMAP4.abort, OSError) as exc:
-            raise self._wrap(exc, "ID") from None
-        except IMAPClientError as exc:  # a refused ID is not fatal by itself; SELECT will tell
-            log.warning("IMAP server %s refused the ID command: %s", self.target, _imap_text(exc))
-
-    def _shutdown(self) -> None:
-        imap, self._imap = self._imap, None
-        self._state = None
-        if imap is None:
-            return
-        try:
-            imap.logout()
-        except Exception:
-            try:
-                imap.shutdown()
-            except Exception:
-                log.debug("closing the IMAP socket failed", exc_info=True)
 
     def close(self) -> None:
         """Log out (never CLOSE, which would expunge)."""
-        self._shutdown()
+        imap, self._imap = self._imap, None
+        self._state = None
+        if imap is not None:
+            close_session(imap)
 
     def __enter__(self) -> MailboxClient:
         if self._imap is None:
@@ -323,7 +156,7 @@ class MailboxClient:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise self._wrap(exc, f"SELECT {name}") from None
             raise MailboxError(
-                f"cannot open IMAP folder {name!r} on {self.target} ({_imap_text(exc)}): check [mailbox] folder"
+                f"cannot open IMAP folder {name!r} on {self.target} ({imap_text(exc)}): check [mailbox] folder"
                 f"{self._known_folders_hint()}"
             ) from None
         except Exception as exc:
@@ -507,8 +340,6 @@ class MailboxClient:
         self._uidnext_fresh = False
         if not self.has_capability("IDLE"):
             return False
-        from mailintake.idle import idle_wait
-
         try:
             arrived, _untagged = idle_wait(self.imap, timeout)  # any untagged response is legal (RFC 2177)
         except Exception as exc:
@@ -516,5 +347,5 @@ class MailboxClient:
         return arrived
 
 
-def _flag_text(flag: Any) -> str:
+def _flag_text(flag: object) -> str:
     return flag.decode("utf-8", "replace") if isinstance(flag, bytes) else str(flag)

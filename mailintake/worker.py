@@ -9,7 +9,7 @@ An APScheduler 3.x ``BlockingScheduler`` in the campaign time zone runs three jo
 
 All jobs share one work lock, so the database only ever sees one of them at a time; each has
 ``max_instances=1``, ``coalesce=True`` and ``misfire_grace_time`` so a machine that slept catches up
-once. With ``[mailbox] idle = true`` a thread keeps an IMAP IDLE open (re-issued every few minutes)
+once. With ``[mailbox] idle = true`` a thread (``worker_idle``) keeps an IMAP IDLE open (re-issued every few minutes)
 and asks for an immediate poll when mail arrives; any IDLE trouble only costs latency: the
 interval polling goes on. Mailbox errors back the polling off exponentially (capped).
 
@@ -29,39 +29,37 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from mailintake.config import Settings
 from mailintake.errors import MailboxError, MailintakeError
+from mailintake.worker_idle import BACKOFF_MAX, BACKOFF_START, IdleWatcher, backoff_delay
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.blocking import BlockingScheduler
     from sqlalchemy.orm import Session, sessionmaker
+
+    from mailintake.intake.cycle import PollResult
+    from mailintake.mailbox import MailboxClient
+    from mailintake.outbox.sender import DeliveryResult
+    from mailintake.report import ReportFiles
+    from mailintake.sandbox import ParserPool
 
 log = logging.getLogger("mailintake.worker")
 
 DELIVER_INTERVAL = 60
-#: IMAP IDLE is re-issued at least this often (RFC 2177 asks for < 29 minutes; some servers drop at 10)
-IDLE_REISSUE = 300.0
-BACKOFF_START = 5.0
-BACKOFF_MAX = 600.0
 
 
 @dataclass
 class CycleOutcome:
     """What one worker cycle did (for the log line, the demo and the tests)."""
 
-    poll: Any = None  # PollResult | None
-    delivery: Any = None  # DeliveryResult | None
+    poll: PollResult | None = None
+    delivery: DeliveryResult | None = None
     error: str | None = None
     duration: float = 0.0
     counts_by_status: dict[str, int] = field(default_factory=dict)
-
-
-def backoff_delay(failures: int, cap: float = BACKOFF_MAX) -> float:
-    """5 s, 10 s, 20 s, … capped: the wait before reconnecting after ``failures`` errors in a row."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, BACKOFF_START * 2 ** (failures - 1)))
 
 
 def status_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
@@ -75,8 +73,8 @@ def status_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
     return {str(status): int(count) for status, count in sorted(rows)}
 
 
-def _fields_of(result: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(result, name) for name in names if hasattr(result, name)}
+def _delivery_fields(result: DeliveryResult) -> dict[str, int]:
+    return {"sent": result.sent, "retried": result.retried, "failed": result.failed}
 
 
 class Worker:
@@ -99,11 +97,15 @@ class Worker:
         self._polling = False
         self._failures = 0
         self._retry_at = 0.0
-        self._scheduler: Any = None
-        self._pool: Any = None  # ParserPool kept across cycles (its children start once)
-        self._mailbox: Any = None  # MailboxClient kept across cycles (one LOGIN, not one per cycle)
-        self._idle_thread: threading.Thread | None = None
-        self.idle_active = False
+        self._scheduler: BlockingScheduler | None = None
+        self._pool: ParserPool | None = None  # kept across cycles (its children start once)
+        self._mailbox: MailboxClient | None = None  # kept across cycles (one LOGIN, not one per cycle)
+        self._idle: IdleWatcher | None = None
+
+    @property
+    def idle_active(self) -> bool:
+        """An IMAP IDLE is open (``[mailbox] idle``)."""
+        return self._idle is not None and self._idle.active
 
     # ------------------------------------------------------------------------------------- cycles
 
@@ -169,7 +171,7 @@ class Worker:
         self._log_cycle(outcome)
         return outcome
 
-    def _connected_mailbox(self) -> Any:
+    def _connected_mailbox(self) -> MailboxClient:
         """The IMAP session kept from the last cycle when it still answers NOOP, else a new one."""
         from mailintake.mailbox import MailboxClient
 
@@ -207,15 +209,14 @@ class Worker:
 
     def _log_cycle(self, outcome: CycleOutcome) -> None:
         fields: dict[str, Any] = {}
-        if outcome.poll is not None:
-            fields["fetched"] = getattr(outcome.poll, "fetched", 0)
-            for status, count in sorted((getattr(outcome.poll, "counts", None) or {}).items()):
+        poll = outcome.poll
+        if poll is not None:
+            fields["fetched"] = poll.fetched
+            for status, count in sorted(poll.counts.items()):
                 fields[f"new_{status}"] = count
-            fields.update(_fields_of(outcome.poll, ("duplicates", "retried")))
-            fields["errors"] = len(getattr(outcome.poll, "errors", None) or [])
+            fields.update(duplicates=poll.duplicates, retried=poll.retried, errors=len(poll.errors))
         if outcome.delivery is not None:
-            fields.update({f"replies_{k}": v for k, v in _fields_of(
-                outcome.delivery, ("sent", "retried", "failed")).items()})
+            fields.update({f"replies_{k}": v for k, v in _delivery_fields(outcome.delivery).items()})
         for status, count in outcome.counts_by_status.items():
             fields[f"total_{status}"] = count
         fields["duration"] = round(outcome.duration, 3)
@@ -225,7 +226,7 @@ class Worker:
         else:
             log.info("cycle done", extra={"fields": fields})
 
-    def deliver(self) -> Any:
+    def deliver(self) -> DeliveryResult | None:
         """Deliver due replies (skipped while a poll holds the work lock: it delivers afterwards)."""
         if self.stop_event.is_set() or not self._work_lock.acquire(blocking=False):
             return None
@@ -233,11 +234,11 @@ class Worker:
             result = self._deliver_quietly()
         finally:
             self._work_lock.release()
-        if result is not None and (int(getattr(result, "sent", 0)) + int(getattr(result, "failed", 0))) > 0:
-            log.info("replies delivered", extra={"fields": _fields_of(result, ("sent", "retried", "failed"))})
+        if result is not None and result.sent + result.failed > 0:
+            log.info("replies delivered", extra={"fields": _delivery_fields(result)})
         return result
 
-    def _deliver_quietly(self) -> Any:
+    def _deliver_quietly(self) -> DeliveryResult | None:
         from mailintake.outbox.sender import deliver_due
 
         try:
@@ -248,11 +249,11 @@ class Worker:
         except Exception:
             log.exception("delivery failed unexpectedly")
             return None
-        for error in getattr(result, "errors", None) or []:
+        for error in result.errors:
             log.warning("delivery: %s", error)
         return result
 
-    def daily_report(self, for_date: dt.date | None = None) -> Any:
+    def daily_report(self, for_date: dt.date | None = None) -> ReportFiles | None:
         """Build today's report, queue it for ``[report] recipients`` and deliver. Never raises."""
         from mailintake.report import build_report, queue_report_mail
 
@@ -315,7 +316,7 @@ class Worker:
         except Exception:  # the scheduler is shutting down
             log.debug("could not reschedule the poll", exc_info=True)
 
-    def build_scheduler(self) -> Any:
+    def build_scheduler(self) -> BlockingScheduler:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.blocking import BlockingScheduler
         from apscheduler.triggers.cron import CronTrigger
@@ -342,44 +343,6 @@ class Worker:
         add_calendar_jobs(scheduler, self.settings, now, self.final_report, self.scheduled_reminders)
         return scheduler
 
-    # ---------------------------------------------------------------------------------------- IDLE
-
-    def _idle_loop(self) -> None:
-        """Keep an IMAP IDLE open; ask for a poll on every arrival.
-
-        Any trouble (connection lost, login refused) is retried with backoff while the interval
-        polling goes on; a server without IDLE ends the thread for good.
-        """
-        from mailintake.mailbox import MailboxClient
-
-        failures = 0
-        while not self.stop_event.is_set():
-            try:
-                with MailboxClient(self.settings.mailbox) as client:
-                    client.select()
-                    if not client.has_capability("IDLE"):
-                        log.warning("IMAP server offers no IDLE; polling every %d s", self.poll_interval)
-                        return
-                    self.idle_active = True
-                    log.info("IMAP IDLE active", extra={"fields": {"folder": self.settings.mailbox.folder}})
-                    failures = 0
-                    # new mail may have arrived between the last poll and this IDLE
-                    self.request_poll()
-                    while not self.stop_event.is_set():
-                        if client.idle_wait(IDLE_REISSUE):
-                            log.debug("IDLE: new mail")
-                            self.request_poll()
-            except Exception as err:
-                if self.stop_event.is_set():
-                    return
-                failures += 1
-                log.warning("IMAP IDLE interrupted (%s); polling continues, IDLE retried in %.0f s",
-                            err, backoff_delay(failures), extra={"fields": {"failures": failures}})
-            finally:
-                self.idle_active = False
-            if self.stop_event.wait(backoff_delay(max(failures, 1))):
-                return
-
     # ----------------------------------------------------------------------------------------- run
 
     def request_stop(self) -> None:
@@ -394,34 +357,34 @@ class Worker:
             except Exception:
                 log.debug("scheduler already stopped", exc_info=True)
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("stopping after the mail in hand", extra={"fields": {"signal": signal.Signals(signum).name}})
         # the scheduler takes locks the interrupted main thread may hold: stop it from another thread
         threading.Thread(target=self.request_stop, name="stop", daemon=True).start()
 
     def run(self, install_signals: bool = True) -> None:
         """Block until stopped. The caller holds the worker lock."""
-        self._scheduler = self.build_scheduler()
+        scheduler = self._scheduler = self.build_scheduler()
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         if self.settings.mailbox.idle:
-            self._idle_thread = threading.Thread(target=self._idle_loop, name="imap-idle", daemon=True)
-            self._idle_thread.start()
+            self._idle = IdleWatcher(self.settings, self.stop_event, self.request_poll, self.poll_interval)
+            self._idle.start()
         log.info("worker started", extra={"fields": {
             "poll_interval": self.poll_interval, "report_at": self.settings.report.time.strftime("%H:%M"),
             "timezone": self.settings.campaign.timezone, "idle": self.settings.mailbox.idle}})
         try:
             if not self.stop_event.is_set():
-                self._scheduler.start()
+                scheduler.start()
         finally:
             self.stop_event.set()
-            if self._scheduler.running:
-                self._scheduler.shutdown(wait=False)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             # wait for the cycle in hand: poll_once stops after the current mail
             with self._work_lock:
                 pass
-            if self._idle_thread is not None:
-                self._idle_thread.join(timeout=1.0)
+            if self._idle is not None:
+                self._idle.join(timeout=1.0)
             self.close()
             log.info("worker stopped")

@@ -26,7 +26,8 @@ from mailintake.devservers import (
     start_imap_server,
 )
 from mailintake.errors import MailboxError
-from mailintake.mailbox import MailboxClient, MailboxUnavailable, _login_hint
+from mailintake.mailbox import MailboxClient
+from mailintake.mailbox_errors import MailboxUnavailable, login_hint
 from tests.fixtures.servers import mailbox_settings
 
 
@@ -238,12 +239,12 @@ def test_bad_password_is_one_line_without_the_password(any_imap_server: ImapServ
 
 
 def test_login_hints_for_chinese_providers() -> None:
-    assert _login_hint("imap.qq.com") == (
+    assert login_hint("imap.qq.com") == (
         " (QQ Mail needs the 授权码 from 设置 → 账户 → IMAP/SMTP服务, not the QQ password)"
     )
-    assert _login_hint("imap.exmail.qq.com").startswith(" (QQ Mail needs the 授权码")
-    assert _login_hint("imap.163.com") == " (NetEase Mail needs the 客户端授权密码, not the web password)"
-    assert _login_hint("mail.example.gov.cn") == ""
+    assert login_hint("imap.exmail.qq.com").startswith(" (QQ Mail needs the 授权码")
+    assert login_hint("imap.163.com") == " (NetEase Mail needs the 客户端授权密码, not the web password)"
+    assert login_hint("mail.example.gov.cn") == ""
 
 
 def test_unreachable_port() -> None:

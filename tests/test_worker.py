@@ -147,6 +147,7 @@ def test_cycle_polls_replies_and_logs_one_line(worker: Worker, imap_server: Pyma
     with caplog.at_level(logging.INFO, logger="mailintake.worker"):
         outcome = worker.poll_cycle()
     assert outcome is not None and outcome.error is None
+    assert outcome.poll is not None and outcome.delivery is not None
     assert outcome.poll.fetched == 1
     assert outcome.poll.counts == {"no_form": 1}
     assert (outcome.delivery.sent, outcome.delivery.failed) == (1, 0)
@@ -159,7 +160,8 @@ def test_cycle_polls_replies_and_logs_one_line(worker: Worker, imap_server: Pyma
     fields = lines[0].fields  # type: ignore[attr-defined]
     assert (fields["fetched"], fields["new_no_form"], fields["replies_sent"], fields["total_no_form"]) == (1, 1, 1, 1)
     again = worker.poll_cycle()
-    assert again is not None and again.poll.fetched == 0 and again.delivery.sent == 0
+    assert again is not None and again.poll is not None and again.delivery is not None
+    assert again.poll.fetched == 0 and again.delivery.sent == 0
     assert len(smtp_sink.messages) == 1
 
 

@@ -24,17 +24,19 @@ def test_the_imap_session_is_kept_between_cycles_and_replaced_when_lost(
         append_mail(imap_server, question_mail(), dt.datetime(2019, 12, 17, 9, 30, tzinfo=CST))
         first = w.poll_cycle()
         session = w._mailbox
+        assert session is not None
         socket_before = session.imap
-        assert first is not None and first.error is None and first.poll.fetched == 1
+        assert first is not None and first.error is None and first.poll is not None and first.poll.fetched == 1
         second = w.poll_cycle()
-        assert second is not None and second.error is None and second.poll.fetched == 0
+        assert second is not None and second.error is None and second.poll is not None
+        assert second.poll.fetched == 0
         assert w._mailbox is session and session.imap is socket_before  # no new LOGIN
 
         socket_before.shutdown()  # the server side sees the connection drop
         append_mail(imap_server, question_mail("wj@163.com", "请问截止时间？"),
                     dt.datetime(2019, 12, 17, 9, 40, tzinfo=CST))
         third = w.poll_cycle()
-        assert third is not None and third.error is None
+        assert third is not None and third.error is None and third.poll is not None
         assert third.poll.fetched == 1 and third.poll.counts == {"no_form": 1}
         assert w._mailbox is not None and w._mailbox.imap is not socket_before
         assert sorted(m.rcpt_tos for m in smtp_sink.wait_for(2)) == [("szzspj@163.com",), ("wj@163.com",)]

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from mailintake.commands._common import database, load, user_errors
 from mailintake.vocabulary import MailStatus
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
-def find_message_pks(session_factory: object, ref: str) -> list[int]:
+
+def find_message_pks(session_factory: sessionmaker[Session], ref: str) -> list[int]:
     """Primary keys of the mails that ``ref`` (a numeric id or a Message-ID) names."""
     from sqlalchemy import select
-    from sqlalchemy.orm import Session, sessionmaker
 
     from mailintake.db.models import Message
 
-    assert isinstance(session_factory, sessionmaker)
     ref = ref.strip()
-    session: Session
     with session_factory() as session:
         if ref.isdigit():
             found = session.get(Message, int(ref))
@@ -31,14 +33,12 @@ STATUSES = (MailStatus.accepted, MailStatus.needs_correction, MailStatus.no_form
             MailStatus.failed)
 
 
-def message_pks_with_status(session_factory: object, status: str) -> list[int]:
+def message_pks_with_status(session_factory: sessionmaker[Session], status: str) -> list[int]:
     """Stored mails (with their raw bytes kept) that currently have ``status``, oldest first."""
     from sqlalchemy import select
-    from sqlalchemy.orm import sessionmaker
 
     from mailintake.db.models import Message
 
-    assert isinstance(session_factory, sessionmaker)
     with session_factory() as session:
         return list(session.scalars(
             select(Message.id).where(Message.status == status, Message.raw_path.is_not(None)).order_by(Message.id)))
@@ -103,12 +103,9 @@ def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | 
             click.echo(f"reply not delivered yet ({err}); `mailintake send` retries", err=True)
 
 
-def _status_of(session_factory: object, pk: int) -> str:
-    from sqlalchemy.orm import sessionmaker
-
+def _status_of(session_factory: sessionmaker[Session], pk: int) -> str:
     from mailintake.db.models import Message
 
-    assert isinstance(session_factory, sessionmaker)
     with session_factory() as session:
         found = session.get(Message, pk)
         return found.status if found is not None else "?"

@@ -160,16 +160,15 @@ class _Cycle:
                     stop: threading.Event | None) -> None:
         """Fetch the folder's new mail group by group; record each group, then flag/move it."""
         mailbox = self.settings.mailbox
-        uidvalidity = client.select().uidvalidity
-        uids = sorted(client.uids_above(self._resume_after(mailbox.folder, uidvalidity)))
+        new = fetch.new_mail(client, lambda uidvalidity: self._resume_after(mailbox.folder, uidvalidity))
         done = 0
-        for batch in fetch.fetch_new(client, mailbox, uidvalidity, uids, stop):
+        for batch in fetch.fetch_new(client, mailbox, new, stop):
             self.result.fetched += len(batch.mails)
             committed = self.process_batch(list(batch.mails), stop)
             fetch.mark_processed(client, mailbox, committed)
             done += batch.covered
             if progress is not None:
-                progress(done, len(uids))
+                progress(done, len(new.uids))
 
     def _resume_after(self, folder: str, uidvalidity: int) -> int:
         """The last UID recorded for the folder: 0 when its UIDVALIDITY changed (a rescan)."""

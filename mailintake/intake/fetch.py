@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailintake.config import MailboxSettings
@@ -28,6 +28,14 @@ class FetchedMail:
     size: int
     raw: bytes | None
     header: bytes = b""
+
+
+@dataclass(frozen=True)
+class NewMail:
+    """The selected folder's UIDVALIDITY and the UIDs above the last one recorded, ascending."""
+
+    uidvalidity: int
+    uids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,17 @@ def _by_bytes(uids: Sequence[int], meta: Mapping[int, MessageMeta], max_message:
         yield group
 
 
-def fetch_new(client: MailboxClient, settings: MailboxSettings, uidvalidity: int, uids: Sequence[int],
+def new_mail(client: MailboxClient, resume_after: Callable[[int], int]) -> NewMail:
+    """SELECT the folder; the UIDs above ``resume_after(uidvalidity)``, the last UID recorded for it."""
+    uidvalidity = client.select().uidvalidity
+    return NewMail(uidvalidity, tuple(sorted(client.uids_above(resume_after(uidvalidity)))))
+
+
+def fetch_new(client: MailboxClient, settings: MailboxSettings, new: NewMail,
               stop: threading.Event | None = None) -> Iterator[FetchedBatch]:
-    """The mails of ``uids`` (ascending), a byte-bounded group at a time; stops between groups."""
-    for count_batch in _chunks(uids, max(1, settings.fetch_batch)):
+    """The new mails, a byte-bounded group at a time; stops between groups."""
+    uidvalidity = new.uidvalidity
+    for count_batch in _chunks(new.uids, max(1, settings.fetch_batch)):
         if stop is not None and stop.is_set():
             return
         meta = client.fetch_meta(list(count_batch))

@@ -19,7 +19,6 @@ from mailintake.intake.decide import screen
 from mailintake.intake.fetch import FetchedMail
 from mailintake.mail.archives import ArchiveLimits
 from mailintake.mail.model import Attachment, ParsedMail
-from mailintake.mail.reader import read_mail
 from mailintake.rules.base import Findings
 from mailintake.sandbox import ParserPool, ReadJob
 from mailintake.storage import Storage, sha256_hex
@@ -56,6 +55,10 @@ class ReadMail:
 
 def read_in_process(raw: bytes, settings: Settings) -> ParsedMail:
     """Read a mail in this process (a header, or a test's mail)."""
+    # imported here: mail.reader pulls in mail-parser, which the worker itself needs only for a
+    # too-large mail's header (the children, which read every mail, preload it)
+    from mailintake.mail.reader import read_mail
+
     return read_mail(raw, own_addresses=settings.own_addresses, limits=ArchiveLimits.from_settings(settings.limits))
 
 

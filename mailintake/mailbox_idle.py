@@ -1,4 +1,4 @@
-"""IMAP IDLE (RFC 2177) on an imapclient connection, reading whole lines only.
+"""IMAP IDLE (RFC 2177) on an imapclient connection, reading whole lines only (``MailboxClient.idle_wait``).
 
 imapclient's ``idle()`` refuses an untagged response that arrives before the ``+`` continuation, and
 its ``idle_check()`` reads from a non-blocking socket, so a line that arrives in two pieces can be
