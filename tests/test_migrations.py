@@ -33,3 +33,29 @@ def test_upgrade_from_the_first_schema_to_head(db_url):
 def test_empty_database_has_no_revision(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     assert current_revision(engine) is None
+
+
+def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
+    """GIVEN a database at head WHEN downgraded to 0007 and upgraded again THEN the outbox's address
+    indexes go from (key, created_at) to (key, created_at, kind, status) and back."""
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+
+        def columns() -> dict[str, list[str | None]]:
+            return {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("outbox")
+                    if index["name"] in ("ix_outbox_recipient_key", "ix_outbox_cc_key")}
+
+        assert columns() == {"ix_outbox_recipient_key": ["recipient_key", "created_at", "kind", "status"],
+                             "ix_outbox_cc_key": ["cc_key", "created_at", "kind", "status"]}
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0007")
+        assert columns() == {"ix_outbox_recipient_key": ["recipient_key", "created_at"],
+                             "ix_outbox_cc_key": ["cc_key", "created_at"]}
+        upgrade(engine)
+        assert current_revision(engine) == HEAD_REVISION == "0008"
+        assert columns()["ix_outbox_cc_key"] == ["cc_key", "created_at", "kind", "status"]
+    finally:
+        engine.dispose()

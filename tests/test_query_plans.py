@@ -123,6 +123,9 @@ def test_per_mail_queries_use_indexes_at_10000_rows(db_env: Env, tmp_path: Path,
         with session_factory() as session:
             assert known_digests(session, {_sha(5), _sha(9999), parsed.read.sha256}) == {_sha(5): 5, _sha(9999): 9999}
             assert replies_last_hour(session, SENDER.upper(), utcnow()) == 3
+            # the loop guard counts up to its cap only
+            assert replies_last_hour(session, SENDER, utcnow(), limit=2) == 2
+            assert replies_last_hour(session, SENDER, utcnow(), limit=5) == 3
         cycle.commit_one(parsed)
         delivered = deliver_due(settings, session_factory)
         statements = list(seen)

@@ -197,8 +197,9 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "status", "next_attempt_at"),
-        Index("ix_outbox_recipient_key", "recipient_key", "created_at"),
-        Index("ix_outbox_cc_key", "cc_key", "created_at"),
+        # the loop guard (``replies_last_hour``) counts from these alone: kind and status included
+        Index("ix_outbox_recipient_key", "recipient_key", "created_at", "kind", "status"),
+        Index("ix_outbox_cc_key", "cc_key", "created_at", "kind", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

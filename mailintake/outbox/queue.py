@@ -100,18 +100,24 @@ def _existing_replies(session: Session, message_pk: int) -> list[OutboxItem]:
     return list(session.scalars(query))
 
 
-def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequence[str] = REPLY_KINDS) -> int:
+def replies_last_hour(session: Session, address: str, now: datetime, kinds: Sequence[str] = REPLY_KINDS,
+                      *, limit: int | None = None) -> int:
     """Automatic mails of ``kinds`` queued to ``address`` (as recipient or copy) within the hour before ``now``
-    (suppressed ones not counted). Such mails have one recipient and at most one copy, so the indexed
-    ``recipient_key``/``cc_key`` columns (lower-cased) find them without reading the outbox."""
+    (suppressed ones not counted), at most ``limit`` of them (the loop guard only asks "at least the cap?").
+
+    Such mails have one recipient and at most one copy, so the indexed ``recipient_key``/``cc_key``
+    columns (lower-cased, with ``created_at``, ``kind`` and ``status``: migration 0008) count them from
+    the indexes alone, without reading the outbox's rows."""
     wanted = address.lower()
-    query = select(func.count()).select_from(OutboxItem).where(
+    rows = select(OutboxItem.kind).where(
         or_(OutboxItem.recipient_key == wanted, OutboxItem.cc_key == wanted),
         OutboxItem.created_at > now - timedelta(hours=1),
         OutboxItem.kind.in_(kinds),
         OutboxItem.status != OutboxStatus.suppressed,
     )
-    return int(session.scalar(query) or 0)
+    if limit is not None:
+        rows = rows.limit(limit)
+    return int(session.scalar(select(func.count()).select_from(rows.subquery())) or 0)
 
 
 def _contact_cc(settings: Settings, message: Message, to_addr: str) -> tuple[str, str] | None:
@@ -178,7 +184,7 @@ def enqueue_reply(
     row.cc = [cc[1]] if cc else []
     row.raw = _render_raw(settings, message, rendered, (recipient.name, recipient.address), cc, now)
     cap = settings.smtp.max_replies_per_hour
-    if replies_last_hour(session, recipient.address, now) >= cap:
+    if replies_last_hour(session, recipient.address, now, limit=cap) >= cap:
         row.status = OutboxStatus.suppressed
         row.last_error = f"more than {cap} automatic replies to {recipient.address} within an hour (loop guard)"
     session.add(row)
