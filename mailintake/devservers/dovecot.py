@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mailintake.devservers.base import DEFAULT_USERS, DovecotUnavailable, ImapServer, free_port
 from mailintake.devservers.imap_helpers import folder_uidvalidity
+from mailintake.devservers.reaper import Reaper, kill_group_command
 
 
 def dovecot_binary() -> str | None:
@@ -111,6 +112,7 @@ class DovecotServer(ImapServer):
         self.base.mkdir(parents=True, exist_ok=True)
         self.config_path = self.base / "dovecot.conf"
         self._process: subprocess.Popen[bytes] | None = None
+        self._reaper: Reaper | None = None
         self._write_config()
         self._start()
 
@@ -166,6 +168,7 @@ class DovecotServer(ImapServer):
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        self._reaper = Reaper(kill_group_command(self._process.pid))  # gone with us, even after a SIGKILL
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -189,6 +192,9 @@ class DovecotServer(ImapServer):
             return ""
 
     def _kill(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
