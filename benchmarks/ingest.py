@@ -433,7 +433,7 @@ def settings_for(cfg: dict[str, Any], workdir: Path, user: str) -> Any:
     from mailintake.config import load_settings
 
     overrides: dict[str, dict[str, Any]] = {
-        "database": {"url": f"sqlite:///{workdir / 'mailintake.db'}"},
+        "database": {"url": cfg.get("database_url") or f"sqlite:///{workdir / 'mailintake.db'}"},
         "storage": {"dir": str(workdir / "storage")},
         "report": {"dir": str(workdir / "reports")},
         "mailbox": {"host": cfg["host"], "port": cfg["port"], "security": "none", "username": user,
@@ -787,7 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grow-to", type=int, default=10000, help="with --grow: the last checkpoint")
     parser.add_argument("--grow-window", type=int, default=200, help="with --grow: mails timed per checkpoint")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both",
-                        help="with --burst/--grow: the database back-end(s)")
+                        help="with --burst/--grow: the database back-end(s); otherwise the full poll's "
+                             "(postgres, else SQLite)")
     args = parser.parse_args(argv)
     if args.burst or args.grow:
         return deadline_modes(args)
@@ -797,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mi-bench-") as tmp:
         workdir = Path(tmp)
         imap, sink, cfg = start_servers(args.server, workdir)
+        pg_servers: list[Any] = []
         out["server"] = cfg["server"]
         cfg["big_limit_mb"] = args.big_limit_mb if args.big else 0
         cfg["idle_polls"] = args.idle_polls
@@ -813,6 +815,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"floor: {out['floor']['seconds']} s", file=sys.stderr)
                 if not args.skip_pipeline:
                     pcfg = dict(cfg, profile=args.profile)
+                    if args.db == "postgres":  # the full poll on PostgreSQL (the floor has no database)
+                        import burst
+
+                        pcfg["database_url"] = burst.database_url("postgres", workdir, pg_servers)
+                    out["database"] = "postgres" if args.db == "postgres" else "sqlite"
                     out["pipeline"] = run_child(pipeline_child, pcfg)
                     out["pipeline"]["sink_messages"] = len(sink.messages)
                     print(f"pipeline: {out['pipeline']['seconds']} s", file=sys.stderr)
@@ -828,6 +835,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sink.stop()
             imap.stop()
+            for server in pg_servers:
+                import burst
+
+                burst.stop_postgres(server)
     print_table(out)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")

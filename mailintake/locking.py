@@ -145,9 +145,7 @@ def pg_connect(url: str, base_dir: str | Path = ".") -> Any:
 
 @contextlib.contextmanager
 def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[None]:
-    """Hold the worker lock on ``connection`` (a psycopg connection in autocommit mode)."""
-    import psycopg
-
+    """Hold the worker lock on ``connection`` (autocommit: psycopg's, or the idle poll's libpq one)."""
     deadline = time.monotonic() + (timeout if wait else 0.0)
     while not connection.execute("SELECT pg_try_advisory_lock(%s, %s)", PG_LOCK_KEYS).fetchone()[0]:
         if time.monotonic() >= deadline:
@@ -156,7 +154,7 @@ def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[No
     try:
         yield
     finally:
-        with contextlib.suppress(psycopg.Error):
+        with contextlib.suppress(Exception):  # a broken connection: the lock ended with its session
             connection.execute("SELECT pg_advisory_unlock(%s, %s)", PG_LOCK_KEYS)
 
 

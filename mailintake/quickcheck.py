@@ -82,7 +82,7 @@ def head_revision() -> str | None:
 
 
 class _Database:
-    """Just enough of the database for the idle poll: sqlite3 or psycopg, no SQLAlchemy."""
+    """Just enough of the database for the idle poll: sqlite3 or libpq (:mod:`mailintake.quickpg`), no SQLAlchemy."""
 
     def __init__(self, connection: Any, backend: str) -> None:
         self.connection = connection
@@ -119,7 +119,7 @@ class _Database:
 @contextlib.contextmanager
 def _locked_database(settings: QuickSettings, wait: float) -> Iterator[_Database | None]:
     """The database with the worker lock held (None when it is not one the idle poll can read)."""
-    from mailintake.locking import file_lock, pg_advisory_lock, pg_connect
+    from mailintake.locking import file_lock, pg_advisory_lock
 
     target = dburl.parse(settings.database_url, settings.base_dir)
     if target.backend == "sqlite" and target.path is not None and target.path.is_file():
@@ -131,12 +131,14 @@ def _locked_database(settings: QuickSettings, wait: float) -> Iterator[_Database
         finally:
             connection.close()
     elif target.backend == "postgresql":
-        connection = pg_connect(settings.database_url, settings.base_dir)
+        from mailintake.quickpg import Connection  # libpq without psycopg's import cost
+
+        pg = Connection(target.conninfo, f"mailintake-worker-{os.getpid()}")
         try:
-            with pg_advisory_lock(connection, True, wait):
-                yield _Database(connection, "postgresql")
+            with pg_advisory_lock(pg, True, wait):
+                yield _Database(pg, "postgresql")
         finally:
-            connection.close()
+            pg.close()
     else:
         yield None
 

@@ -36,7 +36,8 @@ try:
     cli(sys.argv[1:], prog_name="mailintake")
 except SystemExit as end:
     code = end.code
-heavy = ("sqlalchemy", "sqlalchemy.orm", "pydantic", "mailintake.intake.cycle", "mailintake.sandbox", "imapclient")
+heavy = ("sqlalchemy", "sqlalchemy.orm", "pydantic", "psycopg", "mailintake.intake.cycle", "mailintake.sandbox",
+         "imapclient")
 print("loaded:", sorted(name for name in heavy if name in sys.modules), file=sys.stderr)
 sys.exit(code)
 """
