@@ -37,6 +37,8 @@ from tests.helpers import at, mail
 
 MAILS = 200
 KILLS = 20
+#: seconds an uninterrupted run takes (start-up, fetch, parse, commit, replies) until one is seen
+FIRST_RUN_GUESS = 1.8
 SEED = 20191218
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,6 +62,16 @@ def write_config(path: Path, imap: PymapServer, smtp: SmtpSink, root: Path) -> P
 def start_poll(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "mailintake", "-q", "poll", "--wait", "60"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_at_most(process: subprocess.Popen[bytes], seconds: float) -> float | None:
+    """Sleep ``seconds`` unless the run ends first; how long it took when it did, else None."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        if process.poll() is not None:
+            return time.monotonic() - began
+        time.sleep(0.02)
+    return None
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> bool:
@@ -99,6 +111,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
     session_factory = env.session_factory
 
     kills = runs = 0
+    run_seconds = FIRST_RUN_GUESS
     started = time.monotonic()
     while kills < KILLS and runs < 3 * KILLS:
         # mail keeps arriving, so every run has mail to read and replies to send when it is killed
@@ -106,8 +119,11 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, 
             append_mail(imap, raws[n], at(16, 9 + n // 60, n % 60))
         runs += 1
         process = start_poll(environ)
-        # a run takes ~1.8 s here: start-up, fetch, parse, commit, then the replies at the end
-        time.sleep(rng.uniform(0.3, 2.2))
+        # the kill lands anywhere from start-up to the last reply: a random share of what an
+        # uninterrupted run takes on this machine at this load (learnt from runs that ended first)
+        finished_after = wait_at_most(process, rng.uniform(0.1, 0.95) * run_seconds)
+        if finished_after is not None:
+            run_seconds = finished_after
         kills += kill_group(process)
     assert kills == KILLS
     for n in range(runs * per_run, MAILS):
