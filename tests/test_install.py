@@ -27,7 +27,7 @@ def pip_install(venv: Path, root: Path, *args: str) -> None:
     index when the cache lacks one)."""
     install = uv("pip", "install", "-q", "--offline", "--no-deps", "--python", str(venv / "bin" / "python"),
                  *args, cwd=root)
-    if install.returncode != 0 and "needs to be downloaded" in install.stderr:
+    if install.returncode != 0:  # a wheel or the index's metadata is not cached (a fresh machine): fetch it
         install = uv("pip", "install", "-q", "--no-deps", "--python", str(venv / "bin" / "python"), *args, cwd=root)
     assert install.returncode == 0, install.stderr
 
