@@ -33,15 +33,25 @@ def _encoded(name: str, value: str) -> str:
     return f"{name}: {folded}"
 
 
-def _address(header: str, name: str, addr: str) -> str:
+def _address(header: str, name: str, addr: str) -> str | None:
+    """``name <addr>``; None for a long non-ASCII name with spaces, which the stdlib's modern parser
+    reads back with a space doubled when it falls at the end of an encoded word (RFC 2047 says the
+    space between two encoded words is dropped; the stdlib writes such names another way)."""
     if name.isascii():
         return formataddr((name, addr))
     encoded = Header(name, "utf-8", maxlinelen=MAX_LINE, header_name=header).encode(linesep=CRLF)
+    if encoded.count("?=") > 1 and any(char.isspace() for char in name):
+        return None
     return f"{encoded}{CRLF} <{addr}>" if len(encoded) > MAX_LINE // 2 else f"{encoded} <{addr}>"
 
 
-def _addresses(header: str, pairs: Sequence[tuple[str, str]]) -> str:
-    values = [_address(header, name, addr) for name, addr in pairs]
+def _addresses(header: str, pairs: Sequence[tuple[str, str]]) -> str | None:
+    values: list[str] = []
+    for name, addr in pairs:
+        value = _address(header, name, addr)
+        if value is None:
+            return None
+        values.append(value)
     line = f"{header}: " + ", ".join(values)
     if len(line) <= MAX_LINE or len(values) == 1:
         return line
@@ -95,9 +105,10 @@ def office_mail(
         return None  # looks like an encoded word, or is not one line: the stdlib encodes it safely
     if reference is not None and (not reference.isascii() or len(reference) > MAX_LINE - 14):
         return None
-    lines = [_addresses("From", [sender]), _addresses("To", to)]
-    if cc:
-        lines.append(_addresses("Cc", cc))
+    address_lines = [_addresses("From", [sender]), _addresses("To", to), *([_addresses("Cc", cc)] if cc else [])]
+    lines = [line for line in address_lines if line is not None]
+    if len(lines) < len(address_lines):
+        return None
     lines += [_encoded("Subject", subject), f"Date: {date}", f"Message-ID: {message_id}"]
     if reference:
         lines += [f"In-Reply-To: {reference}", f"References: {reference}"]
