@@ -87,6 +87,46 @@ def run_cli(config: Path, *args: str, timeout: float = 120) -> subprocess.Comple
                           timeout=timeout)
 
 
+# --------------------------------------------------------------------------------------- database
+
+
+def test_database_connection_killed_mid_mail_marks_nothing_failed(imap_server, tmp_path, postgres_server):
+    """GIVEN 4 mails on PostgreSQL WHEN the server ends the poll's connection while the third mail is
+    being written THEN the poll stops with the database's error, the third mail is not recorded as
+    failed (it was not the mail's fault), and the next poll records it and the fourth."""
+    import psycopg
+    from sqlalchemy import event
+
+    add_mails(imap_server, 0, 4)
+    ground = Env(tmp_path, postgres_server.create_database())
+    settings = ground.settings(imap=imap_server)
+    session_factory = ground.session_factory
+    engine = session_factory.kw["bind"]
+    inserts: list[str] = []
+
+    def kill_on_third(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO messages"):
+            inserts.append(statement)
+            if len(inserts) == 3:
+                pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                with psycopg.connect(ground.url.replace("postgresql+psycopg", "postgresql")) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    event.listen(engine, "before_cursor_execute", kill_on_third)
+    try:
+        with pytest.raises(Exception, match="terminat") as caught:
+            poll_once(settings, session_factory)
+        assert caught.value.connection_invalidated  # type: ignore[attr-defined]
+    finally:
+        event.remove(engine, "before_cursor_execute", kill_on_third)
+    assert counts(session_factory) == (2, 2, 2)
+    result = poll_once(settings, session_factory)
+    assert (result.fetched, result.counts, result.duplicates) == (2, {"accepted": 2}, 0)
+    assert counts(session_factory) == (4, 4, 4)
+    assert message_ids(session_factory) == expected_ids(4)
+    ground.close()
+
+
 # ------------------------------------------------------------------------------------------- IMAP
 
 

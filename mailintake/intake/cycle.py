@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.config import Settings
@@ -27,6 +28,7 @@ from mailintake.errors import ConfigError, MailintakeError
 from mailintake.intake import fetch, parse, read, record
 from mailintake.intake.fetch import FetchedMail
 from mailintake.intake.parse import ParsedFiles
+from mailintake.intake.read import ReadMail
 from mailintake.mailbox import MailboxClient
 from mailintake.office.audit import Actor, record_action
 from mailintake.sandbox import ParserPool
@@ -108,32 +110,46 @@ class _Cycle:
         return done
 
     def commit_one(self, parsed: ParsedFiles) -> None:
+        """Record one mail in one transaction. A mail that breaks the record stage is rolled back
+        whole and recorded as failed in a second transaction (no savepoint per mail)."""
         item = parsed.read
+        try:
+            with self.session_factory() as session, session.begin():
+                outcome = self._record(session, parsed)
+        except ConfigError:
+            raise  # the operator's to fix: the mail stays unrecorded and is read again next poll
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise  # the database went away, not the mail's fault: it is read again next poll
+            self._record_failure(item, exc)
+            outcome = MailStatus.failed
+        if outcome == "duplicate":
+            self.result.duplicates += 1
+        elif outcome is not None:
+            self.counter[outcome] += 1
+
+    def _record_failure(self, item: ReadMail, exc: Exception) -> None:
+        log.exception("processing mail UID %s failed", item.fetched.uid)
         with self.session_factory() as session, session.begin():
-            if record.already_recorded(session, item.fetched):
-                return
-            if item.error is not None:
-                record.record_failure(session, item, item.error)
-                self.counter["failed"] += 1
-                return
-            duplicate_pk = item.duplicate_of
-            if duplicate_pk is None:
-                duplicate = record.find_duplicate(session, item)
-                duplicate_pk = duplicate.id if duplicate is not None else None
-            if duplicate_pk is not None:
-                record.record_duplicate(session, item.fetched, duplicate_pk)
-                self.result.duplicates += 1
-                return
-            try:
-                with session.begin_nested():
-                    message = record.store(session, self.settings, parsed, unit_namer=self.unit_namer)
-                self.counter[message.status] += 1
-            except ConfigError:
-                raise  # the operator's to fix: the mail stays unrecorded and is read again next poll
-            except Exception as exc:
-                log.exception("processing mail UID %s failed", item.fetched.uid)
+            if not record.already_recorded(session, item.fetched):
                 record.record_failure(session, item, "".join(traceback.format_exception_only(exc)).strip())
-                self.counter["failed"] += 1
+
+    def _record(self, session: Session, parsed: ParsedFiles) -> str | None:
+        """The mail's rows; its status, "duplicate", or None when the ledger already had it."""
+        item = parsed.read
+        if record.already_recorded(session, item.fetched):
+            return None
+        if item.error is not None:
+            record.record_failure(session, item, item.error)
+            return MailStatus.failed
+        duplicate_pk = item.duplicate_of
+        if duplicate_pk is None:
+            duplicate = record.find_duplicate(session, item)
+            duplicate_pk = duplicate.id if duplicate is not None else None
+        if duplicate_pk is not None:
+            record.record_duplicate(session, item.fetched, duplicate_pk)
+            return "duplicate"
+        return record.store(session, self.settings, parsed, unit_namer=self.unit_namer).status
 
     def retry_failed(self) -> None:
         with self.session_factory() as session:

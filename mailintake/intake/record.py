@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
@@ -48,9 +48,19 @@ def already_recorded(session: Session, fetched: FetchedMail) -> bool:
             Ledger.uid == fetched.uid,
         )
     ).first()
-    state = mailbox_state(session, fetched.folder)
-    state.last_uid = max(state.last_uid, fetched.uid)
+    advance_last_uid(session, fetched.folder, fetched.uid)
     return already is not None
+
+
+def advance_last_uid(session: Session, folder: str, uid: int) -> None:
+    """Move the folder's last UID up to ``uid`` in one statement (a row is read only when there is none)."""
+    moved = session.execute(
+        update(MailboxState).where(MailboxState.folder == folder)
+        .values(last_uid=case((MailboxState.last_uid < uid, uid), else_=MailboxState.last_uid))
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+        mailbox_state(session, folder).last_uid = uid
 
 
 def find_duplicate(session: Session, read: ReadMail) -> Message | None:
@@ -153,22 +163,24 @@ def store(session: Session, settings: Settings, parsed: ParsedFiles, *, existing
     message = existing or _new_message(read)
     if existing is None:
         session.add(message)
-    quota = Quota(counted_projects(session, quota_units(parsed.results, unit_namer)))
-    decision = decide_mail(parsed, settings, quota, unit_namer)
-    message.status = decision.status
-    message.flags = _flags(decision.flags)
-    message.automatic_reason = decision.found.ignored_reason or read.mail.automatic_reason
+    # a new message is inserted once, whole (status, flags, receipt number), not inserted and updated
+    with session.no_autoflush:
+        quota = Quota(counted_projects(session, quota_units(parsed.results, unit_namer)))
+        decision = decide_mail(parsed, settings, quota, unit_namer)
+        message.status = decision.status
+        message.flags = _flags(decision.flags)
+        message.automatic_reason = decision.found.ignored_reason or read.mail.automatic_reason
+        if message.status != MailStatus.ignored and message.receipt_no is None:
+            message.receipt_no = next_receipt_no(session, settings)
     session.flush()
     _store_files(session, message, decision, unit_namer)
-    if message.status != MailStatus.ignored and message.receipt_no is None:
-        message.receipt_no = next_receipt_no(session, settings)
     if existing is None:
         fetched = read.fetched
         session.add(Ledger(folder=fetched.folder, uidvalidity=fetched.uidvalidity, uid=fetched.uid,
                            message_pk=message.id, outcome="processed"))
         session.flush()
-        # a new message's collections hold exactly what was just written: nothing to reload
-        enqueue(session, settings, message)
+        # a new message's collections hold exactly what was just written, and it has no reply yet
+        enqueue(session, settings, message, fresh=True)
     else:
         session.flush()
     return message

@@ -152,13 +152,15 @@ def _row(message: Message, kind: str, subject: str, now: datetime) -> OutboxItem
 
 
 def enqueue_reply(
-    session: Session, settings: Settings, message: Message, *, now: datetime | None = None, again: bool = False
+    session: Session, settings: Settings, message: Message, *, now: datetime | None = None, again: bool = False,
+    fresh: bool = False,
 ) -> OutboxItem | None:
     """Queue the one automatic reply ``message`` deserves, inside the caller's transaction.
 
     Returns the new row (pending, or suppressed with the reason in ``last_error``), or None when the
     mail is never answered (ignored, failed, automatic) or already has a reply. ``again`` (for
-    reprocessing) allows a second reply only when its kind differs from the last one's.
+    reprocessing) allows a second reply only when its kind differs from the last one's. ``fresh``:
+    the message was written in this transaction, so it has no reply to look for.
     """
     now = now or utcnow()
     kind = reply_kind(message)
@@ -166,7 +168,7 @@ def enqueue_reply(
         return None
     if message.id is None:
         session.flush()  # type: ignore[unreachable]  # SQLAlchemy types the key int; it is None until flushed
-    existing = _existing_replies(session, message.id)
+    existing = [] if fresh else _existing_replies(session, message.id)
     if existing and not (again and existing[-1].kind != kind):
         return None
     rendered = render_reply(settings, message, kind)
