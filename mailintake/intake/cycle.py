@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,37 +100,41 @@ class _Cycle:
             reads = read.read_batch(fetched, stored, known, self.settings, self.storage, self.pool)
             ready = parse.parse_batch(reads, self.settings, self.pool.parse_many)
         done: list[int] = []
-        for item in ready:
-            if stop is not None and stop.is_set():
-                break
-            self.commit_one(item)
-            if self.on_commit is not None:
-                self.on_commit()
-            done.append(item.read.fetched.uid)
+        engine = self.session_factory.kw["bind"]
+        # one pool checkout (and liveness ping) for the batch, not one per mail; a transaction per mail
+        with engine.connect() as connection:
+            for item in ready:
+                if stop is not None and stop.is_set():
+                    break
+                self.commit_one(item, connection)
+                if self.on_commit is not None:
+                    self.on_commit()
+                done.append(item.read.fetched.uid)
         return done
 
-    def commit_one(self, parsed: ParsedFiles) -> None:
+    def commit_one(self, parsed: ParsedFiles, connection: Connection | None = None) -> None:
         """Record one mail in one transaction. A mail that breaks the record stage is rolled back
         whole and recorded as failed in a second transaction (no savepoint per mail)."""
         item = parsed.read
+        bind = {} if connection is None else {"bind": connection}
         try:
-            with self.session_factory() as session, session.begin():
+            with self.session_factory(**bind) as session, session.begin():
                 outcome = self._record(session, parsed)
         except ConfigError:
             raise  # the operator's to fix: the mail stays unrecorded and is read again next poll
         except Exception as exc:
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise  # the database went away, not the mail's fault: it is read again next poll
-            self._record_failure(item, exc)
+            self._record_failure(item, exc, bind)
             outcome = MailStatus.failed
         if outcome == "duplicate":
             self.result.duplicates += 1
         elif outcome is not None:
             self.counter[outcome] += 1
 
-    def _record_failure(self, item: ReadMail, exc: Exception) -> None:
+    def _record_failure(self, item: ReadMail, exc: Exception, bind: dict[str, Connection]) -> None:
         log.exception("processing mail UID %s failed", item.fetched.uid)
-        with self.session_factory() as session, session.begin():
+        with self.session_factory(**bind) as session, session.begin():
             if not record.already_recorded(session, item.fetched):
                 record.record_failure(session, item, "".join(traceback.format_exception_only(exc)).strip())
 
