@@ -99,7 +99,7 @@ class Instance:
         timer.start()
         try:
             _Client(server="127.0.0.1", port=str(self.port), host_location="local").convert(
-                inpath=str(source), outpath=str(target), filtername=filtername)
+                inpath=str(source), outpath=str(target), filtername=filtername, update_index=False)
         except Exception as exc:
             if self._expired.is_set():
                 raise ConversionError(f"LibreOffice timed out after {timeout:.0f}s") from exc

@@ -166,6 +166,7 @@ class OfficePool:
                 source = Path(job) / f"input.{source_ext}"
                 source.write_bytes(data)
                 target = Path(job) / f"output.{target_ext}"
+                started = time.monotonic()
                 try:
                     instance.convert(source, target, EXPORT_FILTERS.get(target_ext), self.settings.timeout)
                 except InstanceEnded as exc:
@@ -180,6 +181,8 @@ class OfficePool:
                     raise
                 finally:
                     self._recycle(slot)
+                log.debug("instance %d: %s → %s in %.2f s", slot.number, source_ext, target_ext,
+                          time.monotonic() - started)
                 if not target.exists():
                     raise ConversionError("LibreOffice wrote nothing")
                 return target.read_bytes()
