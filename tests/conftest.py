@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.env",
     "tests.fixtures.processes",
+    "tests.fixtures.office",
 ]

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailintake.commands.check_config import check_office
-from mailintake.config import LimitsSettings
+from mailintake.config import LimitsSettings, Settings
 from mailintake.convert import OfficePool, OfficeUnavailable, PoolSettings, pool_settings
 from mailintake.convert.pool import uno_python
 from mailintake.samples.forms import DEFAULTS, FormSpec, convert_with_soffice, make_form_docx, make_multi_form_docx
@@ -37,7 +38,7 @@ warm = pytest.mark.skipif(UNO is None, reason="no Python with LibreOffice's uno 
 ALL_FOUR = [(1, DEFAULTS[1]), (2, DEFAULTS[2]), (3, DEFAULTS[3]), (4, DEFAULTS[4])]
 
 
-def settings(**changes: object) -> PoolSettings:
+def settings(**changes: Any) -> PoolSettings:
     return dataclasses.replace(PoolSettings(size=2, timeout=60, memory_mb=1024, max_conversions=200), **changes)
 
 
@@ -219,7 +220,5 @@ def test_check_config_names_the_conversion_path() -> None:
         assert pool_settings(LimitsSettings()).size == max(1, os.cpu_count() or 1)
 
 
-def _settings(limits: LimitsSettings):  # type: ignore[no-untyped-def]
-    from mailintake.config import Settings
-
+def _settings(limits: LimitsSettings) -> Settings:
     return Settings.model_construct(limits=limits)

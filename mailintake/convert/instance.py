@@ -41,8 +41,8 @@ class StartFailed(RuntimeError):
     """LibreOffice behind unoserver did not come up (not the file's fault)."""
 
 
-class InstanceEnded(RuntimeError):
-    """The instance died during a conversion that was not past its time limit."""
+class WarmFailed(RuntimeError):
+    """The instance refused the file, wrote nothing or died on it, before its time limit."""
 
 
 class _Client(UnoClient):
@@ -93,7 +93,7 @@ class Instance:
     def convert(self, source: Path, target: Path, filtername: str | None, timeout: float) -> None:
         """``source`` to ``target`` (format from its extension); past ``timeout`` the instance is killed.
 
-        Raises ConversionError (timed out, or LibreOffice refused the file) or InstanceEnded."""
+        Raises ConversionError when it timed out, else WarmFailed when nothing was written."""
         timer = threading.Timer(timeout, self._expire)
         timer.daemon = True
         timer.start()
@@ -103,12 +103,12 @@ class Instance:
         except Exception as exc:
             if self._expired.is_set():
                 raise ConversionError(f"LibreOffice timed out after {timeout:.0f}s") from exc
-            if not self.alive() or isinstance(exc, (ConnectionError, OSError)):
-                raise InstanceEnded(str(exc)) from exc
-            raise ConversionError(f"LibreOffice could not convert the file: {str(exc)[:300]}") from exc
+            raise WarmFailed(str(exc)[:300]) from exc
         finally:
             timer.cancel()
             self.conversions += 1
+        if not target.exists():
+            raise WarmFailed("LibreOffice wrote nothing")
 
     def _expire(self) -> None:
         self._expired.set()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mailintake.convert.instance import Instance, InstanceEnded, Runtime, StartFailed
+from mailintake.convert.instance import Instance, Runtime, StartFailed, WarmFailed
 from parsers.convert import EXPORT_FILTERS, ConversionError, find_soffice
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ RETRY_AFTER = 300.0
 
 
 class OfficeUnavailable(RuntimeError):
-    """No warm LibreOffice to be had (no uno Python, or it would not start): convert one-shot instead."""
+    """No warm LibreOffice for this file (no uno Python, an instance would not start, or it crashed on
+    the file): convert it one-shot instead."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,8 @@ class OfficePool:
     def convert(self, data: bytes, source_ext: str, target_ext: str) -> bytes:
         """``data`` (a .``source_ext`` file) as ``target_ext`` bytes.
 
-        Raises ConversionError for the file (LibreOffice refused it, or timed out on it) and
-        OfficeUnavailable when there is no warm instance to use (convert one-shot then)."""
+        Raises ConversionError when LibreOffice timed out on the file, and OfficeUnavailable when there
+        is no warm instance to use or it could not convert the file (convert it one-shot then)."""
         runtime = self.runtime()
         slot = self._idle.get()
         try:
@@ -160,33 +161,30 @@ class OfficePool:
 
     def _convert_on(self, slot: _Slot, runtime: Runtime, data: bytes, source_ext: str, target_ext: str) -> bytes:
         assert self._dir is not None
-        for attempt in (1, 2):
-            instance = self._ready(slot, runtime)
-            with tempfile.TemporaryDirectory(prefix="job-", dir=self._dir) as job:
-                source = Path(job) / f"input.{source_ext}"
-                source.write_bytes(data)
-                target = Path(job) / f"output.{target_ext}"
-                started = time.monotonic()
-                try:
-                    instance.convert(source, target, EXPORT_FILTERS.get(target_ext), self.settings.timeout)
-                except InstanceEnded as exc:
-                    # not past its time limit: LibreOffice crashed; once more on a fresh instance
+        instance = self._ready(slot, runtime)
+        with tempfile.TemporaryDirectory(prefix="job-", dir=self._dir) as job:
+            source = Path(job) / f"input.{source_ext}"
+            source.write_bytes(data)
+            target = Path(job) / f"output.{target_ext}"
+            started = time.monotonic()
+            try:
+                instance.convert(source, target, EXPORT_FILTERS.get(target_ext), self.settings.timeout)
+            except WarmFailed as exc:
+                # refused or crashed on before its time limit: some files load in a one-shot soffice but
+                # not through UNO (Calc in LibreOffice 7.4 does not), so one-shot decides, as before
+                if not instance.alive():
                     self._retire(slot, f"ended during a conversion ({exc})")
-                    if attempt == 2:
-                        raise ConversionError("LibreOffice ended during the conversion") from exc
-                    continue
-                except ConversionError:
-                    if not instance.alive():
-                        self._retire(slot, "killed: conversion past its time limit")
-                    raise
-                finally:
-                    self._recycle(slot)
-                log.debug("instance %d: %s → %s in %.2f s", slot.number, source_ext, target_ext,
-                          time.monotonic() - started)
-                if not target.exists():
-                    raise ConversionError("LibreOffice wrote nothing")
-                return target.read_bytes()
-        raise AssertionError("unreachable")
+                log.info("the warm LibreOffice could not convert a .%s (%s); converting it one-shot", source_ext, exc)
+                raise OfficeUnavailable(f"the warm LibreOffice could not convert the file: {exc}") from exc
+            except ConversionError:
+                if not instance.alive():
+                    self._retire(slot, "killed: conversion past its time limit")
+                raise
+            finally:
+                self._recycle(slot)
+            log.debug("instance %d: %s → %s in %.2f s", slot.number, source_ext, target_ext,
+                      time.monotonic() - started)
+            return target.read_bytes()
 
     def _ready(self, slot: _Slot, runtime: Runtime) -> Instance:
         """The slot's instance, started (again) if there is none or it has ended."""
