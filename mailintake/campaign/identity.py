@@ -82,8 +82,8 @@ _NAMERS: dict[Path, tuple[tuple[int, int, int], UnitNamer]] = {}
 def load_unit_namer(settings: Settings) -> UnitNamer:
     """The configured campaign's namer with its roster; without a readable roster, plain normalisation
     (and a warning). The roster is read again only when its file's modification time or size changed."""
+    from mailintake.campaign.files import campaign_path
     from mailintake.campaign.roster import load_roster
-    from mailintake.config.shipped import campaign_path
 
     campaign = campaign_rules(settings)
     try:

@@ -162,6 +162,6 @@ def default_campaign() -> CampaignRules:
 
 def campaign_rules(settings: Settings) -> CampaignRules:
     """The configured campaign's rules ([campaign] forms)."""
-    from mailintake.config.shipped import campaign_path
+    from mailintake.campaign.files import campaign_path
 
     return load_campaign(campaign_path(settings, "forms"))

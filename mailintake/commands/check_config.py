@@ -92,8 +92,8 @@ def check_database(settings: Settings) -> str:
 def check_report_template(settings: Settings) -> None:
     from jinja2 import TemplateError
 
+    from mailintake.campaign.sources import REPORT_TEMPLATE, template_dir
     from mailintake.report.html import environment
-    from mailintake.report.sources import REPORT_TEMPLATE, template_dir
 
     directory = template_dir(settings)
     try:
@@ -105,10 +105,11 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
+    from mailintake.campaign.files import campaign_path
     from mailintake.campaign.quotas import load_quotas
     from mailintake.campaign.roster import load_roster
     from mailintake.campaign.rules import campaign_rules
-    from mailintake.config.shipped import campaign_path, shipped
+    from mailintake.config.shipped import shipped
     from mailintake.outbox.templates import check_templates
     from parsers.definitions import load_definitions
 

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.decisions import DECISION_LABELS, latest_decisions
 from mailintake.config.settings import Settings, default_settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
-from mailintake.office.decisions import DECISION_LABELS, latest_decisions
 from parsers.definitions import FormSet, load_definitions
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -174,8 +174,8 @@ def _decision_text(decision: dict[str, Any] | None) -> str:
 def export_xlsx(session: Session, path: str | Path, *, settings: Settings | None = None,
                 now: dt.datetime | None = None) -> Path:
     """The report's workbook (汇总, 表1–表4 with every current record, 邮件) without recording a report."""
-    from mailintake.report import collect
-    from mailintake.report.xlsx import write_workbook
+    from mailintake.report.build import collect
+    from mailintake.report.workbook import write_workbook
 
     data = collect(settings or default_settings(), session, now=now, since=None)
     return write_workbook(data, Path(path))

@@ -21,7 +21,7 @@ from mailintake.db.models import AttachmentRow, Message, Submission
 from mailintake.demo.samples.forms import make_letter_docx
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
-from mailintake.report import build_report
+from mailintake.report.build import build_report
 from mailintake.report.mail import build_report_message
 from tests.support.helpers import mail, make_settings
 from tests.support.servers import PymapServer, SmtpSink, append_mail

@@ -21,12 +21,11 @@ from mailintake.config.settings import Settings
 from mailintake.db.audit import Actor
 from mailintake.db.models import AuditEntry, Decision, OutboxItem, Submission
 from mailintake.office.decisions import DecisionError, decide
-from mailintake.report import build_report, collect
+from mailintake.report.build import build_report, collect
 from mailintake.report.export import export_csv, export_json
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
+from tests.support.report_story import at, build_story, report_settings, seeded
 from tests.support.servers import PymapServer, SmtpSink
-from tests.unit.commands.test_report_commands import seeded
-from tests.unit.report.test_report_rows import at, build_story, report_settings
 
 NOW = at(19, 9)
 CLERK = Actor("wangyan", "10.0.0.7")

@@ -11,9 +11,8 @@ from typing import Any
 from openpyxl import load_workbook
 
 from mailintake.report.export import export_csv, export_json, export_xlsx
-from tests.support.fixtures.env import Env
-from tests.unit.commands.test_report_commands import run, seeded
-from tests.unit.report.test_report_rows import (
+from tests.support.env import Env
+from tests.support.report_story import (
     FORMULA,
     INCOMPLETE_T4,
     LATE,
@@ -22,6 +21,8 @@ from tests.unit.report.test_report_rows import (
     at,
     build_story,
     report_settings,
+    run,
+    seeded,
     t2,
 )
 

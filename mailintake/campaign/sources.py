@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailintake.campaign.files import campaign_path
 from mailintake.campaign.quotas import Quotas, load_quotas
 from mailintake.campaign.roster import Roster, load_roster
 from mailintake.campaign.rules import campaign_rules
 from mailintake.config.settings import Settings
-from mailintake.config.shipped import campaign_path, shipped, warn_once
+from mailintake.config.shipped import shipped, warn_once
 from mailintake.errors import ConfigError
 from parsers.definitions import FormSet, load_definitions
 
