@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ingest
+import common
+from ingest import warm_server
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = {"docx": ingest.OFFICE, "doc": ingest.IDLE_USER, "doc-one-shot": "oneshot@example.gov.cn"}
+SETS = {"docx": common.OFFICE, "doc": "legacy@example.gov.cn", "doc-one-shot": "oneshot@example.gov.cn"}
 
 
 def make_forms(count: int, seed: int) -> dict[str, list[bytes]]:
@@ -37,7 +38,7 @@ def make_forms(count: int, seed: int) -> dict[str, list[bytes]]:
     sys.path.insert(0, str(ROOT))
     from mailintake.convert import OfficePool, PoolSettings
 
-    factory = ingest.FormFactory(random.Random(seed))
+    factory = common.FormFactory(random.Random(seed))
     sources = [factory.form()[1] for _ in range(count)]
     with OfficePool(PoolSettings(size=os.cpu_count() or 1, timeout=120, memory_mb=2048,
                                  max_conversions=1000)) as pool:
@@ -52,29 +53,29 @@ def make_forms(count: int, seed: int) -> dict[str, list[bytes]]:
 def deliver(cfg: dict[str, Any], user: str, fmt: str, forms: list[bytes]) -> None:
     from imapclient import IMAPClient
 
-    from mailintake.samples.mails import MessageBuilder
+    from mailintake.demo.samples.mails import MessageBuilder
 
     imap = IMAPClient(cfg["host"], cfg["port"], ssl=False, timeout=120)
-    imap.login(user, ingest.USERS[user])
+    imap.login(user, common.USERS[user])
     try:
         for index, data in enumerate(forms):
             unit = f"第{index + 1}政务服务中心"
             raw = (MessageBuilder("qq").sender(f"{unit}办公室", f"u{index}@qq.com")
                    .date("Mon, 16 Dec 2019 10:00:00 +0800").message_id(f"<legacy{index}.{fmt}@example.cn>")
                    .subject(f"双争双创申报材料 {unit}").attach(f"申报表 {unit}.{fmt}", data).build())
-            imap.append("INBOX", raw, msg_time=dt.datetime(2019, 12, 16, 10, 0, tzinfo=ingest.CST))
+            imap.append("INBOX", raw, msg_time=dt.datetime(2019, 12, 16, 10, 0, tzinfo=common.CST))
     finally:
         imap.logout()
 
 
 def poll(cfg: dict[str, Any], workdir: Path, user: str, extra_limits: dict[str, Any],
          log: Path | None = None) -> dict[str, Any]:
-    from mailintake.demo import write_config
+    from mailintake.demo.session import write_config
 
     workdir.mkdir()
     config = write_config(workdir, imap_host=cfg["host"], imap_port=cfg["port"], username=user,
-                          password=ingest.USERS[user], smtp_host=cfg["smtp_host"], smtp_port=cfg["smtp_port"],
-                          extra={"mailbox": {"fetch_batch": ingest.FETCH_BATCH}, "limits": extra_limits,
+                          password=common.USERS[user], smtp_host=cfg["smtp_host"], smtp_port=cfg["smtp_port"],
+                          extra={"mailbox": {"fetch_batch": common.FETCH_BATCH}, "limits": extra_limits,
                                  "report": {"recipients": []}})
     started = time.perf_counter()
     verbose = ["-v"] if log else []
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_out")
     parser.add_argument("--logs", type=Path, help="write each poll's -v log here (timestamps per step)")
     args = parser.parse_args(argv)
-    ingest.USERS.setdefault(SETS["doc-one-shot"], "secret")
+    for user in SETS.values():
+        common.USERS.setdefault(user, "secret")
     load = os.getloadavg()
     out: dict[str, Any] = {"forms": args.forms, "cpus": os.cpu_count(), "python": platform.python_version(),
                            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "sets": {}}
@@ -113,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mi-bench-legacy-") as tmp:
         workdir = Path(tmp)
         os.chmod(workdir, 0o755)
-        imap, sink, cfg = ingest.start_servers(args.server, workdir)
+        imap, sink, cfg = common.start_servers(args.server, workdir)
         out["server"] = cfg["server"]
         try:
             for name in sets:
                 deliver(cfg, SETS[name], name.split("-")[0], forms[name.split("-")[0]])
-                ingest.warm_server(cfg, SETS[name])
+                warm_server(cfg, SETS[name])
             for name in sets:
                 extra = {"office_python": sys.executable} if name == "doc-one-shot" else {}
                 log = args.logs / f"{name}.log" if args.logs else None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from mailintake.convert.pool import OfficePool, OfficeUnavailable, PoolSettings, describe_runtime
 
 if TYPE_CHECKING:
-    from mailintake.config import LimitsSettings
+    from mailintake.config.settings import LimitsSettings
 
 __all__ = ["OfficePool", "OfficeUnavailable", "PoolSettings", "describe_runtime", "pool_settings"]
 

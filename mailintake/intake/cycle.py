@@ -22,19 +22,17 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings
+from mailintake.campaign.identity import load_unit_namer
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import MailboxState, Message, PollRun, utcnow
+from mailintake.db.storage import Storage
+from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import ConfigError, MailintakeError
 from mailintake.intake import fetch, parse, read, record
-from mailintake.intake.fetch import FetchedMail
-from mailintake.intake.parse import ParsedFiles
-from mailintake.intake.read import ReadMail
-from mailintake.mailbox import MailboxClient
-from mailintake.office.audit import Actor, record_action
-from mailintake.sandbox import ParserPool
-from mailintake.storage import Storage
-from mailintake.submissions import load_unit_namer
-from mailintake.vocabulary import MailStatus
+from mailintake.intake.model import FetchedMail, ParsedFiles, ReadMail
+from mailintake.intake.sandbox import ParserPool
+from mailintake.mailbox.client import MailboxClient
 
 log = logging.getLogger("mailintake.pipeline")
 
@@ -73,8 +71,10 @@ def make_pool(settings: Settings) -> ParserPool:
                       office=OfficePool(pool_settings(settings.limits)))
 
 
-class _Cycle:
-    """State of one poll: the settings, the database, the storage and the parser pool."""
+class IntakeCycle:
+    """State of one poll: the settings, the database, the storage and the parser pool.
+
+    ``process_batch`` is the intake path for a batch of fetched mails (the benchmarks fill databases with it)."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], pool: ParserPool,
                  on_commit: Callable[[], None] | None = None) -> None:
@@ -227,7 +227,7 @@ def poll_once(
     started = time.monotonic()
     own_pool = pool is None
     parser_pool = pool or make_pool(settings)
-    cycle = _Cycle(settings, session_factory, parser_pool, on_commit)
+    cycle = IntakeCycle(settings, session_factory, parser_pool, on_commit)
     cycle.storage.ensure_writable()
     with session_factory() as session, session.begin():
         run = PollRun(started_at=utcnow())
@@ -252,7 +252,7 @@ def poll_once(
     return cycle.result
 
 
-def _finish(cycle: _Cycle, session_factory: sessionmaker[Session], run_id: int, duration: float,
+def _finish(cycle: IntakeCycle, session_factory: sessionmaker[Session], run_id: int, duration: float,
             error: str | None) -> None:
     """Note the poll's outcome on its PollRun row and on the folder's state."""
     cycle.result.counts = dict(cycle.counter)
