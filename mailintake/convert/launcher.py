@@ -15,10 +15,37 @@ import time
 import xmlrpc.server
 
 
+class _Hidden:
+    """The desktop, loading every document with ``Hidden`` set."""
+
+    def __init__(self, desktop: object) -> None:
+        self._desktop = desktop
+
+    def loadComponentFromURL(self, url: str, frame: str, flags: int, properties: tuple[object, ...]) -> object:
+        from com.sun.star.beans import PropertyValue
+
+        hidden = (PropertyValue(Name="Hidden", Value=True),)
+        return self._desktop.loadComponentFromURL(url, frame, flags, tuple(properties) + hidden)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._desktop, name)
+
+
 def main() -> int:
     unoserver_dir, port, uno_port, profile, soffice = sys.argv[1:6]
     sys.path.append(unoserver_dir)  # after the system's packages: only unoserver comes from there
+    from unoserver import converter
     from unoserver.server import UnoServer
+
+    class HiddenLoads(converter.UnoConverter):
+        """Documents open hidden, as ``soffice --convert-to`` opens them: no view is laid out, so
+        fields keep the values the file holds instead of being recalculated."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.desktop = _Hidden(self.desktop)  # type: ignore[has-type]
+
+    converter.UnoConverter = HiddenLoads
 
     xmlrpc.server.SimpleXMLRPCRequestHandler.log_request = lambda *args, **kwargs: None  # type: ignore[method-assign]
     server = UnoServer(interface="127.0.0.1", port=port, uno_interface="127.0.0.1", uno_port=uno_port,
