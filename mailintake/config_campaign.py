@@ -42,6 +42,8 @@ class CampaignSettings(Section):
     roster: str = "config/units.csv"
     quotas: str = "config/quotas.toml"
     templates: str = "config/templates"
+    #: the office's own blank 附件1 (.docx) sent with the no-form reply and 催报; "" = generated from ``forms``
+    blank_forms: str = ""
     office_name: str
     office_contact: str
     office_address: str
