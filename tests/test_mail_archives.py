@@ -8,7 +8,6 @@ import zipfile
 import zlib
 
 import py7zr
-import pytest
 
 from mailintake.config import LimitsSettings
 from mailintake.mail.archives import ArchiveLimits, Budget, add_candidate, clean_member_path, zip_member_name
@@ -169,7 +168,8 @@ def test_seven_zip_members_are_read() -> None:
 
 def test_encrypted_seven_zip_is_flagged() -> None:
     data = _seven_zip({"表1.docx": DOCX}, password="secret")
-    assert _expand("密.7z", data) == ([("密.7z", "7z")], [Flag("unreadable", "压缩包“密.7z”已加密，无法读取，请发送未加密的文件。")])
+    assert _expand("密.7z", data) == ([("密.7z", "7z")],
+                                      [Flag("unreadable", "压缩包“密.7z”已加密，无法读取，请发送未加密的文件。")])
 
 
 def test_rar4_and_rar5_members_with_gbk_names_are_read() -> None:
@@ -177,7 +177,8 @@ def test_rar4_and_rar5_members_with_gbk_names_are_read() -> None:
     folder in Windows style, and a RAR 5 archive (UTF-8 names) WHEN expanded THEN both read like zip."""
     old = rar4([("申报材料\\表1 镕喆.docx".encode("gbk"), DOCX), ("说明.txt".encode("gbk"), "说明".encode("gbk"))])
     new = rar5([("申报材料/表1 镕喆.docx", DOCX), ("说明.txt", "说明".encode())])
-    assert _expand("材料.rar", old) == ([("材料.rar/申报材料/表1 镕喆.docx", "docx"), ("材料.rar/说明.txt", "text")], [])
+    assert _expand("材料.rar", old) == ([("材料.rar/申报材料/表1 镕喆.docx", "docx"),
+                                        ("材料.rar/说明.txt", "text")], [])
     assert _expand("材料5.rar", new) == ([("材料5.rar/申报材料/表1 镕喆.docx", "docx"),
                                          ("材料5.rar/说明.txt", "text")], [])
 

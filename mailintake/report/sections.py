@@ -22,6 +22,7 @@ from mailintake.report.rows import (
 from mailintake.roster import UNMATCHED, Roster, Unit, normalise
 from mailintake.vocabulary import MailStatus
 from parsers.definitions import FormDefinition, FormSet
+from parsers.sniff import reading_failure
 
 
 def _is_new(created: dt.datetime | None, since: dt.datetime | None) -> bool:
@@ -92,13 +93,16 @@ def _honour(definition: FormDefinition, quota: HonourQuota | None, of_table: lis
 
 
 def unreadable_files(messages: list[Message], views: dict[int, MailView]) -> list[tuple[MailView, str, str]]:
-    """Each flagged file of a mail that is not ignored: (its mail, its name, the flag's message)."""
+    """Each file of a mail (not ignored) that was tried as a form and could not be read: (its mail, its name,
+    the flag's message). Scans, photos and other files beside a form (其他附件) are never listed here."""
     unreadable: list[tuple[MailView, str, str]] = []
     for message in messages:
         if message.status == MailStatus.ignored:
             continue
         for attachment in message.attachments:
-            for text in flag_messages(attachment.flags):
+            failures = [flag for flag in attachment.flags or [] if isinstance(flag, dict)
+                        and reading_failure(str(flag.get("code")), attachment.format, attachment.path)]
+            for text in flag_messages(failures):
                 unreadable.append((views[message.id], attachment.path, text))
     return unreadable
 
