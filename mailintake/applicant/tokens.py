@@ -53,10 +53,13 @@ def issue(session: Session, settings: Settings, address: str) -> str:
     key = normalise(address)
     row = session.scalars(select(ApplicantToken).where(ApplicantToken.address == key)).first()
     if row is None:
-        row = ApplicantToken(address=key, epoch=0, token_hash=token_hash(derive(settings.web.secret_key, key, 0)))
+        row = ApplicantToken(address=key, epoch=0, token_hash="")
         session.add(row)
+    token = derive(settings.web.secret_key, key, row.epoch)
+    if row.token_hash != token_hash(token):  # new, or the secret was changed: the old link stops working
+        row.token_hash = token_hash(token)
         session.flush()
-    return derive(settings.web.secret_key, key, row.epoch)
+    return token
 
 
 def revoke(session: Session, settings: Settings, address: str) -> bool:
@@ -84,3 +87,8 @@ def status_line(session: Session, settings: Settings, address: str | None) -> st
         return None
     token = issue(session, settings, address)
     return f"申报材料办理情况（收件、识别结果、需修改事项、截止时间）可随时查看：{settings.web.applicant_url}/s/{token}"
+
+
+def append_line(text: str, line: str | None) -> str:
+    """``text`` ending with the status-page line (after a blank line), or unchanged without one."""
+    return text.rstrip("\n") + "\n\n" + line + "\n" if line else text

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.applicant.blank_forms import blank_forms_for
 from mailintake.config import Settings
 from mailintake.db.models import Message, ReminderSent
 from mailintake.office.audit import Actor, record_action
@@ -172,8 +173,10 @@ def send_reminders(session: Session, settings: Settings, sources: Sources, now: 
         if reminder.address is None:
             result.skipped.append(reminder)
             continue
+        # a unit that has not applied gets the blank 附件1 to fill in
+        files = blank_forms_for(settings) if reminder.kind == "not_applied" else ()
         row = queue_notice(session, settings, kind="reminder", to=reminder.address, name=reminder.unit,
-                           subject=reminder.subject, text=reminder.text, now=now)
+                           subject=reminder.subject, text=reminder.text, now=now, attachments=files)
         session.add(ReminderSent(unit=reminder.unit, kind=reminder.kind, day=day, address=reminder.address,
                                  outbox_id=row.id, created_at=now))
         record_action(session, actor, "reminder_sent", unit=reminder.unit,

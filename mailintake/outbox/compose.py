@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,6 +259,22 @@ def _unique(lines: Any) -> list[str]:
         if line and line not in seen:
             seen.append(line)
     return seen
+
+
+def with_status_line(rendered: RenderedReply, line: str | None) -> RenderedReply:
+    """The reply with the status-page line appended (text, and HTML when there is one)."""
+    if not line:
+        return rendered
+    from mailintake.applicant.tokens import append_line
+
+    text = append_line(rendered.text, line)
+    html = rendered.html
+    if html is not None:
+        from markupsafe import escape
+
+        paragraph = f"<p>{escape(line)}</p>"
+        html = html.replace("</body>", paragraph + "</body>", 1) if "</body>" in html else html + paragraph
+    return replace(rendered, text=text, html=html)
 
 
 def render_reply(settings: Settings, message: Message, kind: str) -> RenderedReply:

@@ -17,6 +17,7 @@ from mailintake.report.sources import load_sources
 from mailintake.storage import Storage
 from mailintake.web.context import Console, template_environment
 from mailintake.web.routes import all_routes
+from mailintake.web.routes.applicant import install_log_filter
 from mailintake.web.security import AuthMiddleware, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -53,6 +54,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
         Middleware(AuthMiddleware),
     ]
     routes = [*all_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    install_log_filter()  # no applicant's link in any log line
     app = Starlette(routes=routes, middleware=middleware)
     app.state.console = console
     return app
