@@ -29,7 +29,7 @@ GUESS_WINDOW = 15 * 60.0
 #: clients remembered at most (the oldest forgotten first): a flood of addresses cannot fill memory
 MAX_CLIENTS = 10_000
 STATIC = Path(__file__).resolve().parent.parent / "static" / "applicant"
-_TOKEN_IN_PATH = re.compile(r"/s/[^/\s?\"']+")
+_TOKEN_IN_PATH = re.compile(r"/s/(?!static/)[^/\s?\"']+")
 _PLACEHOLDER = "/s/<token>"
 
 
