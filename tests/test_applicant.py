@@ -141,7 +141,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
                 "表3.docx": make_form_docx(3, {"name": "", "unit_and_title": "吴中区政务服务中心 科员",
                                                "recommender": A_UNIT, "deeds": "热情服务"})}), 16, 10, 0),
             (mail(f"吴中区审批局 <{A}>", "吴中区表2申报（修改）", message_id="<a3@wz>", attachments={
-                "表2（修改）.docx": make_form_docx(2, {"unit": A_UNIT, "deeds": "推行“一件事一窗办”，办理时限压缩60%。"})}),
+                "表2（修改）.docx": make_form_docx(2, {"unit": A_UNIT,
+                                                    "deeds": "推行“一件事一窗办”，办理时限压缩60%。"})}),
              17, 9, 0),
             (mail("园区审批局 <yq@sipac.gov.cn>", OTHERS["yq@sipac.gov.cn"], message_id="<b@yq>",
                   attachments={"表1.docx": form1("苏州工业园区行政审批局")}), 16, 11, 0),
@@ -156,7 +157,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
                                           make_form_docx(2, {"unit": "常熟市行政审批局"}))])}), 16, 14, 0),
             (mail("太仓 <rar5@tc.gov.cn>", OTHERS["rar5@tc.gov.cn"], message_id="<r5@tc>", attachments={
                 "太仓申报材料.rar": rar5([("申报材料/表3 顾晓镕.docx",
-                                          make_form_docx(3, {"name": "顾晓镕", "unit_and_title": "太仓市行政审批局 科员",
+                                          make_form_docx(3, {"name": "顾晓镕",
+                                                             "unit_and_title": "太仓市行政审批局 科员",
                                                              "recommender": "太仓市行政审批局"}))])}), 16, 15, 0),
             (mail("张家港 <broken@zjg.gov.cn>", OTHERS["broken@zjg.gov.cn"], message_id="<d@zjg>", attachments={
                 "张家港材料.rar": broken}), 16, 16, 0),
@@ -239,8 +241,8 @@ def test_status_page_shows_the_receipt_the_correction_and_the_superseded_form(co
     assert mails == [("1", "2019年12月16日09:00", "2019-0001", "已受理"),
                      ("2", "2019年12月16日10:00", "2019-0002", "需修改后重新发送"),
                      ("3", "2019年12月17日09:00", "2019-0003", "已受理")]
-    assert re.findall(r"<h4>(表\d《.+?》)</h4>", page) == ["表2《为民服务工作先进集体申报表》",
-                                                         "表3《窗口服务明星申报表》", "表2《为民服务工作先进集体申报表》"]
+    assert re.findall(r"<h4>(表\d《.+?》)</h4>", page) == [
+        "表2《为民服务工作先进集体申报表》", "表3《窗口服务明星申报表》", "表2《为民服务工作先进集体申报表》"]
     assert page.count("已被您后来发送的申报表替代") == 1
     assert page.index("已被您后来发送的申报表替代") < page.index("2019-0002")
     assert re.findall(r"<tr class=\"total\"><th scope=\"row\">合计</th><td>(\d+ / \d+)</td>", page) == [
@@ -258,7 +260,8 @@ def test_no_page_shows_another_senders_data(corpus: Corpus) -> None:
     address, subjects, receipt numbers, file names, units or names appears on it."""
     senders = [A, *OTHERS]
     facts = {address: facts_of(corpus, address) for address in senders}
-    assert "2019-0001" in facts[A] and "常熟市行政审批局" in facts["rar4@cs.gov.cn"] and "顾晓镕" in facts["rar5@tc.gov.cn"]
+    assert "2019-0001" in facts[A] and "常熟市行政审批局" in facts["rar4@cs.gov.cn"]
+    assert "顾晓镕" in facts["rar5@tc.gov.cn"]
     client = corpus.app_client()
     for address in senders:
         page = page_of(corpus, address, client)
@@ -334,7 +337,8 @@ def test_damaged_rar_is_kept_flagged_and_downloadable(corpus: Corpus) -> None:
     broken = message(corpus, "<d@zjg>")
     assert broken.status == "needs_correction"
     assert [(a.path, a.format, a.flags) for a in broken.attachments] == [("张家港材料.rar", "rar", [{
-        "code": "unreadable", "message": "压缩包“张家港材料.rar”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。"}])]
+        "code": "unreadable",
+        "message": "压缩包“张家港材料.rar”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。"}])]
     text = corpus.replies_to("broken@zjg.gov.cn")[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "压缩包“张家港材料.rar”已损坏" in text
     with corpus.factory() as session:
@@ -449,7 +453,8 @@ def test_blank_forms_are_attached_generated_the_same_and_accepted_when_filled(co
     assert [(f.table, f.word_count, {x.code for x in f.flags}) for f in blank.forms] == [
         (1, 0, {"incomplete"}), (2, 0, {"incomplete"}), (3, 0, {"incomplete"}), (4, 0, {"incomplete"})]
     values = {"unit": "苏州市相城区行政审批局", "contact": "李华 0512-65981234", "project": "不动产登记一窗受理",
-              "recognition": "获市级表彰", "summary": "一窗受理后办理时间由5日缩短至1日。", "deeds": "推行帮办代办服务。",
+              "recognition": "获市级表彰", "summary": "一窗受理后办理时间由5日缩短至1日。",
+              "deeds": "推行帮办代办服务。",
               "name": "周敏", "unit_and_title": "相城区政务服务中心 科员", "recommender": "苏州市相城区行政审批局",
               "unit_opinion": "同意推荐", "date": "2019年12月17日"}
     doc = Document(io.BytesIO(attached))
@@ -502,3 +507,35 @@ def test_altered_random_and_revoked_tokens_are_404(corpus: Corpus, tmp_path: Pat
     unknown = CliRunner().invoke(cli, ["--config", str(config), "applicant", "revoke", "nobody@example.com"],
                                  env={"MAILINTAKE_WEB__SECRET_KEY": SECRET})
     assert unknown.exit_code != 0
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed (apt-get install chromium)")
+def test_the_page_fits_a_390px_phone_in_chromium(corpus: Corpus, tmp_path: Path) -> None:
+    """GIVEN Debian's chromium at 390 px wide (a phone; QQ Mail opens links in its own browser) THEN the page and
+    its longest lines scroll nowhere sideways, with scripts disabled, on screen and in print."""
+    from playwright.sync_api import sync_playwright
+
+    from mailintake.web.server import start_in_thread
+
+    running = start_in_thread(create_app(corpus.settings, corpus.factory))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                                 args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False,
+                                              locale="zh-CN", device_scale_factor=3, is_mobile=True, has_touch=True)
+                tab = context.new_page()
+                for address in (A, "scan@ks.gov.cn", "broken@zjg.gov.cn"):
+                    response = tab.goto(f"{running.url}/s/{corpus.token(address)}")
+                    assert response is not None and response.status == 200
+                    tab.screenshot(path=str(tmp_path / f"{address}.png"), full_page=True)
+                    for media in ("screen", "print"):
+                        tab.emulate_media(media=media)
+                        metrics = context.new_cdp_session(tab).send("Page.getLayoutMetrics")
+                        assert metrics["cssContentSize"]["width"] <= 390, (address, media, metrics["cssContentSize"])
+                context.close()
+            finally:
+                browser.close()
+    finally:
+        running.stop()

@@ -69,8 +69,10 @@ class MailLine:
     subject: str
     files: list[FileLine] = field(default_factory=list)
     forms: list[FormLine] = field(default_factory=list)
-    #: problems of the mail itself and of its files (not of a form)
+    #: problems of the mail itself and of its files (not of a form), while the mail awaits a correction
     problems: list[str] = field(default_factory=list)
+    #: the mail's own problems (its files' are shown beside each file)
+    mail_problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -163,7 +165,8 @@ def applicant_status(session: Session, settings: Settings, address: str, now: dt
     tz = settings.campaign.tz
     mails: list[MailLine] = []
     for message in messages:
-        problems = [composer.flag_line(flag) for flag in message.flags or []]
+        own = [composer.flag_line(flag) for flag in message.flags or []]
+        problems = list(own)
         for attachment in message.attachments:
             failures = [composer.flag_line(f) for f in _failures(attachment)]
             problems += AttachmentView(path=attachment.path, defects=failures).lines
@@ -174,6 +177,7 @@ def applicant_status(session: Session, settings: Settings, address: str, now: dt
             forms=[_form(s, composer, decisions) for s in message.submissions],
             problems=list(dict.fromkeys(p for p in problems if p)) if message.status in (
                 MailStatus.needs_correction, MailStatus.too_large) else [],
+            mail_problems=list(dict.fromkeys(p for p in own if p)),
         ))
     to_fix = [f"{form.heading}（{form.who}）：{line}" for mail in mails for form in mail.forms if form.current
               for line in form.defects]
