@@ -509,7 +509,8 @@ def test_altered_random_and_revoked_tokens_are_404(corpus: Corpus, tmp_path: Pat
     assert unknown.exit_code != 0
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                    reason="chromium is not installed (apt-get install chromium)")
 def test_the_page_fits_a_390px_phone_in_chromium(corpus: Corpus, tmp_path: Path) -> None:
     """GIVEN Debian's chromium at 390 px wide (a phone; QQ Mail opens links in its own browser) THEN the page and
     its longest lines scroll nowhere sideways, with scripts disabled, on screen and in print."""
@@ -539,3 +540,48 @@ def test_the_page_fits_a_390px_phone_in_chromium(corpus: Corpus, tmp_path: Path)
                 browser.close()
     finally:
         running.stop()
+
+
+def test_pages_off_without_applicant_url_and_refused_without_a_secret(env: Env, tmp_path: Path) -> None:
+    """GIVEN no [web] applicant_url THEN no reply line and /s/ is 404; GIVEN one without a secret THEN one line."""
+    from mailintake.applicant.tokens import derive, issue, status_line
+    from mailintake.config import load_settings
+    from mailintake.errors import ConfigError
+
+    settings = env.settings(web={"secret_key": SECRET})
+    with env.session_factory() as session, session.begin():
+        assert status_line(session, settings, A) is None
+        token = issue(session, settings, A)
+    assert token == derive(SECRET, A.upper(), 0)
+    with TestClient(create_app(settings, env.session_factory)) as client:
+        assert client.get(f"/s/{token}").status_code == 404
+    with pytest.raises(ConfigError) as refused:
+        load_settings(environ={}, overrides={"web": {"applicant_url": APPLICANT_URL}})
+    assert str(refused.value) == (
+        "config: [web]: applicant_url is set but secret_key is not (or is shorter than 16 characters): the links are "
+        "signed with it; set MAILINTAKE_WEB__SECRET_KEY for the worker and the console; fix it in the config file")
+
+
+def test_the_offices_own_blank_form_is_sent_when_configured(env: Env, tmp_path: Path) -> None:
+    """GIVEN [campaign] blank_forms naming the office's file THEN that very file is the attachment and what
+    `forms --out` writes; a missing one is one line naming the key."""
+    from click.testing import CliRunner
+
+    from mailintake.applicant.blank_forms import blank_forms
+    from mailintake.cli import cli
+    from mailintake.errors import ConfigError
+
+    own = tmp_path / "附件1 申报表（办公室版）.docx"
+    own.write_bytes(make_form_docx(2, {"unit": "", "deeds": ""}))
+    settings = env.settings(campaign={"blank_forms": str(own)})
+    assert blank_forms(settings) == (own.name, own.read_bytes())
+    config = tmp_path / "mailintake.toml"
+    config.write_text(f'[database]\nurl = "{env.url}"\n[smtp]\nsender = "office@example.gov.cn"\n'
+                      f'[campaign]\nblank_forms = "{own}"\n', "utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "forms", "--out", str(tmp_path / "out")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / own.name).read_bytes() == own.read_bytes()
+    with pytest.raises(ConfigError) as missing:
+        blank_forms(env.settings(campaign={"blank_forms": str(tmp_path / "none.docx")}))
+    assert str(missing.value).startswith(f"config: [campaign] blank_forms {tmp_path / 'none.docx'} does not exist; ")
