@@ -20,9 +20,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from mailintake.applicant.page import applicant_status
 from mailintake.applicant.tokens import address_of
 from mailintake.web.context import console_of
+from mailintake.web.queries.applicant import applicant_status
 
 GUESS_LIMIT = 30
 GUESS_WINDOW = 15 * 60.0
