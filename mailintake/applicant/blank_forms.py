@@ -17,9 +17,9 @@ import io
 import zipfile
 from pathlib import Path
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import warn_once
 from mailintake.errors import ConfigError
-from mailintake.resources import warn_once
 from parsers.definitions import FormSet, load_definitions
 
 #: what every generated file says it was made at (the notice's date), so the bytes never change
@@ -117,7 +117,7 @@ def blank_forms(settings: Settings) -> tuple[str, bytes]:
     path = office_file(settings)
     if path is not None:
         return path.name, path.read_bytes()
-    from mailintake.resources import campaign_path
+    from mailintake.config.shipped import campaign_path
 
     forms = campaign_path(settings, "forms")
     campaign = settings.campaign

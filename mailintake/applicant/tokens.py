@@ -17,7 +17,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import ApplicantToken
 
 TOKEN_BYTES = 24

@@ -18,8 +18,8 @@ def applicant_cmd() -> None:
 def revoke_cmd(ctx: click.Context, address: str) -> None:
     """Revoke ADDRESS's status-page link at once; the next mail to ADDRESS carries a new one."""
     from mailintake.applicant.tokens import normalise, revoke
+    from mailintake.db.audit import Actor, record_action
     from mailintake.errors import MailintakeError
-    from mailintake.office.audit import Actor, record_action
 
     with user_errors():
         settings = load(ctx)

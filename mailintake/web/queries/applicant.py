@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import AttachmentRow, Decision, Message, PaperCopy, Submission
+from mailintake.db.vocabulary import MailStatus
 from mailintake.mail.model import is_junk_path
 from mailintake.office.decisions import DECISION_LABELS
 from mailintake.outbox.compose import AttachmentView, Composer
-from mailintake.text import cn_datetime
-from mailintake.vocabulary import MailStatus
+from mailintake.util.text import cn_datetime
 from parsers.rules import box_counts
 from parsers.sniff import reading_failure
 
