@@ -380,7 +380,8 @@ def test_a_form_with_a_scan_and_an_image_pdf_is_a_receipt_without_false_alarm(co
 
 def test_a_token_is_never_written_to_a_log(corpus: Corpus, tmp_path: Path) -> None:
     """GIVEN the poll's own log lines and a real `mailintake web` (uvicorn's access log on stderr) WHEN pages,
-    unknown tokens and static files are requested THEN no token appears in any log line."""
+    unknown tokens and static files are requested THEN no token appears in any log line; and behind the local
+    proxy the guessing limit counts per X-Forwarded-For client."""
     import os
     import signal
     import subprocess
@@ -417,6 +418,13 @@ def test_a_token_is_never_written_to_a_log(corpus: Corpus, tmp_path: Path) -> No
         assert httpx.get(f"{base}/s/{tokens[0]}?x=1", timeout=10).status_code == 200
         assert httpx.get(f"{base}/s/{unknown}", timeout=10).status_code == 404
         assert httpx.get(f"{base}/s/static/applicant.css", timeout=10).status_code == 200
+        # behind the local proxy the client is X-Forwarded-For: one guesser is stopped, another is not
+        with httpx.Client(base_url=base, timeout=10) as proxy:
+            guesser, other = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.9"}
+            codes = [proxy.get(f"/s/{secrets.token_urlsafe(24)}", headers=guesser).status_code for _ in range(31)]
+            assert codes == [404] * 30 + [429]
+            assert proxy.get(f"/s/{tokens[1]}", headers=guesser).status_code == 429
+            assert proxy.get(f"/s/{tokens[1]}", headers=other).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
