@@ -356,7 +356,9 @@ def test_damaged_rar_is_kept_flagged_and_downloadable(corpus: Corpus) -> None:
         assert csrf is not None
         client.post("/login", data={"username": "clerk1", "password": "correct horse battery",
                                     "csrf_token": csrf.group(1), "next": "/"})
+        mail_page = client.get(f"/mails/{broken.id}").text
         download = client.get(f"/attachments/{broken.attachments[0].id}")
+    assert f'<a href="/attachments/{broken.attachments[0].id}" download>张家港材料.rar</a>' in mail_page
     assert (download.status_code, download.content) == (200, corpus.broken)
 
 
