@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from mailintake.campaign.quotas import HonourQuota, Quotas
 from mailintake.campaign.roster import UNMATCHED, Roster, Unit, normalise
-from mailintake.db.models import Message, PaperCopy, Submission
+from mailintake.db.models import AttachmentRow, Message, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus
 from mailintake.report.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.report.rows import (
@@ -92,6 +93,12 @@ def _honour(definition: FormDefinition, quota: HonourQuota | None, of_table: lis
     )
 
 
+def reading_failures(attachment: AttachmentRow) -> list[dict[str, Any]]:
+    """The stored flags saying a file tried as a form could not be read (a scan's or a photo's note is not one)."""
+    return [flag for flag in attachment.flags or [] if isinstance(flag, dict)
+            and reading_failure(str(flag.get("code")), attachment.format, attachment.path)]
+
+
 def unreadable_files(messages: list[Message], views: dict[int, MailView]) -> list[tuple[MailView, str, str]]:
     """Each file of a mail (not ignored) that was tried as a form and could not be read: (its mail, its name,
     the flag's message). Scans, photos and other files beside a form (其他附件) are never listed here."""
@@ -100,9 +107,7 @@ def unreadable_files(messages: list[Message], views: dict[int, MailView]) -> lis
         if message.status == MailStatus.ignored:
             continue
         for attachment in message.attachments:
-            failures = [flag for flag in attachment.flags or [] if isinstance(flag, dict)
-                        and reading_failure(str(flag.get("code")), attachment.format, attachment.path)]
-            for text in flag_messages(failures):
+            for text in flag_messages(reading_failures(attachment)):
                 unreadable.append((views[message.id], attachment.path, text))
     return unreadable
 

@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailintake.config.settings import Settings
-from mailintake.db.models import AttachmentRow, Decision, Message, PaperCopy, Submission
+from mailintake.db.models import Decision, Message, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus
 from mailintake.mail.model import is_junk_path
 from mailintake.office.decisions import DECISION_LABELS
 from mailintake.outbox.compose import AttachmentView, Composer
+from mailintake.report.sections import reading_failures
 from mailintake.util.text import cn_datetime
 from parsers.rules import box_counts
-from parsers.sniff import reading_failure
 
 #: a mail's status as the applicant reads it
 STATUS_TEXT: dict[str, str] = {
@@ -117,19 +117,13 @@ def _notified_decisions(session: Session, submission_ids: list[int], settings: S
             for sid, row in newest.items() if row.notified}
 
 
-def _failures(attachment: AttachmentRow) -> list[dict[str, object]]:
-    """The flags of a file tried as a form and not read (a scan's note is not one)."""
-    return [f for f in attachment.flags or [] if isinstance(f, dict)
-            and reading_failure(str(f.get("code")), attachment.format, attachment.path)]
-
-
 def _files(message: Message, composer: Composer) -> list[FileLine]:
     with_forms = {s.attachment_id for s in message.submissions}
     lines: list[FileLine] = []
     for attachment in message.attachments:
         if is_junk_path(attachment.path):
             continue
-        failures = _failures(attachment)
+        failures = reading_failures(attachment)
         if attachment.id in with_forms:
             lines.append(FileLine(attachment.path, "申报表"))
         elif failures:
@@ -168,7 +162,7 @@ def applicant_status(session: Session, settings: Settings, address: str, now: dt
         own = [composer.flag_line(flag) for flag in message.flags or []]
         problems = list(own)
         for attachment in message.attachments:
-            failures = [composer.flag_line(f) for f in _failures(attachment)]
+            failures = [composer.flag_line(f) for f in reading_failures(attachment)]
             problems += AttachmentView(path=attachment.path, defects=failures).lines
         mails.append(MailLine(
             received_at=cn_datetime(message.received_at, tz), receipt_no=message.receipt_no or "",
