@@ -47,6 +47,7 @@ OTHERS = {
     "rar4@cs.gov.cn": "常熟表2申报（压缩包）",
     "rar5@tc.gov.cn": "太仓表3申报（RAR5）",
     "broken@zjg.gov.cn": "张家港申报材料",
+    "late@wj.gov.cn": "吴江表2申报（逾期）",
 }
 
 
@@ -163,6 +164,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
                                                              "recommender": "太仓市行政审批局"}))])}), 16, 15, 0),
             (mail("张家港 <broken@zjg.gov.cn>", OTHERS["broken@zjg.gov.cn"], message_id="<d@zjg>", attachments={
                 "张家港材料.rar": broken}), 16, 16, 0),
+            (mail("吴江 <late@wj.gov.cn>", OTHERS["late@wj.gov.cn"], message_id="<l@wj>", attachments={
+                "表2 吴江.docx": make_form_docx(2, {"unit": "苏州市吴江区行政审批局"})}), 18, 17, 40),
         ], imap)
         root_logger.addHandler(handler)
         root_logger.setLevel(logging.DEBUG)
