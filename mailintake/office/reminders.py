@@ -130,7 +130,9 @@ def _reminder(settings: Settings, sources: Sources, state: UnitState, kind: str,
     address, reason = _address(settings, state, kind, bounced)
     campaign = settings.campaign
     latest = state.latest
+    attached = [name for name, _ in blank_forms_for(settings)] if kind == "not_applied" else []
     context = {
+        "attached_files": attached,
         "unit": state.name, "campaign_name": campaign.name, "office_name": campaign.office_name,
         "office_contact": campaign.office_contact, "office_address": campaign.office_address,
         "deadline": cn_datetime(campaign.deadline, settings), "paper_copies": campaign.paper_copies,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -277,9 +278,10 @@ def with_status_line(rendered: RenderedReply, line: str | None) -> RenderedReply
     return replace(rendered, text=text, html=html)
 
 
-def render_reply(settings: Settings, message: Message, kind: str) -> RenderedReply:
-    """Subject, plain text and (when an HTML template exists) HTML of the reply ``kind`` to ``message``."""
-    context = Composer(settings).context(message, kind)
+def render_reply(settings: Settings, message: Message, kind: str, attached: Sequence[str] = ()) -> RenderedReply:
+    """Subject, plain text and (when an HTML template exists) HTML of the reply ``kind`` to ``message``;
+    ``attached``: the names of the files the reply carries (the blank 附件1 with a no-form reply)."""
+    context = {**Composer(settings).context(message, kind), "attached_files": list(attached)}
     text = templates.render(settings, f"reply_{kind}.txt.j2", context)
     html = templates.render(settings, f"reply_{kind}.html.j2", context, optional=True)
     assert text is not None

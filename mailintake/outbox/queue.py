@@ -176,9 +176,9 @@ def enqueue_reply(
     existing = [] if fresh else _existing_replies(session, message.id)
     if existing and not (again and existing[-1].kind != kind):
         return None
-    rendered = with_status_line(render_reply(settings, message, kind),
-                                status_line(session, settings, message.from_addr))
     attachments = blank_forms_for(settings) if kind == "no_form" else ()
+    rendered = with_status_line(render_reply(settings, message, kind, [name for name, _ in attachments]),
+                                status_line(session, settings, message.from_addr))
     row = _row(message, kind, rendered.subject, now)
     recipient = choose_recipient(message.reply_to, message.from_addr, message.from_name, settings.own_addresses)
     if recipient.address:

@@ -455,6 +455,8 @@ def test_blank_forms_are_attached_generated_the_same_and_accepted_when_filled(co
     reply = corpus.replies_to("ask@qq.com")[0]
     files = [(part.get_filename(), part.get_content()) for part in reply.iter_attachments()]
     assert [name for name, _ in files] == ["附件1.“双争双创”活动先进荣誉申报表.docx"]
+    text = reply.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "空白申报表已随本邮件附上（附件1.“双争双创”活动先进荣誉申报表.docx），请只保留并填写拟申报的表格。" in text
     attached = files[0][1]
     assert attached == blank_forms(corpus.settings)[1]
     config = tmp_path / "mailintake.toml"
