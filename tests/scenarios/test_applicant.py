@@ -601,3 +601,16 @@ def test_the_offices_own_blank_form_is_sent_when_configured(env: Env, tmp_path: 
     with pytest.raises(ConfigError) as missing:
         blank_forms(env.settings(campaign={"blank_forms": str(tmp_path / "none.docx")}))
     assert str(missing.value).startswith(f"config: [campaign] blank_forms {tmp_path / 'none.docx'} does not exist; ")
+
+
+def test_a_unit_reminded_before_it_wrote_sees_an_empty_page_with_the_deadline(env: Env) -> None:
+    """GIVEN a 催报 to a roster address that never wrote THEN its link opens a page saying nothing arrived yet."""
+    from mailintake.applicant.tokens import issue
+
+    settings = env.settings(web={"secret_key": SECRET, "applicant_url": APPLICANT_URL})
+    with env.session_factory() as session, session.begin():
+        token = issue(session, settings, "unit@example.cn")
+    with TestClient(create_app(settings, env.session_factory)) as client:
+        page = client.get(f"/s/{token}").text
+    assert "本邮箱尚未收到您发送的邮件。" in page and "已收到的邮件（共 0 封）" in page
+    assert "2019年12月18日17:30（" in page and "纸质材料" not in page
