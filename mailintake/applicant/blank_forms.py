@@ -17,10 +17,11 @@ import io
 import zipfile
 from pathlib import Path
 
+from mailintake.campaign.files import campaign_path, load_forms
 from mailintake.config.settings import Settings
 from mailintake.config.shipped import warn_once
 from mailintake.errors import ConfigError
-from parsers.definitions import FormSet, load_definitions
+from parsers.definitions import FormSet
 
 #: what every generated file says it was made at (the notice's date), so the bytes never change
 FIXED_TIME = dt.datetime(2019, 12, 13, 0, 0, 0)
@@ -87,7 +88,8 @@ def generate(forms: FormSet, *, campaign: str, office: str, max_chars: int) -> b
 
 @functools.lru_cache(maxsize=4)
 def _generated(forms_path: str, mtime: float, campaign: str, office: str, max_chars: int) -> bytes:
-    return generate(load_definitions(forms_path), campaign=campaign, office=office, max_chars=max_chars)
+    """Generated once per campaign file version (``mtime`` in the key) and wording."""
+    return generate(load_forms(forms_path), campaign=campaign, office=office, max_chars=max_chars)
 
 
 def document_title(campaign: str) -> str:
@@ -117,8 +119,6 @@ def blank_forms(settings: Settings) -> tuple[str, bytes]:
     path = office_file(settings)
     if path is not None:
         return path.name, path.read_bytes()
-    from mailintake.config.shipped import campaign_path
-
     forms = campaign_path(settings, "forms")
     campaign = settings.campaign
     data = _generated(str(forms), forms.stat().st_mtime, campaign.name, campaign.office_name, campaign.max_chars)

@@ -9,9 +9,9 @@ from typing import Any
 
 from mailintake.campaign.quotas import HonourQuota, Quotas
 from mailintake.campaign.roster import UNMATCHED, Roster, Unit, normalise
+from mailintake.db.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.db.models import AttachmentRow, Message, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus
-from mailintake.report.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.report.rows import (
     CategoryCount,
     Counts,

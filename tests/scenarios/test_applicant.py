@@ -335,7 +335,7 @@ def test_damaged_rar_is_kept_flagged_and_downloadable(corpus: Corpus) -> None:
     reason, listed in 无法识别的附件 and in the export, and the console downloads its very bytes."""
     from mailintake.db.audit import Actor
     from mailintake.office.users import add_user
-    from mailintake.report import collect
+    from mailintake.report.build import collect
     from mailintake.report.export import export_json
 
     broken = message(corpus, "<d@zjg>")
@@ -368,7 +368,7 @@ def test_damaged_rar_is_kept_flagged_and_downloadable(corpus: Corpus) -> None:
 def test_a_form_with_a_scan_and_an_image_pdf_is_a_receipt_without_false_alarm(corpus: Corpus) -> None:
     """GIVEN a mail with a good 表4, a JPG scan and an image-only PDF THEN a receipt, three files on the record,
     nothing about it in 无法识别的附件, and the page lists the scans as 其他附件."""
-    from mailintake.report import collect
+    from mailintake.report.build import collect
 
     scan = message(corpus, "<s@ks>")
     assert scan.status == "accepted"

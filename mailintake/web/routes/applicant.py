@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailintake.applicant.tokens import address_of
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
 from mailintake.web.queries.applicant import applicant_status
 
 GUESS_LIMIT = 30

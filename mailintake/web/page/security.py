@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailintake.web.context import CurrentUser, console_of
+from mailintake.web.page.context import CurrentUser, console_of
 
 PUBLIC = frozenset({"/login", "/healthz", "/favicon.ico"})
 #: static files, and the applicants' status pages (a token in the path is their only key)
