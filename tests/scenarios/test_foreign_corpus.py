@@ -32,7 +32,7 @@ from mailintake.intake.cycle import make_pool, poll_once
 from mailintake.intake.parse import make_job
 from mailintake.outbox.sender import deliver_due
 from parsers import Limits
-from parsers.convert import ConversionError, resolve_soffice
+from parsers.convert import ConversionError, convert, resolve_soffice
 from parsers.parse import conversion_source
 from parsers.sniff import detect_format
 from tests.support.env import Env
@@ -218,7 +218,15 @@ def test_legacy_documents_read_the_same_through_the_warm_pool(tmp_path: Path, en
     jobs = [make_job(path.with_suffix(".docx").name, data, settings) for path, a, b in pairs for data in (a, b)]
     with make_pool(settings) as pool:
         results = pool.parse_many(jobs)
-    differ = [jobs[i].name for i in range(0, len(jobs), 2) if results[i] != results[i + 1]]
+    differ = [pairs[i // 2] for i in range(0, len(jobs), 2) if results[i] != results[i + 1]]
+    if differ:
+        # a batch run lays some fields out differently (STYLEREF); before the pool, each file had its own run
+        own_runs = [make_job(path.with_suffix(".docx").name, data, settings) for path, _, warm_data in differ
+                    for data in (convert(path.read_bytes(), conversion_source(path.read_bytes(), path.name, Limits())
+                                         or "doc", "docx", soffice=soffice), warm_data)]
+        with make_pool(settings) as pool:
+            again = pool.parse_many(own_runs)
+        differ = [pair for i, pair in zip(range(0, len(own_runs), 2), differ, strict=True) if again[i] != again[i + 1]]
     print(f"\n{len(legacy)} legacy documents: {len(pairs)} compared, {len(deferred)} deferred to one-shot, "
           f"{len(timed_out)} timed out, {len(only_warm)} read only by the warm pool")
-    assert (differ, timed_out, only_warm) == ([], [], [])
+    assert ([path.name for path, _, _ in differ], timed_out, only_warm) == ([], [], [])
