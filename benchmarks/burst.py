@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,35 @@ def stage_child(cfg: dict[str, Any], count: int, seed: int, queue: Any) -> None:
         os.chown(path, owner.pw_uid, owner.pw_gid)
         replies += mail.kind != "auto"
 
-    info = common.account(common.generate(count, seed=seed), put)
+    doc_every = int(cfg.get("doc_every", 0))
+    as_doc = _legacy_forms(count, seed, doc_every) if doc_every else None
+    info = common.account(common.generate(count, seed=seed, doc_every=doc_every, as_doc=as_doc), put)
     info["replies_expected"] = replies
+    info["doc_mails"] = len(range(0, count, doc_every)) if doc_every else 0
     queue.put(info)
+
+
+def _legacy_forms(count: int, seed: int, doc_every: int) -> Callable[[bytes], bytes]:
+    """The .doc of every form the burst sends as Word 97: a first pass collects the .docx forms, the
+    warm LibreOffice pool converts them on every core, the second pass attaches them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mailintake.convert import OfficePool, PoolSettings
+
+    wanted: list[bytes] = []
+
+    def collect(data: bytes) -> bytes:
+        wanted.append(data)
+        return data
+
+    for _ in common.generate(count, seed=seed, doc_every=doc_every, as_doc=collect):
+        pass
+    size = os.cpu_count() or 1
+    with OfficePool(PoolSettings(size=size, timeout=120, memory_mb=2048, max_conversions=10_000)) as pool, \
+            ThreadPoolExecutor(size) as threads:
+        docs = iter(list(threads.map(lambda data: pool.convert(data, "docx", "doc"), wanted)))
+    # the same draws ask for the same forms in the same order (their zip timestamps differ, not their order)
+    return lambda _data: next(docs)
 
 
 def _progress(url: str) -> tuple[int, int, dt.datetime | None]:
@@ -131,6 +158,7 @@ def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) ->
     maildir = Path(cfg["maildir_root"]) / common.OFFICE
     try:
         stage = common.run_child(stage_child, dict(cfg, staging=str(maildir / "tmp" / "burst")), count, seed)
+        print(f"staged {stage['mails']} mails, {stage['doc_mails']} with .doc forms", file=sys.stderr)
         config = write_config(workdir, imap_host=cfg["host"], imap_port=cfg["port"], username=common.OFFICE,
                               password=common.USERS[common.OFFICE], smtp_host=cfg["smtp_host"],
                               smtp_port=cfg["smtp_port"], database_url=url, extra={
@@ -253,7 +281,9 @@ def run_grow(cfg: dict[str, Any], db: str, grow_to: int, window: int, seed: int)
 def print_modes(out: dict[str, Any]) -> None:
     for burst in out.get("burst", []):
         ratio = burst["last_over_intake"]
-        print(f"  burst of {burst['mails']} on {burst['database']}: first receipt {burst['first_receipt_seconds']} s, "
+        docs = f" ({burst['load']['doc_mails']} with .doc forms)" if burst["load"].get("doc_mails") else ""
+        print(f"  burst of {burst['mails']}{docs} on {burst['database']}: "
+              f"first receipt {burst['first_receipt_seconds']} s, "
               f"last {burst['last_receipt_seconds']} s, intake {burst['intake_seconds']} s "
               f"(last/intake {ratio}; goal ≤ 1.1), replies {burst['replies']}/{burst['replies_expected']}, "
               f"peak RSS of the run tree {burst['peak_tree_rss_mb']} MB")

@@ -129,11 +129,14 @@ def _big_scan(rng: random.Random) -> bytes:
 
 
 
-def generate(count: int, *, seed: int = 7, big_every: int = 0) -> Iterator[GeneratedMail]:
+def generate(count: int, *, seed: int = 7, big_every: int = 0, doc_every: int = 0,
+             as_doc: Callable[[bytes], bytes] | None = None) -> Iterator[GeneratedMail]:
     """``count`` mails in arrival order (16–18 Dec 2019 China time; the last few after the deadline).
 
     Mix: ~70 % one .docx, ~15 % two or three, ~10 % a zip of 5–10 forms (GBK member names), ~5 % a
     question without a form or an auto-reply; client styles rotate (QQ, 163, Outlook, Foxmail, …).
+    With ``doc_every`` n: every n-th mail's attached forms (not a zip's members) are Word 97 .doc
+    files, ``as_doc(docx)`` (LibreOffice); the random draws do not depend on it.
     """
     from mailintake.demo.samples.mails import CLIENTS, MessageBuilder, zip_archive
 
@@ -150,16 +153,22 @@ def generate(count: int, *, seed: int = 7, big_every: int = 0) -> Iterator[Gener
         builder.date(received.strftime("%a, %d %b %Y %H:%M:%S +0800")).message_id(f"<bench{index}.{seed}@example.cn>")
         roll = rng.random()
         forms = 0
+        legacy = as_doc is not None and doc_every > 0 and index % doc_every == 0
+        ext = "doc" if legacy else "docx"
+
+        def saved(data: bytes, legacy: bool = legacy) -> bytes:
+            return as_doc(data) if legacy and as_doc is not None else data
+
         if roll < 0.70:
             kind = "one"
             table, data = factory.form(unit)
-            builder.subject(f"双争双创申报材料（表{table}）{unit}").attach(f"表{table} {unit}申报表.docx", data)
+            builder.subject(f"双争双创申报材料（表{table}）{unit}").attach(f"表{table} {unit}申报表.{ext}", saved(data))
             forms = 1
         elif roll < 0.85:
             kind = "several"
             for position in range(rng.randint(2, 3)):
                 table, data = factory.form(unit)
-                builder.attach(f"表{table}-{position + 1}.docx", data)
+                builder.attach(f"表{table}-{position + 1}.{ext}", saved(data))
                 forms += 1
             builder.subject(f"{unit}双争双创申报材料")
         elif roll < 0.95:

@@ -515,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and empty polls) here")
     parser.add_argument("--burst", type=int, default=0,
                         help="instead: a burst of this many mails through `mailintake run` with IDLE (Dovecot)")
+    parser.add_argument("--doc-every", type=int, default=0,
+                        help="with --burst: every n-th mail's forms as Word 97 .doc (3: a third of the mails)")
     parser.add_argument("--grow", action="store_true",
                         help="instead: the per-mail cost at 0, 1k, 5k, 10k processed mails (up to --grow-to)")
     parser.add_argument("--grow-to", type=int, default=10000, help="with --grow: the last checkpoint")
@@ -589,6 +591,7 @@ def deadline_modes(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         os.chmod(workdir, 0o755)
         imap, sink, cfg = start_servers(args.server, workdir)
+        cfg["doc_every"] = args.doc_every
         out["server"] = cfg["server"]
         try:
             for db in databases:

@@ -14,21 +14,42 @@ import sys
 import tempfile
 from pathlib import Path
 
-#: Runs soffice in the process group it leads and kills that whole group (the shell script, oosplash and
-#: the soffice.bin oosplash forks) as soon as the process that asked for the conversion is gone — also
-#: when that one was SIGKILLed (a parser child past its time limit, or whose worker died), which leaves no
-#: code of its own to run. Plain stdlib, started with ``-I -S``: ~20 ms beside LibreOffice's seconds.
-_GUARD = """
+#: Runs a command (soffice, or a warm LibreOffice behind unoserver) in the process group it leads and
+#: kills that whole group (the shell script, oosplash, the soffice.bin oosplash forks) as soon as the
+#: process that started it is gone — also when that one was SIGKILLed (a parser child past its time
+#: limit, a worker that died), which leaves no code of its own to run — or the command itself has
+#: ended, so a LibreOffice left by a crashed command goes too. Plain stdlib, started with ``-I -S``.
+GUARD = """
 import os, signal, subprocess, sys
 parent = int(sys.argv[1])
-soffice = subprocess.Popen(sys.argv[2:])
-while True:
+child = subprocess.Popen(sys.argv[2:])
+code = None
+while code is None and os.getppid() == parent:
     try:
-        sys.exit(soffice.wait(timeout=0.2))
+        code = child.wait(timeout=0.2)
     except subprocess.TimeoutExpired:
-        if os.getppid() != parent:
-            os.killpg(0, signal.SIGKILL)
+        pass
+me = os.getpid()
+for entry in os.listdir("/proc"):
+    if entry.isdigit() and int(entry) != me:
+        try:
+            if os.getpgid(int(entry)) == me:
+                os.kill(int(entry), signal.SIGKILL)
+        except OSError:
+            pass
+sys.exit(1 if code is None else code)
 """
+
+#: LibreOffice's export filter for each target extension (others: LibreOffice picks by extension)
+EXPORT_FILTERS = {"doc": "MS Word 97", "docx": "MS Word 2007 XML", "rtf": "Rich Text Format"}
+
+
+def guarded(command: list[str]) -> list[str]:
+    """``command`` under :data:`GUARD`; start it with ``start_new_session=True`` so the group is its own."""
+    if not sys.executable:
+        return command
+    return [sys.executable, "-I", "-S", "-c", GUARD, str(os.getpid()), *command]
+
 
 #: below the pool's parse limit ([limits] parse_timeout, 120 s): LibreOffice is stopped cleanly first
 DEFAULT_TIMEOUT = 100.0
@@ -56,8 +77,7 @@ def resolve_soffice(soffice: str | None) -> str | None:
 
 def convert(data: bytes, source_ext: str, target_ext: str, *, soffice: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """Convert ``data`` (a .``source_ext`` file) to ``target_ext`` (e.g. "docx", "doc", "odt", "rtf")."""
-    target_filter = {"doc": "doc:MS Word 97", "docx": "docx:MS Word 2007 XML", "rtf": "rtf:Rich Text Format",
-                     "odt": "odt"}.get(target_ext, target_ext)
+    target_filter = f"{target_ext}:{EXPORT_FILTERS[target_ext]}" if target_ext in EXPORT_FILTERS else target_ext
     with tempfile.TemporaryDirectory(prefix="mailintake-soffice-") as workdir:
         work = Path(workdir)
         source = work / f"input.{source_ext}"
@@ -70,8 +90,7 @@ def convert(data: bytes, source_ext: str, target_ext: str, *, soffice: str, time
             "--convert-to", target_filter, "--outdir", str(outdir), str(source),
         ]
         env = {**os.environ, "HOME": workdir, "SAL_USE_VCLPLUGIN": "svp"}
-        guarded = [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *command] if sys.executable else command
-        with subprocess.Popen(guarded, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        with subprocess.Popen(guarded(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                               start_new_session=True) as process:
             try:
                 _, stderr = process.communicate(timeout=timeout)

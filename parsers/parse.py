@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from parsers import messages
@@ -21,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: formats read directly as Office Open XML
 DIRECT = frozenset({"docx", "docm"})
+
+#: (file bytes, LibreOffice source format) -> the .docx bytes; raises ConversionError or OSError
+Converter = Callable[[bytes, str], bytes]
 
 
 def is_form_format(fmt: str) -> bool:
@@ -56,13 +61,29 @@ def _refusal(data: bytes, fmt: str, name: str, limits: Limits) -> Flag | None:
     return None
 
 
+def conversion_source(data: bytes, filename: str, limits: Limits) -> str | None:
+    """The format LibreOffice is asked to convert from when :func:`parse_document` reads this file
+    (``doc`` for a .wps), or None: read directly, or refused before any conversion."""
+    fmt = _refine(detect_format(data), filename)
+    if fmt in DIRECT or _refusal(data, fmt, Path(filename).name or filename, limits) is not None:
+        return None
+    return "doc" if fmt == "wps" else fmt
+
+
+def _one_shot(soffice: str | None) -> Converter | None:
+    binary = resolve_soffice(soffice)
+    return None if binary is None else partial(to_docx, soffice=binary)
+
+
 def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = None, limits: Limits | None = None,
-                   max_chars: int = 1000, soffice: str | None = "auto") -> FileResult:
+                   max_chars: int = 1000, soffice: str | None = "auto",
+                   converter: Converter | None = None) -> FileResult:
     """Read every form in one file. Never raises on bad input: problems become file-level flags.
 
     ``filename`` is only a display name (and a hint for telling 表3 from 表4 without a title);
-    the format comes from the bytes. ``soffice``: "auto" finds LibreOffice on PATH, None disables
-    conversion of .doc/.wps/.rtf/.odt.
+    the format comes from the bytes. .doc/.wps/.rtf/.odt go through ``converter`` when given (a warm
+    LibreOffice, or a conversion done beforehand), else a one-shot LibreOffice: ``soffice`` "auto"
+    finds it on PATH, None disables conversion.
     """
     definitions = definitions or load_definitions()
     limits = limits or Limits()
@@ -76,12 +97,12 @@ def parse_document(data: bytes, filename: str, *, definitions: FormSet | None = 
     docx = data
     read_limits = limits
     if fmt not in DIRECT:
-        binary = resolve_soffice(soffice)
-        if binary is None:
+        convert = converter or _one_shot(soffice)
+        if convert is None:
             result.flags.append(messages.no_converter(name, fmt))
             return result
         try:
-            docx = to_docx(data, "doc" if fmt == "wps" else fmt, soffice=binary)
+            docx = convert(data, "doc" if fmt == "wps" else fmt)
         except (ConversionError, OSError):
             result.flags.append(messages.unreadable(name, "文件已损坏或格式无法转换"))
             return result

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.fixtures.database",
     "tests.support.fixtures.env",
     "tests.support.fixtures.processes",
+    "tests.support.fixtures.office",
 ]

@@ -140,6 +140,13 @@ def check_storage(settings: Settings) -> str:
     return str(settings.path(settings.storage.dir))
 
 
+def check_office(settings: Settings) -> str:
+    """Which LibreOffice path converts .doc/.wps/.rtf/.odt: the warm pool, one-shot soffice, or none."""
+    from mailintake.convert import describe_runtime, pool_settings
+
+    return describe_runtime(pool_settings(settings.limits))
+
+
 @click.command("check-config", help=(
     "Validate the configuration, open the database, and connect to IMAP (login + select) and SMTP "
     "(EHLO + login). One OK/FAIL line per check; the exit code is that of the first failure "
@@ -163,7 +170,8 @@ def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
         click.echo(f"WARN config    {path} holds a password and every user can read it; chmod 600 it "
                    "or move the password to MAILINTAKE_MAILBOX__PASSWORD / MAILINTAKE_SMTP__PASSWORD")
     checks: list[tuple[str, Callable[[Settings], str]]] = [
-        ("campaign", check_campaign), ("database", check_database), ("storage", check_storage)]
+        ("campaign", check_campaign), ("database", check_database), ("storage", check_storage),
+        ("office", check_office)]
     if not no_network:
         checks += [("imap", check_imap), ("smtp", lambda s: check_smtp(s.smtp))]
     exit_code = 0

@@ -172,6 +172,15 @@ class LimitsSettings(_Section):
     #: LibreOffice took up to 31 s (median 10 s) per corpus file at load 8 on 2 cores: 4x margin
     parse_timeout: Seconds = 120.0
     parse_memory_mb: Annotated[int, Field(ge=64)] = 1024
+    #: warm LibreOffice instances converting .doc/.wps/.rtf/.odt (0: one per CPU)
+    office_instances: Annotated[int, Field(ge=0)] = 0
+    #: an instance is restarted after this many conversions, or once it holds more than office_memory_mb
+    office_conversions: Positive = 200
+    office_memory_mb: Annotated[int, Field(ge=64)] = 1024
+    #: a conversion past this kills its instance (only it) and the file is flagged unreadable
+    office_timeout: Seconds = 100.0
+    #: the Python with LibreOffice's uno module that runs unoserver; "auto": LibreOffice's own, then python3
+    office_python: str = "auto"
 
 
 class WebSettings(_Section):

@@ -64,7 +64,11 @@ class PollResult:
 
 
 def make_pool(settings: Settings) -> ParserPool:
-    return ParserPool(memory_mb=settings.limits.parse_memory_mb, timeout=settings.limits.parse_timeout)
+    """Parser children and warm LibreOffice instances, both started on first need."""
+    from mailintake.convert import OfficePool, pool_settings
+
+    return ParserPool(memory_mb=settings.limits.parse_memory_mb, timeout=settings.limits.parse_timeout,
+                      office=OfficePool(pool_settings(settings.limits)))
 
 
 class IntakeCycle:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import logging
 import multiprocessing
 import os
 import select
@@ -20,16 +21,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from mailintake.mail.archives import ArchiveLimits
 from mailintake.mail.model import ParsedMail
 from parsers import messages
+from parsers.convert import ConversionError
+from parsers.parse import conversion_source
 from parsers.records import FileResult
+from parsers.safety import Limits
 
 if TYPE_CHECKING:
+    from mailintake.convert import OfficePool
     from parsers.definitions import FormSet
+
+log = logging.getLogger(__name__)
 
 _MEMORY_LIMIT_BYTES = 0
 
@@ -65,6 +72,25 @@ class ParseJob:
     max_members: int
     #: the campaign's form definitions ([campaign] forms); empty: the shipped ones
     forms: str = ""
+    #: the legacy file as converted by the worker's warm LibreOffice; None: the child converts one-shot
+    docx: bytes | None = None
+    #: the warm LibreOffice could not convert the file (refused it, or timed out on it)
+    conversion_failed: bool = False
+
+    def converted(self, _data: bytes, _fmt: str) -> bytes:
+        """The conversion done beforehand, as a :data:`parsers.parse.Converter`."""
+        if self.docx is None:
+            raise ConversionError("LibreOffice could not convert the file")
+        return self.docx
+
+
+def job_limits(job: ParseJob) -> Limits:
+    return Limits(
+        max_file_bytes=job.max_file_bytes,
+        max_uncompressed_bytes=job.max_uncompressed_bytes,
+        max_compression_ratio=job.max_compression_ratio,
+        max_members=job.max_members,
+    )
 
 
 def _set_parent_death_signal() -> None:
@@ -137,30 +163,45 @@ def _definitions(path: str) -> FormSet | None:
 
 def run_job(job: ParseJob) -> FileResult:
     """Executed in the child (also callable in-process for tests and `parse`)."""
-    from parsers import Limits, parse_document
+    from parsers import parse_document
 
-    limits = Limits(
-        max_file_bytes=job.max_file_bytes,
-        max_uncompressed_bytes=job.max_uncompressed_bytes,
-        max_compression_ratio=job.max_compression_ratio,
-        max_members=job.max_members,
-    )
+    converter = job.converted if job.docx is not None or job.conversion_failed else None
     try:
-        return parse_document(job.data, job.name, definitions=_definitions(job.forms), limits=limits,
-                              max_chars=job.max_chars)
+        return parse_document(job.data, job.name, definitions=_definitions(job.forms), limits=job_limits(job),
+                              max_chars=job.max_chars, converter=converter)
     except MemoryError:
         return _unreadable(job.name, "文件解析所需内存超出限制")
     except RecursionError:
         return _unreadable(job.name, "文件结构嵌套过深")
 
 
-class ParserPool:
-    """A small pool of parser children; ``parse_many`` keeps results in input order."""
+def _converted(office: OfficePool, job: ParseJob, source: str) -> ParseJob:
+    """The job with its .docx from the warm LibreOffice, or its time-out noted; unchanged when there is no
+    warm instance for it, so the child converts it one-shot as before. The children stay off the network:
+    this process asks LibreOffice (on 127.0.0.1) and hands the child the outcome."""
+    from mailintake.convert import OfficeUnavailable
 
-    def __init__(self, *, workers: int | None = None, memory_mb: int = 1024, timeout: float = 60.0) -> None:
+    try:
+        return replace(job, docx=office.convert(job.data, source, "docx"))
+    except ConversionError as exc:
+        log.info("converting %s failed: %s", job.name, exc)
+        return replace(job, conversion_failed=True)
+    except OfficeUnavailable:
+        return job
+
+
+class ParserPool:
+    """A small pool of parser children; ``parse_many`` keeps results in input order.
+
+    With ``office`` (warm LibreOffice instances, owned and closed by this pool) legacy files are
+    converted in this process while the children parse the rest, then parsed from the .docx."""
+
+    def __init__(self, *, workers: int | None = None, memory_mb: int = 1024, timeout: float = 60.0,
+                 office: OfficePool | None = None) -> None:
         self.workers = workers or max(1, min(2, os.cpu_count() or 1))
         self.memory_limit = memory_mb * 1024 * 1024
         self.timeout = timeout
+        self.office = office
         self._executor: cf.ProcessPoolExecutor | None = None
 
     def _pool(self) -> cf.ProcessPoolExecutor:
@@ -186,6 +227,27 @@ class ParserPool:
 
     def parse_many(self, jobs: Sequence[ParseJob]) -> list[FileResult]:
         """Parse attachments; a file that kills or stalls its child is flagged ``unreadable``."""
+        if self.office is None:
+            return self._parse(jobs)
+        legacy = {index: source for index, job in enumerate(jobs)
+                  if (source := conversion_source(job.data, job.name, job_limits(job)))}
+        if not legacy:
+            return self._parse(jobs)
+        results: list[FileResult | None] = [None] * len(jobs)
+        with cf.ThreadPoolExecutor(self.office.size, thread_name_prefix="office") as threads:
+            conversions = {index: threads.submit(_converted, self.office, jobs[index], source)
+                           for index, source in legacy.items()}
+            direct = [index for index in range(len(jobs)) if index not in legacy]
+            for index, result in zip(direct, self._parse([jobs[i] for i in direct]), strict=True):
+                results[index] = result
+            ready = {index: future.result() for index, future in conversions.items()}
+        for index, result in zip(ready, self._parse(list(ready.values())), strict=True):
+            results[index] = result
+        done = [result for result in results if result is not None]
+        assert len(done) == len(jobs)
+        return done
+
+    def _parse(self, jobs: Sequence[ParseJob]) -> list[FileResult]:
         return self._run_many(run_job, jobs, lambda index, reason: _unreadable(jobs[index].name, reason))
 
     def read_many(self, jobs: Sequence[ReadJob], fallback: Callable[[int, str], ParsedMail]) -> list[ParsedMail]:
@@ -228,6 +290,8 @@ class ParserPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self.office is not None:
+            self.office.close()
 
     def __enter__(self) -> ParserPool:
         return self

@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailintake.db.models import Ledger, Message, OutboxItem, Submission
-from mailintake.demo.samples.forms import make_form_docx
+from mailintake.demo.samples.forms import convert_with_soffice, make_form_docx
 from mailintake.outbox.sender import MIN_LEASE, deliver_due
 from tests.support.helpers import at, mail
 from tests.support.servers import PymapServer, SmtpSink, append_mail, start_imap_server, start_smtp_sink
@@ -96,13 +96,16 @@ def servers():
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(servers, tmp_path, env, record_property):
-    """GIVEN 200 one-form mails arriving 10 at a time WHEN the poll is SIGKILLed 20 times at random
+    """GIVEN 200 one-form mails (a third .doc) arriving 10 at a time WHEN the poll is SIGKILLed 20 times at random
     moments and then runs cleanly THEN each mail, form and reply is recorded once and each reply
     delivered once (twice at most for a kill inside the SMTP-250-to-commit window)."""
     imap, sink = servers
     form = make_form_docx(2, {"unit": "苏州工业园区行政审批局", "deeds": "推行“一件事一窗办”。"})
+    # where LibreOffice is installed every third form is a Word 97 .doc, so kills land during conversions too
+    doc = convert_with_soffice(form, "doc")
     raws = [mail(f"单位{n} <u{n}@qq.com>", f"表2申报{n}", message_id=f"<crash{n}@qq.com>",
-                 attachments={"表2.docx": form}) for n in range(MAILS)]
+                 attachments={"表2.doc": doc} if doc is not None and n % 3 == 0 else {"表2.docx": form})
+            for n in range(MAILS)]
     per_run = MAILS // KILLS
     config = write_config(tmp_path / "mailintake.toml", imap, sink, tmp_path)
     environ = {**os.environ, "MAILINTAKE_CONFIG": str(config)}

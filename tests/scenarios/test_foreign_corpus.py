@@ -25,12 +25,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from mailintake.convert import OfficePool, OfficeUnavailable, pool_settings
 from mailintake.db.models import Ledger, Message, OutboxItem
 from mailintake.demo.servers.pymap_server import PymapServer
 from mailintake.intake.cycle import make_pool, poll_once
 from mailintake.intake.parse import make_job
 from mailintake.outbox.sender import deliver_due
-from parsers.convert import resolve_soffice
+from parsers import Limits
+from parsers.convert import ConversionError, convert, resolve_soffice
+from parsers.parse import conversion_source
 from parsers.sniff import detect_format
 from tests.support.env import Env
 from tests.support.servers import SmtpSink
@@ -173,3 +176,57 @@ def test_every_mail_through_a_real_poll(imap_server: PymapServer, smtp_sink: Smt
     assert wrong_names == []
     assert limits == []
 
+
+
+def test_legacy_documents_read_the_same_through_the_warm_pool(tmp_path: Path, env: Env) -> None:
+    """Every legacy document gives the worker's warm LibreOffice pool the records, flags and page text that
+    ``soffice --convert-to`` gives (a file the warm instance refuses goes one-shot, so it is the same by
+    construction; the count is printed)."""
+    soffice = resolve_soffice("auto")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    settings = env.settings(limits={"parse_timeout": 60.0})
+    legacy = [(path, data) for path in corpus_files("docs")
+              if detect_format(data := path.read_bytes()) in LEGACY]
+    one_shot = convert_all([path for path, _ in legacy], soffice, tmp_path / "soffice")
+    deferred: list[str] = []
+    timed_out: list[str] = []
+
+    with OfficePool(pool_settings(settings.limits)) as office:
+
+        def warm(item: tuple[Path, bytes]) -> bytes | None:
+            path, data = item
+            source = conversion_source(data, path.name, Limits())
+            assert source is not None, path
+            try:
+                return office.convert(data, source, "docx")
+            except OfficeUnavailable:
+                deferred.append(path.name)
+            except ConversionError:
+                timed_out.append(path.name)
+            return None
+
+        try:
+            office.runtime()
+        except OfficeUnavailable:
+            pytest.skip("no Python with LibreOffice's uno module (python3-uno)")
+        with ThreadPoolExecutor(office.size) as threads:
+            warm_docx = dict(zip([path for path, _ in legacy], threads.map(warm, legacy), strict=True))
+    pairs = [(path, one_shot[path].read_bytes(), docx) for path, docx in warm_docx.items()
+             if docx is not None and path in one_shot]
+    only_warm = sorted(path.name for path, docx in warm_docx.items() if docx is not None and path not in one_shot)
+    jobs = [make_job(path.with_suffix(".docx").name, data, settings) for path, a, b in pairs for data in (a, b)]
+    with make_pool(settings) as pool:
+        results = pool.parse_many(jobs)
+    differ = [pairs[i // 2] for i in range(0, len(jobs), 2) if results[i] != results[i + 1]]
+    if differ:
+        # a batch run lays some fields out differently (STYLEREF); before the pool, each file had its own run
+        own_runs = [make_job(path.with_suffix(".docx").name, data, settings) for path, _, warm_data in differ
+                    for data in (convert(path.read_bytes(), conversion_source(path.read_bytes(), path.name, Limits())
+                                         or "doc", "docx", soffice=soffice), warm_data)]
+        with make_pool(settings) as pool:
+            again = pool.parse_many(own_runs)
+        differ = [pair for i, pair in zip(range(0, len(own_runs), 2), differ, strict=True) if again[i] != again[i + 1]]
+    print(f"\n{len(legacy)} legacy documents: {len(pairs)} compared, {len(deferred)} deferred to one-shot, "
+          f"{len(timed_out)} timed out, {len(only_warm)} read only by the warm pool")
+    assert ([path.name for path, _, _ in differ], timed_out, only_warm) == ([], [], [])

@@ -17,7 +17,8 @@ from click.testing import CliRunner, Result
 from pydantic import BaseModel
 
 from mailintake.cli import COMMANDS, cli
-from mailintake.config.settings import Settings
+from mailintake.config.settings import LimitsSettings, Settings
+from mailintake.convert import describe_runtime, pool_settings
 from mailintake.db.engine import open_database
 from mailintake.db.locking import worker_lock
 from mailintake.demo.samples.mails import MessageBuilder
@@ -118,6 +119,7 @@ def test_check_config_names_what_works_and_what_does_not(tmp_path: Path, imap_se
         "OK   campaign  forms 4 tables, roster 35 units, quotas 4 honours, templates OK",
         f"OK   database  sqlite:///{tmp_path / 'cfg' / 'mailintake.db'}",
         f"OK   storage   {tmp_path / 'cfg' / 'storage'}",
+        f"OK   office    {describe_runtime(pool_settings(LimitsSettings()))}",  # exact lines: test_office_pool
         f"OK   imap      127.0.0.1:{imap_server.port} as {imap_server.username}, folder INBOX: 0 mails, "
         "IDLE supported",
         f"OK   smtp      127.0.0.1:{smtp_sink.port}, no login configured",
