@@ -22,6 +22,7 @@ from mailintake.config import Settings
 from mailintake.db.models import Submission
 from mailintake.errors import StorageError
 from mailintake.office.decisions import DecisionInfo, counts_as_candidate, latest_decisions
+from mailintake.report.cells import guard_cell
 from mailintake.report.labels import flag_codes
 from mailintake.report.sources import Sources
 from mailintake.roster import UNMATCHED
@@ -148,6 +149,7 @@ def write_workbook(lists: list[TableList], settings: Settings, path: Path) -> Pa
             ws.append(row + ([candidate.project] if table.table == 1 else []))
         for row in ws.iter_rows(min_row=2):
             for cell in row:
+                guard_cell(cell)  # a 姓名 of =HYPERLINK(...) stays text
                 cell.border = border
                 cell.alignment = Alignment(wrap_text=True, vertical="center")
         for letter, width in zip("ABCD", (8, 30, 36, 40), strict=False):

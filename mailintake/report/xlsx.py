@@ -24,6 +24,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailintake.report.cells import guard_cell
 from mailintake.report.data import ReportData
 from mailintake.report.rows import SubmissionView
 from mailintake.vocabulary import OutboxStatus
@@ -78,9 +79,8 @@ class _Styles:
 
 def _put(ws: Worksheet, row: int, col: int, value: Any, styles: _Styles) -> None:
     cell = ws.cell(row=row, column=col, value=clean(value))
-    if isinstance(cell.value, str) and cell.data_type == "f":
-        cell.data_type = "s"  # text typed by an applicant is never a formula
     styles.apply(cell, "date" if isinstance(cell.value, dt.datetime) else "text")
+    guard_cell(cell)  # after the shared style, which would drop the quote prefix
 
 
 def _table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[Any]], styles: _Styles, *,
