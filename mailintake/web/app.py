@@ -17,7 +17,7 @@ from mailintake.report.sources import load_sources
 from mailintake.storage import Storage
 from mailintake.web.context import Console, template_environment
 from mailintake.web.routes import all_routes
-from mailintake.web.security import AuthMiddleware, SecurityHeaders
+from mailintake.web.security import AuthMiddleware, BodyLimit, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "mailintake_session"
@@ -47,6 +47,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
                       storage=Storage(settings.path(settings.storage.dir)))
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(BodyLimit),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=COOKIE,
                    max_age=int(settings.web.session_hours * 3600), same_site="lax",
                    https_only=settings.web.base_url.lower().startswith("https://")),

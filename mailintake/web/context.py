@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,24 @@ class CurrentUser:
         return self.role == "clerk"
 
 
+class CheckGate:
+    """At most ``limit`` password checks at once (argon2id takes 64 MiB and a core each); the rest queue."""
+
+    def __init__(self, limit: int = 2) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self.running = 0
+        self.peak = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                return await run_in_threadpool(fn, *args)
+            finally:
+                self.running -= 1
+
+
 @dataclass
 class Console:
     settings: Settings
@@ -40,6 +59,7 @@ class Console:
     sources: Sources
     templates: Environment
     storage: Storage
+    password_checks: CheckGate = field(default_factory=CheckGate)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a query function ``fn(session, ...)`` in a worker thread (never blocking the event loop)."""

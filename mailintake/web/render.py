@@ -32,11 +32,15 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
     return HTMLResponse(html, status_code=status)
 
 
+#: a page number beyond any list (the Pager then clamps to the last page)
+MAX_PAGE = 1_000_000
+
+
 def page_number(request: Request) -> int:
-    try:
-        return max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
+    text = request.query_params.get("page", "1").strip()
+    if not text.isdigit():
         return 1
+    return max(1, min(int(text[:12]), MAX_PAGE))
 
 
 def with_query(request: Request, **changes: Any) -> str:

@@ -21,6 +21,10 @@ class Pager:
     total: int
     link: Callable[[int], str]
 
+    def __post_init__(self) -> None:
+        # a page past the last (or a 20-digit one) shows the last page
+        object.__setattr__(self, "number", max(1, min(self.number, self.pages)))
+
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.size))

@@ -28,6 +28,8 @@ async def mails_page(request: Request) -> Response:
     number = page_number(request)
     total, rows = await console.read(search_mails, status, q, (number - 1) * PAGE_SIZE, PAGE_SIZE)
     pager = Pager(number, PAGE_SIZE, total, lambda n: with_query(request, page=n))
+    if pager.number != number:  # past the last page: show the last one
+        total, rows = await console.read(search_mails, status, q, pager.offset, PAGE_SIZE)
     return page(request, "mails.html", {"title": "邮件", "rows": rows, "pager": pager, "status": status or "",
                                         "q": q or "", "statuses": STATUS_LABELS})
 

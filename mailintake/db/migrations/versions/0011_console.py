@@ -1,0 +1,48 @@
+"""the clerk's console: login failures per (account, address), logins unique without regard to case,
+and a question's answer state on ``messages`` (answered / no reply needed, by whom, when)
+
+Revision ID: 0011_console
+Revises: 0008
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from mailintake.db.models import UTCDateTime
+
+revision = "0011_console"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("login", sa.String(length=64), nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_login_failures_address_at", "login_failures", ["address", "at"], unique=False)
+    op.create_index("ix_login_failures_login_address_at", "login_failures", ["login", "address", "at"],
+                    unique=False)
+    op.create_index("ix_users_login_lower", "users", [sa.text("lower(login)")], unique=True)
+    with op.batch_alter_table("messages") as batch_op:
+        batch_op.add_column(sa.Column("handled", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("handled_by", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("handled_at", UTCDateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch_op:
+        batch_op.drop_column("handled_at")
+        batch_op.drop_column("handled_by")
+        batch_op.drop_column("handled")
+    op.drop_index("ix_users_login_lower", table_name="users")
+    op.drop_index("ix_login_failures_login_address_at", table_name="login_failures")
+    op.drop_index("ix_login_failures_address_at", table_name="login_failures")
+    op.drop_table("login_failures")
