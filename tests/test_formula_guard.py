@@ -60,7 +60,8 @@ def test_daily_report_and_export_workbooks(tmp_path: Path, env: Env) -> None:
     expected = sorted((s.replace("\r", ""), "s", True) for s in STARTS)  # openpyxl drops no CR; XML keeps it
     for path in (files.xlsx_path, exported):
         no_formulas(Path(path))
-        got = sorted((v.replace("\r", ""), t, q) for v, t, q in guarded_names(Path(path), "表3 窗口服务明星", "姓名", 1))
+        found = guarded_names(Path(path), "表3 窗口服务明星", "姓名", 1)
+        got = sorted((v.replace("\r", ""), t, q) for v, t, q in found)
         assert got == expected
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert sorted(r["name"] for r in rows) == sorted(csv_text(s) for s in STARTS)
@@ -82,6 +83,7 @@ def test_handoff_workbook(tmp_path: Path, env: Env) -> None:
 
 @pytest.mark.parametrize("text", ["王五", "1=1"])
 def test_ordinary_text_has_no_prefix(tmp_path: Path, env: Env, text: str) -> None:
-    table = TableList(3, "窗口服务明星", "表3", "", [Candidate(1, 3, 1, text, "某单位", "", "", "", None, None, "docx")])
+    candidate = Candidate(1, 3, 1, text, "某单位", "", "", "", None, None, "docx")
+    table = TableList(3, "窗口服务明星", "表3", "", [candidate])
     ws = load_workbook(write_workbook([table], report_settings(env), tmp_path / "w.xlsx"))["表3 窗口服务明星"]
     assert (ws["B3"].value, ws["B3"].quotePrefix) == (text, False)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,6 +78,10 @@ class Console:
         with self.factory() as session, session.begin():
             return fn(session, *args, **kwargs)
 
+    def act_here(self, fn: Callable[..., T], *args: Any) -> T:
+        """``act`` in the calling thread (for work already in a worker thread, e.g. a gated password check)."""
+        return self._act(fn, args, {})
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
@@ -89,6 +94,11 @@ def console_of(request: Request) -> Console:
     return console
 
 
+def unit_url(name: str | None) -> str:
+    """A unit's page, its name quoted whole (a ``/`` in a name stays inside the one path segment)."""
+    return "/units/" + quote(name or "", safe="")
+
+
 def template_environment(settings: Settings) -> Environment:
     tz = settings.campaign.tz
 
@@ -96,5 +106,5 @@ def template_environment(settings: Settings) -> Environment:
         return value.astimezone(tz).strftime(fmt) if value is not None else ""
 
     env = html_environment(TEMPLATES)
-    env.filters.update(when=when)
+    env.filters.update(when=when, unit_url=unit_url)
     return env

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from mailintake.db.models import AuditEntry, Message, Report, Submission
@@ -68,9 +68,35 @@ def list_reports(session: Session, offset: int, limit: int) -> Sequence[Report]:
                            .offset(offset).limit(limit)).all()
 
 
-def count_actions(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+@dataclass(frozen=True)
+class AuditFilter:
+    """The audit page's filters: one actor, one action, a date range [start, end) in UTC."""
+
+    actor: str = ""
+    action: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.actor:
+            found.append(AuditEntry.actor == self.actor)
+        if self.action:
+            found.append(AuditEntry.action == self.action)
+        if self.start is not None:
+            found.append(AuditEntry.at >= self.start)
+        if self.end is not None:
+            found.append(AuditEntry.at < self.end)
+        return found
 
 
-def audit_page(session: Session, offset: int, limit: int) -> Sequence[AuditEntry]:
-    return list_actions(session, limit=limit, offset=offset)
+def count_actions(session: Session, where: AuditFilter = AuditFilter()) -> int:
+    return int(session.scalar(select(func.count()).select_from(AuditEntry).where(*where.conditions())) or 0)
+
+
+def audit_page(session: Session, offset: int, limit: int, where: AuditFilter = AuditFilter()) -> Sequence[AuditEntry]:
+    return list_actions(session, limit=limit, offset=offset, where=where.conditions())
+
+
+def audit_actors(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))
