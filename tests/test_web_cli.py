@@ -60,7 +60,8 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
     assert (again.exit_code, again.output) == (
         1, "user: 'wangyan' exists already; use `mailintake user passwd wangyan` to change it\n")
     weak = invoke(config, "user", "add", "zhao", "--role", "viewer", "--password-stdin", stdin="short\n")
-    assert (weak.exit_code, weak.output) == (1, "user: the password needs at least 12 characters; choose a longer one\n")
+    assert (weak.exit_code, weak.output) == (
+        1, "user: the password needs at least 12 characters; choose a longer one\n")
     changed = invoke(config, "user", "passwd", "wangyan", "--password-stdin", stdin="a new long password\n")
     assert (changed.exit_code, changed.output) == (0, "password of wangyan changed\n")
     disabled = invoke(config, "user", "disable", "li")

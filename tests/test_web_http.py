@@ -127,7 +127,8 @@ def test_wrong_password_is_refused_and_audited(client: TestClient, filled: Fille
     assert "账号或密码错误" in response.text
     assert PASSWORD not in response.text
     last = audit(filled, "login_failed")[-1]
-    assert (last.actor, last.origin, last.detail) == ("（未登录）", "testclient", f"登录失败：账号或密码错误（输入的账号：{VIEWER}）")
+    assert (last.actor, last.origin, last.detail) == (
+        "（未登录）", "testclient", f"登录失败：账号或密码错误（输入的账号：{VIEWER}）")
 
 
 def test_secure_cookie_when_the_console_is_served_over_https(filled: Filled) -> None:
