@@ -19,7 +19,7 @@ from mailintake.outbox.recipients import header_text, machine_reason, parse_addr
 from mailintake.vocabulary import OutboxStatus
 
 #: outbox kinds of the office's own mail
-NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision")
+NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision", "answer")
 #: every kind counted by the per-address hourly cap
 CAPPED_KINDS: tuple[str, ...] = (*REPLY_KINDS, *NOTICE_KINDS)
 
@@ -33,12 +33,15 @@ def usable_address(settings: Settings, value: str | None) -> str | None:
 
 
 def queue_notice(session: Session, settings: Settings, *, kind: str, to: str, name: str, subject: str, text: str,
-                 now: dt.datetime, message_pk: int | None = None, in_reply_to: str | None = None) -> OutboxItem:
-    """Queue one notice to ``to`` (already checked with :func:`usable_address`); suppressed past the cap."""
+                 now: dt.datetime, message_pk: int | None = None, in_reply_to: str | None = None,
+                 personal: bool = False) -> OutboxItem:
+    """Queue one notice to ``to`` (already checked with :func:`usable_address`); suppressed past the cap.
+    A ``personal`` mail (a clerk's answer) is not marked Auto-Submitted, since a person wrote it."""
     mail = build_mail(settings, to=[(header_text(name, 100), to)], subject=subject, text=text,
                       in_reply_to=in_reply_to, auto_reply=False, now=now)
-    mail["Auto-Submitted"] = "auto-generated"
-    mail["X-Auto-Response-Suppress"] = "All"
+    if not personal:
+        mail["Auto-Submitted"] = "auto-generated"
+        mail["X-Auto-Response-Suppress"] = "All"
     row = OutboxItem(message_pk=message_pk, kind=kind, recipients=[to], cc=[], subject=str(mail["Subject"]),
                      raw=mail.as_bytes(policy=POLICY), status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
                      created_at=now)

@@ -20,6 +20,8 @@ class Pager:
     size: int
     total: int
     link: Callable[[int], str]
+    #: the list's other query parameters, carried by the page-jump form
+    hidden: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # a page past the last (or a 20-digit one) shows the last page
