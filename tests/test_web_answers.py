@@ -64,7 +64,8 @@ def test_read_and_answer_a_question(client: TestClient, filled: Filled) -> None:
     assert "请问我镇审批局表1最多可以申报几个项目？纸质材料需要几份？谢谢！" in page
     assert '<textarea name="body"' in page and ">发送答复</button>" in page and "待答复" in page
     saved = client.get(f"/mails/{mail.id}?saved=01_申报数量").text
-    assert "表1“改革创新标兵单位”每个单位限报 1 个项目" in saved.split('<textarea name="body"', 1)[1].split("</textarea>")[0]
+    draft = saved.split('<textarea name="body"', 1)[1].split("</textarea>")[0]
+    assert "表1“改革创新标兵单位”每个单位限报 1 个项目" in draft
 
     response = client.post(f"/mails/{mail.id}/answer", data={"csrf_token": token, "body": "您好！表1每个单位限报1项。"})
     assert response.status_code == 303
