@@ -16,6 +16,7 @@ from mailintake.errors import ConfigError
 from mailintake.report.sources import load_sources
 from mailintake.storage import Storage
 from mailintake.web.context import Console, template_environment
+from mailintake.web.errors import error_pages
 from mailintake.web.routes import all_routes
 from mailintake.web.security import AuthMiddleware, BodyLimit, SecurityHeaders
 
@@ -54,6 +55,6 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
         Middleware(AuthMiddleware),
     ]
     routes = [*all_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=error_pages())
     app.state.console = console
     return app

@@ -10,7 +10,7 @@ import importlib
 from functools import cache
 from typing import Any
 
-MODULES = ("auth", "account", "health", "overview", "mails", "units", "submissions", "decisions", "reminders",
+MODULES = ("auth", "account", "search", "health", "overview", "mails", "units", "submissions", "decisions", "reminders",
            "handoff", "reports", "audit", "downloads")
 
 

@@ -10,7 +10,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.office.paper import PaperError, record_received, undo_received
-from mailintake.web.context import console_of
+from mailintake.web.context import console_of, unit_url
+from mailintake.web.queries.search import unit_candidates
 from mailintake.web.queries.units import unit_detail, units_overview
 from mailintake.web.render import not_found, page
 from mailintake.web.routes.auth import actor_of
@@ -30,8 +31,14 @@ async def units_page(request: Request) -> Response:
 
 async def unit_page(request: Request) -> Response:
     console = console_of(request)
-    detail = await console.read(unit_detail, console.sources.roster, request.path_params["name"])
+    name = request.path_params["name"]
+    detail = await console.read(unit_detail, console.sources.roster, name)
     if detail is None:
+        candidates, _ = unit_candidates(console.sources.roster, name)
+        if len(candidates) == 1:
+            return RedirectResponse(unit_url(candidates[0].name), status_code=303)
+        if candidates:
+            return page(request, "choose_unit.html", {"title": "请选择单位", "q": name, "units": candidates})
         return not_found(request, "名录和申报记录中都没有这个单位。")
     return page(request, "unit.html", {"title": detail.name, "u": detail})
 
