@@ -46,6 +46,7 @@ def test_receipt_numbers_full_and_short(client: TestClient, filled: Filled) -> N
     with filled.factory() as session:
         pk, receipt = session.execute(select(Message.id, Message.receipt_no).where(Message.receipt_no.is_not(None))
                                       .order_by(Message.id)).first()  # type: ignore[misc]
+    assert receipt is not None
     for q in (receipt, receipt.split("-")[1]):
         page = client.get("/search", params={"q": q}).text
         assert groups(page)["邮件"] == 1, q
