@@ -70,14 +70,19 @@ def test_reminders_preview_then_send_exactly_once(client: TestClient, filled: Fi
     client.post("/logout", data={"csrf_token": token})
     token = login(client, CLERK)
     page = client.get("/reminders").text
-    keys = re.findall(r'<input type="hidden" name="key" value="([^"]+)">', page)
+    keys = re.findall(r'<input type="checkbox" name="key" value="([^"]+)" checked', page)
     assert sorted(keys) == sorted(f"paper_missing|{unit}" for unit in PAPER_MISSING)
     for unit, address in PAPER_MISSING.items():
         assert f"<td class=\"wrap\">{address}</td>" in page and unit in page
-    assert "邮件催报（共 7 条）" in page and "<button type=\"submit\">发送催报</button>" in page
+    assert "邮件催报（共 7 条）" in page and "<button type=\"submit\">发送催报…</button>" in page
     assert "需电话催报（共 0 条）" in page
     before = count(filled, OutboxItem, OutboxItem.kind == "reminder")
-    response = client.post("/reminders/send", data={"csrf_token": token, "key": keys})
+    confirm = client.post("/reminders/confirm", data={"csrf_token": token, "key": keys}).text
+    assert "将向以下 7 个单位发送催报邮件" in confirm and ">确认发送 7 封催报</button>" in confirm
+    assert count(filled, OutboxItem, OutboxItem.kind == "reminder") == before  # nothing sent yet
+    confirmed = re.findall(r'<input type="hidden" name="key" value="([^"]+)">', confirm)
+    assert sorted(confirmed) == sorted(keys)
+    response = client.post("/reminders/send", data={"csrf_token": token, "key": confirmed, "confirmed": "1"})
     assert (response.status_code, response.headers["location"]) == (303, "/reminders")
     after = client.get("/reminders").text
     assert flashes(after) == ["已将 7 封催报邮件放入发件队列，后台服务将尽快发送。"]
