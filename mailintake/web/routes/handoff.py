@@ -7,7 +7,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailintake.web.context import console_of
-from mailintake.web.queries.handoff import DOCUMENTS, handoff_document, handoff_lists
+from mailintake.web.queries.handoff import (
+    DOCUMENTS,
+    ZIP_NAME,
+    handoff_document,
+    handoff_lists,
+    handoff_zip,
+    over_places,
+)
 from mailintake.web.render import not_found, page
 from mailintake.web.routes.downloads import download
 
@@ -18,8 +25,15 @@ async def handoff_page(request: Request) -> Response:
     console = console_of(request)
     lists = await console.read(handoff_lists, console.settings, console.sources)
     return page(request, "handoff.html", {"title": "名单移交", "lists": lists, "documents": DOCUMENTS,
+                                          "warnings": over_places(lists, console.sources), "zip_name": ZIP_NAME,
                                           "deadline": console.settings.campaign.deadline,
                                           "closed": console.now() >= console.settings.campaign.deadline})
+
+
+async def handoff_archive(request: Request) -> Response:
+    console = console_of(request)
+    data = await console.read(handoff_zip, console.settings, console.sources)
+    return download(data, ZIP_NAME, "application/zip")
 
 
 async def handoff_file(request: Request) -> Response:
@@ -34,5 +48,6 @@ async def handoff_file(request: Request) -> Response:
 
 ROUTES = [
     Route("/handoff", handoff_page, methods=["GET"]),
+    Route("/handoff.zip", handoff_archive, methods=["GET"]),
     Route("/handoff/{which:str}", handoff_file, methods=["GET"]),
 ]
