@@ -60,7 +60,7 @@ def page(server: RunningConsole) -> Iterator[Any]:
         try:
             context = chromium.new_context(base_url=server.url, viewport={"width": 1366, "height": 768},
                                            accept_downloads=True, locale="zh-CN")
-            tab = context.new_page()
+            tab: Any = context.new_page()
             tab.dialogs = []
             tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
             log_in(tab)
@@ -105,8 +105,7 @@ def test_2_read_a_question_and_answer_it(page: Any, filled: Filled) -> None:
         settings = filled.settings.model_copy(update={"smtp": filled.settings.smtp.model_copy(
             update={"host": sink.host, "port": sink.port, "security": "none", "username": "", "password": ""})})
         deliver_due(settings, filled.factory)
-        answers = [m for m in sink.messages if m.rcpt_tos == ("szzspj@163.com",)
-                   and b"In-Reply-To" in m.raw and "表1每个单位限报1个项目".encode() not in b""]
+        answers = [m for m in sink.messages if m.rcpt_tos == ("szzspj@163.com",)]
     finally:
         sink.stop()
     threaded = [email.message_from_bytes(m.raw, policy=email.policy.default) for m in answers]
