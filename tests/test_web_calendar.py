@@ -186,7 +186,7 @@ def test_hand_off_downloads(client: TestClient, filled: Filled) -> None:
     with filled.factory() as session:
         lists = candidate_lists(session, filled.settings, load_sources(filled.settings))
     page = client.get("/handoff").text
-    assert '<a class="button" href="/handoff/workbook" download>下载公示名单.xlsx</a>' in page
+    assert '<a class="button secondary" href="/handoff/workbook" download>下载公示名单.xlsx</a>' in page
     for table in lists:
         assert f"表{table.table} {table.name}（共 {len(table.candidates)} 个" in page
     workbook = client.get("/handoff/workbook")

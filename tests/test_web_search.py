@@ -88,3 +88,19 @@ def test_chinese_error_pages(client: TestClient) -> None:
     missing = client.get("/no/such/page")
     assert missing.status_code == 404 and "未找到" in missing.text and "Not Found" not in missing.text
     assert client.get("/units/" + quote("完全不存在的单位", safe="")).status_code == 404
+
+
+def test_lists_filter_and_sort(client: TestClient) -> None:
+    silent = client.get("/units", params={"applied": "no"}).text
+    listed = re.findall(r'<td><a href="/units/[^"]+">([^<]+)</a></td>', silent)
+    assert listed and WZ not in listed
+    applied = client.get("/units", params={"applied": "yes", "sort": "name", "dir": "desc"}).text
+    table = applied.split('<table class="units">')[1].split("</table>")[0]
+    names = re.findall(r'<td><a href="/units/[^"]+">([^<]+)</a></td>', table)
+    assert names == sorted(names, reverse=True) and WZ in names
+    wz_category = client.get("/units", params={"category": "交易中心、便民中心（12345）"}).text
+    assert WZ not in wz_category and "苏州市吴中区便民服务中心" in wz_category
+    forms = client.get("/submissions", params={"table": "1", "category": "市、区审批局"}).text
+    assert WZ in forms and "回执编号" in forms
+    none = client.get("/submissions", params={"table": "1", "status": "late", "category": "开发区、镇审批局"}).text
+    assert "苏州市" not in none.split("<tbody>")[1].split("</tbody>")[0]

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from mailintake.db.models import AuditEntry, Message, Report, Submission
 from mailintake.office.audit import list_actions
 from mailintake.office.decisions import DecisionInfo, latest_decisions
+from mailintake.office.paper import received_dates
 from mailintake.report.labels import STATUS_LABELS, flag_messages
+from mailintake.roster import UNMATCHED, Roster
 
 #: sort key -> column
 SORTS: dict[str, Any] = {
@@ -36,27 +38,63 @@ class SubmissionRow:
     sender: str
     status_label: str
     decision: DecisionInfo | None = None
+    receipt_no: str = ""
 
 
-def count_submissions(session: Session, table: int) -> int:
+@dataclass(frozen=True)
+class SubmissionFilter:
+    """The 申报表 list's filters: the units' typed names (category, paper state), the mail's status."""
+
+    units: tuple[str, ...] | None = None
+    status: str = ""
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.units is not None:
+            found.append(Submission.unit.in_(self.units))
+        if self.status:
+            found.append(Submission.message_pk.in_(select(Message.id).where(Message.status == self.status)))
+        return found
+
+
+def unit_names(session: Session, roster: Roster, category: str, paper: str) -> tuple[str, ...] | None:
+    """The typed unit names of current forms in ``category`` and with paper copies ``received``/``missing``."""
+    if not category and paper not in ("received", "missing"):
+        return None
+    received = {(m.name if (m := roster.match(n)) else n) for n in received_dates(session)}
+    names = []
+    for typed in session.scalars(select(Submission.unit).where(Submission.current.is_(True)).distinct()):
+        unit = roster.match(typed or "")
+        canonical = unit.name if unit else (typed or "")
+        if category and (unit.category if unit else UNMATCHED) != category:
+            continue
+        if paper and (canonical in received) != (paper == "received"):
+            continue
+        names.append(typed or "")
+    return tuple(names)
+
+
+def count_submissions(session: Session, table: int, where: SubmissionFilter = SubmissionFilter()) -> int:
     return int(session.scalar(select(func.count()).select_from(Submission)
-                              .where(Submission.table_no == table, Submission.current.is_(True))) or 0)
+                              .where(Submission.table_no == table, Submission.current.is_(True),
+                                     *where.conditions())) or 0)
 
 
 def list_submissions(session: Session, table: int, sort: str, descending: bool, offset: int,
-                     limit: int) -> list[SubmissionRow]:
+                     limit: int, where: SubmissionFilter = SubmissionFilter()) -> list[SubmissionRow]:
     column = SORTS.get(sort, Message.received_at)
     order = column.desc() if descending else column.asc()
     rows = session.execute(
         select(Submission.id, Submission.unit, Submission.fields, Submission.word_count, Submission.flags,
-               Message.received_at, Message.id.label("mid"), Message.from_addr, Message.status)
+               Message.received_at, Message.id.label("mid"), Message.from_addr, Message.status, Message.receipt_no)
         .join(Message, Message.id == Submission.message_pk)
-        .where(Submission.table_no == table, Submission.current.is_(True))
+        .where(Submission.table_no == table, Submission.current.is_(True), *where.conditions())
         .order_by(order, Submission.id).offset(offset).limit(limit)).all()
     decided = latest_decisions(session, [r.id for r in rows])
     return [SubmissionRow(r.id, r.unit or "", str((r.fields or {}).get("name") or ""), r.word_count,
                           flag_messages(r.flags), r.received_at, r.mid, r.from_addr or "",
-                          STATUS_LABELS.get(r.status, r.status), decided.get(r.id)) for r in rows]
+                          STATUS_LABELS.get(r.status, r.status), decided.get(r.id), r.receipt_no or "")
+            for r in rows]
 
 
 def count_reports(session: Session) -> int:

@@ -251,7 +251,7 @@ def reply_text(raw: bytes) -> str:
     return text_body(message)
 
 
-def _form_view(sub: Submission, forms: FormSet, decision: DecisionInfo | None) -> FormView:
+def _form_view(sub: Submission, forms: FormSet, decision: DecisionInfo | None, correcting: bool) -> FormView:
     try:
         known = {f.key: f.label for f in forms.get(sub.table_no).fields}
     except KeyError:
@@ -263,7 +263,8 @@ def _form_view(sub: Submission, forms: FormSet, decision: DecisionInfo | None) -
         label = known.get(key, key)
         rows.append(FieldRow(label, text, count_chars(text)))
     return FormView(id=sub.id, table=sub.table_no, title=sub.title, unit=sub.unit or "", current=sub.current,
-                    state=validity(sub.current, sub.superseded_by), word_count=sub.word_count,
+                    state=validity(sub.current, sub.superseded_by, decision.kind if decision else None, correcting),
+                    word_count=sub.word_count,
                     attachment=sub.attachment.path if sub.attachment else "",
                     flags=flag_messages(sub.flags), fields=rows, decision=decision)
 
@@ -289,7 +290,8 @@ def mail_detail(session: Session, pk: int, forms: FormSet) -> MailDetail | None:
     for a in message.attachments:
         detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None))
     decided = latest_decisions(session, [s.id for s in message.submissions])
-    detail.forms = [_form_view(s, forms, decided.get(s.id)) for s in message.submissions]
+    correcting = message.status == MailStatus.needs_correction
+    detail.forms = [_form_view(s, forms, decided.get(s.id), correcting) for s in message.submissions]
     detail.replies = [ReplyItem(
         kind=REPLY_KIND_LABELS.get(r.kind, r.kind), status=r.status,
         status_label=OUTBOX_STATUS_LABELS.get(r.status, r.status), recipients=[*r.recipients, *r.cc],

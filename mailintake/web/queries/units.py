@@ -16,6 +16,7 @@ from mailintake.office.paper import received_dates
 from mailintake.office.reminders import REMINDER_LABELS
 from mailintake.report.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.roster import UNMATCHED, Roster
+from mailintake.vocabulary import MailStatus
 from mailintake.web.queries import validity
 from mailintake.web.queries.mails import MailRow, sender_of
 
@@ -119,13 +120,17 @@ def unit_detail(session: Session, roster: Roster, name: str) -> UnitDetail | Non
     decided = latest_decisions(session, [s.id for s, _ in subs])
     paper = {_canonical(roster, n): d for n, d in received_dates(session).items()}.get(canonical)
     receipts = {m.id: m.receipt_no or "" for m in mails}
+    statuses = {m.id: m.status for m in mails}
     files = {a.id: (a.path, a.storage_path is not None) for a in session.scalars(
         select(AttachmentRow).where(AttachmentRow.id.in_([s.attachment_id for s, _ in subs])))}
     return UnitDetail(
         name=canonical, category=unit.category if unit else UNMATCHED, in_roster=unit is not None,
         email=unit.email if unit else "", paper=paper, applied=any(s.current for s, _ in subs),
         submissions=[UnitSubmission(s.id, s.table_no, s.title, str((s.fields or {}).get("name") or ""),
-                                    s.word_count, s.current, validity(s.current, s.superseded_by),
+                                    s.word_count, s.current,
+                                    validity(s.current, s.superseded_by,
+                                             d.kind if (d := decided.get(s.id)) else None,
+                                             statuses.get(s.message_pk) == MailStatus.needs_correction),
                                     flag_messages(s.flags), received, s.message_pk, decided.get(s.id),
                                     receipts.get(s.message_pk, ""),
                                     s.attachment_id if files.get(s.attachment_id, ("", False))[1] else None,
