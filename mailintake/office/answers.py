@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import Message, OutboxItem, utcnow
+from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import MailintakeError
-from mailintake.office.audit import Actor, record_action
-from mailintake.vocabulary import MailStatus
 
 ANSWER_LIMIT = 5000
 HANDLED_LABELS = {"answered": "已答复", "no_reply": "无需答复"}

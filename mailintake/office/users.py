@@ -22,10 +22,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import User, utcnow
 from mailintake.errors import MailintakeError
 from mailintake.office import login_throttle
-from mailintake.office.audit import Actor, record_action
 
 ROLES = ("clerk", "viewer")
 ROLE_LABELS = {"clerk": "经办人", "viewer": "查看人"}

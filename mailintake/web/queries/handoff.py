@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.office.ballot import write_ballot
 from mailintake.office.handoff import (
     BALLOT_NAME,

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, String, cast, or_, select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.identity import normalise_text
+from mailintake.campaign.roster import Roster, Unit
 from mailintake.db.models import Message, Submission
-from mailintake.roster import Roster, Unit
-from mailintake.submissions import normalise_text
 from mailintake.web.queries import validity
 from mailintake.web.queries.mails import MailRow, _contains, like_pattern, list_mails, mail_conditions
 

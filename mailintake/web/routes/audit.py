@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.office.audit import ACTION_LABELS
+from mailintake.db.audit import ACTION_LABELS
 from mailintake.web.context import console_of
 from mailintake.web.queries import Pager
 from mailintake.web.queries.lists import AuditFilter, audit_actors, audit_page, count_actions
