@@ -136,5 +136,14 @@ def audit_page(session: Session, offset: int, limit: int, where: AuditFilter = A
     return list_actions(session, limit=limit, offset=offset, where=where.conditions())
 
 
+def receipts_of(session: Session, message_pks: list[int]) -> dict[int, str]:
+    """The 回执编号 of each mail that has one (how the office names a mail)."""
+    wanted = sorted({pk for pk in message_pks if pk})
+    if not wanted:
+        return {}
+    rows = session.execute(select(Message.id, Message.receipt_no).where(Message.id.in_(wanted))).all()
+    return {pk: receipt for pk, receipt in rows if receipt}
+
+
 def audit_actors(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)))

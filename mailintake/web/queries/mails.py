@@ -33,7 +33,8 @@ class MailRow:
     status: str
     status_label: str
     flags: list[str]
-    forms: list[str]
+    #: (table, 申报单位) of each form in the mail
+    forms: list[tuple[int, str]]
     reply: str
     receipt_no: str = ""
 
@@ -221,12 +222,12 @@ def list_mails(session: Session, conditions: list[ColumnElement[bool]], offset: 
                Message.status, Message.flags, Message.error, Message.receipt_no).where(*conditions)
         .order_by(*order).offset(offset).limit(limit)).all()
     ids = [m.id for m in messages]
-    forms: dict[int, list[str]] = {}
+    forms: dict[int, list[tuple[int, str]]] = {}
     form_flags: dict[int, list[str]] = {}
     for pk, table, unit, flags, current in session.execute(
             select(Submission.message_pk, Submission.table_no, Submission.unit, Submission.flags, Submission.current)
             .where(Submission.message_pk.in_(ids)).order_by(Submission.id)):
-        forms.setdefault(pk, []).append(f"表{table} {unit}".strip())
+        forms.setdefault(pk, []).append((table, unit or ""))
         if current:
             form_flags.setdefault(pk, []).extend(flag_messages(flags))
     replies: dict[int, str] = {}

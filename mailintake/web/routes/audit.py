@@ -11,7 +11,7 @@ from starlette.routing import Route
 from mailintake.db.audit import ACTION_LABELS
 from mailintake.web.context import console_of
 from mailintake.web.queries import Pager
-from mailintake.web.queries.lists import AuditFilter, audit_actors, audit_page, count_actions
+from mailintake.web.queries.lists import AuditFilter, audit_actors, audit_page, count_actions, receipts_of
 from mailintake.web.render import PAGE_SIZE, page, page_number, with_query
 
 NAV = ("/audit", "操作记录")
@@ -37,8 +37,9 @@ async def audit_list(request: Request) -> Response:
     pager = Pager(page_number(request), PAGE_SIZE, await console.read(count_actions, where),
                   lambda n: with_query(request, page=n))
     rows = await console.read(audit_page, pager.offset, PAGE_SIZE, where)
+    receipts = await console.read(receipts_of, [r.message_pk for r in rows if r.message_pk])
     return page(request, "audit.html", {
-        "title": "操作记录", "rows": rows, "pager": pager, "labels": ACTION_LABELS, "f": where,
+        "title": "操作记录", "rows": rows, "pager": pager, "labels": ACTION_LABELS, "f": where, "receipts": receipts,
         "actors": await console.read(audit_actors), "from": start.isoformat() if start else "",
         "to": end.isoformat() if end else ""})
 
