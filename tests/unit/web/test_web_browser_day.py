@@ -90,11 +90,12 @@ def test_1_find_a_unit_by_abbreviation_and_a_mail_by_receipt_number(page: Any, f
     assert page.inner_text("h1") == QUESTION
 
 
-def test_2_read_a_question_and_answer_it(page: Any, filled: Filled) -> None:
+def test_2_read_a_question_and_answer_it(page: Any, filled: Filled, shots: Path) -> None:  # noqa: F811
     assert "请问我镇审批局表1最多可以申报几个项目？纸质材料需要几份？谢谢！" in page.inner_text("#body")
     page.click("p.saved >> text=每个单位可申报几项")
     assert "限报 1 个项目" in page.input_value("textarea[name=body]")
     page.fill("textarea[name=body]", "您好！表1每个单位限报1个项目；纸质材料一式两份。")
+    page.screenshot(path=str(shots / "step-answer.png"))
     page.click("button:text-is('发送答复')")
     assert "答复已放入发件队列（szzspj@163.com）" in page.inner_text(".flash.ok")
     assert page.inner_text("#handled").startswith("已答复（")
@@ -114,13 +115,14 @@ def test_2_read_a_question_and_answer_it(page: Any, filled: Filled) -> None:
     assert threaded[0]["References"] == question.message_id
 
 
-def test_3_reminders_to_all_but_one_row(page: Any, filled: Filled) -> None:
+def test_3_reminders_to_all_but_one_row(page: Any, filled: Filled, shots: Path) -> None:  # noqa: F811
     page.goto("/reminders")
     boxes = page.locator("form#remind input[name=key]")
     total = boxes.count()
     assert total >= 3 and all(boxes.nth(i).is_checked() for i in range(total))
     left_out = boxes.nth(1).get_attribute("value")
     boxes.nth(1).uncheck()
+    page.screenshot(path=str(shots / "step-reminders.png"))
     with filled.factory() as session:
         before = len(session.scalars(select(OutboxItem).where(OutboxItem.kind == "reminder")).all())
     page.click("button:text-is('发送催报…')")
@@ -133,7 +135,8 @@ def test_3_reminders_to_all_but_one_row(page: Any, filled: Filled) -> None:
     assert left_out is not None and page.locator(f"input[value='{left_out}']").count() == 1  # still due
 
 
-def test_4_paper_copies_for_three_units_on_one_date_and_undo_one(page: Any, filled: Filled) -> None:
+def test_4_paper_copies_for_three_units_on_one_date_and_undo_one(page: Any, filled: Filled,
+                                                                 shots: Path) -> None:  # noqa: F811
     page.goto("/units?paper=missing")
     boxes = page.locator("form#bulk-paper input[name=unit]")
     chosen = [boxes.nth(i).get_attribute("value") for i in range(3)]
@@ -141,8 +144,10 @@ def test_4_paper_copies_for_three_units_on_one_date_and_undo_one(page: Any, fill
         boxes.nth(i).check()
     day = dt.date(2019, 12, 18)
     page.fill("input[name=day]", day.isoformat())
+    page.screenshot(path=str(shots / "step-paper.png"))
     page.click("button:has-text('登记所选单位纸质材料已收到')")
     assert page.inner_text("p.confirm") == f"将登记以下 3 个单位的纸质材料于 {day.isoformat()} 收到："
+    page.screenshot(path=str(shots / "step-paper-confirm.png"))
     page.click("button:text-is('确认登记 3 个单位')")
     assert f"已登记 3 个单位纸质材料于 {day.isoformat()} 收到" in page.inner_text(".flash.ok")
     with filled.factory() as session:
