@@ -164,8 +164,15 @@ def test_withdrawal_with_notice_leaves_the_hand_off(client: TestClient, filled: 
     sid, mail = submission_id(filled, "苏州市吴中区便民服务中心", 2)
     token = login(client, CLERK)
     assert ">苏州市吴中区便民服务中心</a></td>" in client.get("/handoff").text
+    asked = client.post(f"/submissions/{sid}/decision", data={
+        "csrf_token": token, "kind": "withdraw", "notify": "1", "reason": "单位来电撤回",
+        "next": "/submissions?table=2"})
+    assert asked.status_code == 200 and ">确认撤回</button>" in asked.text
+    assert "将撤回苏州市吴中区便民服务中心的表2申报表（回执编号 2019-" in asked.text and "将通知申报单位" in asked.text
+    assert ">苏州市吴中区便民服务中心</a></td>" in client.get("/handoff").text  # nothing recorded yet
     client.post(f"/submissions/{sid}/decision", data={"csrf_token": token, "kind": "withdraw", "notify": "1",
-                                                      "reason": "单位来电撤回", "next": "/submissions?table=2"})
+                                                      "reason": "单位来电撤回", "next": "/submissions?table=2",
+                                                      "confirmed": "1"})
     page = client.get("/submissions?table=2").text
     assert flashes(page) == [f"已记录决定：申报表记录 {sid}（苏州市吴中区便民服务中心）撤回。通知邮件已放入发件队列。"]
     assert '<span class="decision d-withdraw">撤回</span> 单位来电撤回' in page
