@@ -19,13 +19,22 @@ from mailintake.web.render import not_found, page
 from mailintake.web.routes.downloads import download
 
 NAV = ("/handoff", "名单移交")
+#: candidates shown per table on the overview of all tables (?table=N shows one table whole)
+SHOWN = 100
 
 
 async def handoff_page(request: Request) -> Response:
     console = console_of(request)
     lists = await console.read(handoff_lists, console.settings, console.sources)
-    return page(request, "handoff.html", {"title": "名单移交", "lists": lists, "documents": DOCUMENTS,
-                                          "warnings": over_places(lists, console.sources), "zip_name": ZIP_NAME,
+    warnings = over_places(lists, console.sources)
+    chosen = request.query_params.get("table", "")
+    if chosen.isdigit() and any(t.table == int(chosen) for t in lists):
+        lists = [t for t in lists if t.table == int(chosen)]  # one whole table (to print it)
+        limit = None
+    else:
+        limit = SHOWN
+    return page(request, "handoff.html", {"title": "名单移交", "lists": lists, "documents": DOCUMENTS, "limit": limit,
+                                          "warnings": warnings, "zip_name": ZIP_NAME,
                                           "deadline": console.settings.campaign.deadline,
                                           "closed": console.now() >= console.settings.campaign.deadline})
 

@@ -104,3 +104,10 @@ def test_lists_filter_and_sort(client: TestClient) -> None:
     assert WZ in forms and "回执编号" in forms
     none = client.get("/submissions", params={"table": "1", "status": "late", "category": "开发区、镇审批局"}).text
     assert "苏州市" not in none.split("<tbody>")[1].split("</tbody>")[0]
+
+
+def test_hand_off_page_one_table_whole(client: TestClient) -> None:
+    everything = client.get("/handoff").text
+    assert all(f"<h2>表{n} " in everything for n in (1, 2, 3, 4))
+    one = client.get("/handoff", params={"table": "3"}).text
+    assert "<h2>表3 " in one and "<h2>表1 " not in one and '<a href="/handoff">返回全部表</a>' in one
