@@ -103,14 +103,17 @@ def search(session: Session, roster: Roster, text: str) -> SearchResult:
         form_where.append(Submission.unit.in_(names))
     if receipt is not None:
         form_where.append(Submission.message_pk.in_(select(Message.id).where(receipt)))
-    rows = session.execute(
+    found_forms = session.scalars(
+        select(Submission.id).where(or_(*form_where))
+        .order_by(Submission.current.desc(), Submission.table_no, Submission.id)).all()
+    result.forms_total = len(found_forms)
+    shown = list(found_forms[:LIMIT])
+    rows = {r.id: r for r in session.execute(
         select(Submission.id, Submission.table_no, Submission.unit, Submission.fields, Submission.message_pk,
                Submission.current, Submission.superseded_by, Message.receipt_no)
-        .join(Message, Message.id == Submission.message_pk).where(or_(*form_where))
-        .order_by(Submission.current.desc(), Submission.table_no, Submission.id)).all()
-    result.forms_total = len(rows)
+        .join(Message, Message.id == Submission.message_pk).where(Submission.id.in_(shown))).all()}
     result.forms = [FormHit(r.id, r.table_no, r.unit or "", str((r.fields or {}).get("name") or ""),
                             str((r.fields or {}).get("project") or ""), r.message_pk, r.receipt_no or "",
                             validity(r.current, r.superseded_by))
-                    for r in rows[:LIMIT]]
+                    for r in (rows[i] for i in shown)]
     return result

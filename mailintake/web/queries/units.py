@@ -52,6 +52,10 @@ class UnitSubmission:
     file_name: str = ""
 
 
+#: the newest lines a unit's timeline shows (a unit's page must not grow without bound)
+TIMELINE = 200
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of a unit's timeline."""
@@ -159,4 +163,4 @@ def timeline(session: Session, names: list[str], mails: list[Message], submissio
     for entry in session.scalars(audit):
         events.append(Event(entry.at, ACTION_LABELS.get(entry.action, entry.action),
                             f"{entry.detail}（{entry.actor}）", entry.message_pk))
-    return sorted(events, key=lambda e: e.at)
+    return sorted(events, key=lambda e: e.at)[-TIMELINE:]

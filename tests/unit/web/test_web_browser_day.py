@@ -26,10 +26,9 @@ from sqlalchemy import select
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, PaperCopy, Submission
 from mailintake.demo.servers.smtp_sink import start_smtp_sink
 from mailintake.outbox.sender import deliver_due
-from mailintake.web.app import create_app
-from mailintake.web.server import RunningConsole, start_in_thread
+from mailintake.web.server import RunningConsole
 from tests.support.web_support import Filled, fill
-from tests.unit.web.test_web_browser import ARGS, CHROMIUM, fits, log_in, shots  # noqa: F401 (fixture)
+from tests.unit.web.test_web_browser import ARGS, CHROMIUM, fits, log_in, server, shots  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (apt-get install chromium)")
 WZ = "苏州市吴中区行政审批局"
@@ -43,16 +42,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Filled:
 
 
 @pytest.fixture(scope="module")
-def server(filled: Filled) -> Iterator[RunningConsole]:
-    running = start_in_thread(create_app(filled.settings, filled.factory))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def page(server: RunningConsole) -> Iterator[Any]:
+def page(server: RunningConsole) -> Iterator[Any]:  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
