@@ -45,7 +45,9 @@ async def record_decision(request: Request, form: FormData) -> Response:
         flash(request, f"未记录决定：申报表记录 {submission_id} 不存在或已被后来的申报替代，"
                        "请在当前有效的申报表上操作。", "error")
         return back
-    text = f"已记录决定：申报表记录 {submission_id}（{result.unit}）{result.decision.label}。"
+    facts = await console.read(_form_facts, submission_id)
+    named = f"{result.unit} 表{facts[2]}（回执编号 {facts[1]}）" if facts and facts[1] else f"{result.unit} 的申报表"
+    text = f"已记录决定：{named}{result.decision.label}。"
     if result.notice_id is not None:
         text += "通知邮件已放入发件队列。"
     flash(request, text)
@@ -54,7 +56,7 @@ async def record_decision(request: Request, form: FormData) -> Response:
     return back
 
 
-def _withdrawal_facts(session: Session, submission_id: int) -> tuple[str, str, int] | None:
+def _form_facts(session: Session, submission_id: int) -> tuple[str, str, int] | None:
     row = session.execute(select(Submission.unit, Message.receipt_no, Submission.table_no)
                           .join(Message, Message.id == Submission.message_pk)
                           .where(Submission.id == submission_id)).first()
@@ -64,7 +66,7 @@ def _withdrawal_facts(session: Session, submission_id: int) -> tuple[str, str, i
 async def _confirm_withdrawal(request: Request, submission_id: int, reason: str, notify: bool,
                               back: str) -> Response:
     """撤回 step one: what will be withdrawn (nothing is recorded yet)."""
-    facts = await console_of(request).read(_withdrawal_facts, submission_id)
+    facts = await console_of(request).read(_form_facts, submission_id)
     if facts is None:
         flash(request, f"未记录决定：申报表记录 {submission_id} 不存在。", "error")
         return RedirectResponse(back, status_code=303)
