@@ -111,3 +111,17 @@ def test_hand_off_page_one_table_whole(client: TestClient) -> None:
     assert all(f"<h2>表{n} " in everything for n in (1, 2, 3, 4))
     one = client.get("/handoff", params={"table": "3"}).text
     assert "<h2>表3 " in one and "<h2>表1 " not in one and '<a href="/handoff">返回全部表</a>' in one
+
+
+def test_overview_is_a_to_do_list_with_quota_use_by_category(client: TestClient) -> None:
+    page = client.get("/").text
+    todo = re.findall(r'<li(?: class="open")?><a href="([^"]+)">([^<]+)</a> <strong>(\d+)</strong></li>', page)
+    assert [(link, label) for link, label, _ in todo] == [
+        ("/mails?waiting=1", "待答复的来信"), ("/mails?status=needs_correction", "待更正的申报"),
+        ("/units?applied=no", "尚未申报的单位"), ("/units?paper=missing", "纸质材料未收到"),
+        ("/mails?reply=failed", "回复发送失败"), ("#quota", "超出名额")]
+    counts = {label: int(n) for _, label, n in todo}
+    assert counts["待答复的来信"] == 1 and counts["尚未申报的单位"] == 29
+    silent = client.get("/units?applied=no").text.split('<table class="units">')[1].split("</table>")[0]
+    assert silent.count('<td><a href="/units/') == counts["尚未申报的单位"]
+    assert '<h2 id="quota-categories">' in page and "<td>市、区审批局</td>" in page
