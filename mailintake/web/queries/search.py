@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailintake.campaign.identity import normalise_text
 from mailintake.campaign.roster import Roster, Unit
 from mailintake.db.models import Message, Submission
-from mailintake.web.queries import validity
+from mailintake.web.queries.forms import validity
 from mailintake.web.queries.mails import MailRow, _contains, like_pattern, list_mails, mail_conditions
 
 LIMIT = 20
@@ -66,7 +66,7 @@ def typed_names(session: Session, roster: Roster, units: list[Unit]) -> list[str
 def _receipt(session: Session, text: str) -> ColumnElement[bool] | None:
     if not _RECEIPT.match(text):
         return None
-    from mailintake.office.replies import resolve_receipt
+    from mailintake.office.redo import resolve_receipt
     from mailintake.outbox.queue import OutboxError
 
     try:

@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.decisions import DecisionInfo, latest_decisions
 from mailintake.campaign.roster import UNMATCHED, Roster
 from mailintake.db.audit import ACTION_LABELS
+from mailintake.db.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.db.models import AttachmentRow, AuditEntry, Message, OutboxItem, ReminderSent, Submission
 from mailintake.db.vocabulary import MailStatus
-from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.office.paper import received_dates
 from mailintake.office.reminders import REMINDER_LABELS
-from mailintake.report.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
-from mailintake.web.queries import validity
+from mailintake.web.queries.forms import validity
 from mailintake.web.queries.mails import MailRow, sender_of
 
 

@@ -8,10 +8,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.office.users import MIN_PASSWORD, change_own_password, password_problem
-from mailintake.web.context import CurrentUser, console_of
-from mailintake.web.render import page
+from mailintake.web.page.context import CurrentUser, console_of
+from mailintake.web.page.render import page
+from mailintake.web.page.security import action, flash, start_session
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash, start_session
 
 PROBLEMS = {
     "short": f"新密码至少需要 {MIN_PASSWORD} 个字符，请换一个更长的密码。",

@@ -9,10 +9,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailintake.db.audit import ACTION_LABELS
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import PAGE_SIZE, page, page_number, with_query
 from mailintake.web.queries import Pager
 from mailintake.web.queries.lists import AuditFilter, audit_actors, audit_page, count_actions, receipts_of
-from mailintake.web.render import PAGE_SIZE, page, page_number, with_query
 
 NAV = ("/audit", "操作记录")
 

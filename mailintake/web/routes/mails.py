@@ -10,15 +10,22 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mailintake.db.labels import STATUS_LABELS
 from mailintake.errors import MailintakeError, StorageError
 from mailintake.office.answers import HANDLED_LABELS, AnswerError, answer_mail, mark_handled, saved_answers
-from mailintake.office.replies import reprocess, resend_reply
-from mailintake.report.labels import STATUS_LABELS
-from mailintake.web.context import console_of
+from mailintake.office.redo import reprocess, resend_reply
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import (
+    PAGE_SIZES,
+    not_found,
+    page,
+    page_number,
+    page_size,
+    pager_for,
+)
+from mailintake.web.page.security import action, flash
 from mailintake.web.queries.mails import MailFilter, body_text, mail_detail, search_mails, split_quoted
-from mailintake.web.render import PAGE_SIZES, not_found, page, page_number, page_size, pager_for
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash
 
 NAV = ("/mails", "邮件")
 

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import page
 from mailintake.web.queries.search import LIMIT, search
-from mailintake.web.render import page
 
 
 async def search_page(request: Request) -> Response:

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.report.labels import STATUS_LABELS
-from mailintake.web.context import console_of
+from mailintake.db.labels import STATUS_LABELS
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import PAGE_SIZES, not_found, page, page_size, pager_for, with_query
 from mailintake.web.queries.lists import SORTS, SubmissionFilter, count_submissions, list_submissions, unit_names
-from mailintake.web.render import PAGE_SIZES, not_found, page, page_size, pager_for, with_query
 
 NAV = ("/submissions", "申报表")
 SIZE = 100

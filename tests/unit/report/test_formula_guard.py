@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from mailintake.office.handoff import Candidate, TableList, write_workbook
-from mailintake.report import build_report
+from mailintake.office.candidates import Candidate, TableList
+from mailintake.office.handoff import write_workbook
+from mailintake.report.build import build_report
 from mailintake.report.cells import csv_text, looks_like_formula
 from mailintake.report.export import export_csv, export_xlsx
+from parsers.definitions import load_definitions
 from tests.support.fixtures.env import Env
 from tests.unit.report.test_report_rows import Story, at, report_settings, t34
 
@@ -55,7 +57,7 @@ def test_daily_report_and_export_workbooks(tmp_path: Path, env: Env) -> None:
         files = build_report(settings, session, now=at(19, 8))
         exported = export_xlsx(session, tmp_path / "export.xlsx", settings=settings)
         buffer = io.StringIO()
-        export_csv(session, buffer)
+        export_csv(session, buffer, load_definitions())
         session.commit()
     expected = sorted((s.replace("\r", ""), "s", True) for s in STARTS)  # openpyxl drops no CR; XML keeps it
     for path in (files.xlsx_path, exported):

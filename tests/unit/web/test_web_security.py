@@ -208,7 +208,7 @@ def test_request_bodies_are_limited(filled: Filled) -> None:
 
 
 def test_unit_names_with_a_slash_and_20_digit_page_numbers(filled: Filled) -> None:
-    from mailintake.web.context import unit_url
+    from mailintake.web.page.context import unit_url
 
     assert unit_url("某区/../单位") == "/units/%E6%9F%90%E5%8C%BA%2F..%2F%E5%8D%95%E4%BD%8D"
     with client_at(filled, A) as c:
