@@ -15,8 +15,8 @@ from mailintake.campaign.sources import load_sources
 from mailintake.config.settings import Settings
 from mailintake.db.storage import Storage
 from mailintake.errors import ConfigError
-from mailintake.web.page.errors import error_pages
 from mailintake.web.page.context import Console, template_environment
+from mailintake.web.page.errors import error_pages
 from mailintake.web.page.security import AuthMiddleware, BodyLimit, SecurityHeaders
 from mailintake.web.routes import all_routes, navigation
 
