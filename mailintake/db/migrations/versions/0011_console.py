@@ -31,17 +31,15 @@ def upgrade() -> None:
     op.create_index("ix_login_failures_login_address_at", "login_failures", ["login", "address", "at"],
                     unique=False)
     op.create_index("ix_users_login_lower", "users", [sa.text("lower(login)")], unique=True)
-    with op.batch_alter_table("messages") as batch_op:
-        batch_op.add_column(sa.Column("handled", sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column("handled_by", sa.String(length=255), nullable=True))
-        batch_op.add_column(sa.Column("handled_at", UTCDateTime(), nullable=True))
+    # plain ALTER TABLE (no batch copy): other tables' foreign keys point at messages' rows
+    op.add_column("messages", sa.Column("handled", sa.String(length=16), nullable=True))
+    op.add_column("messages", sa.Column("handled_by", sa.String(length=255), nullable=True))
+    op.add_column("messages", sa.Column("handled_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages") as batch_op:
-        batch_op.drop_column("handled_at")
-        batch_op.drop_column("handled_by")
-        batch_op.drop_column("handled")
+    for column in ("handled_at", "handled_by", "handled"):
+        op.drop_column("messages", column)  # SQLite ≥ 3.35 drops a column in place
     op.drop_index("ix_users_login_lower", table_name="users")
     op.drop_index("ix_login_failures_login_address_at", table_name="login_failures")
     op.drop_index("ix_login_failures_address_at", table_name="login_failures")
