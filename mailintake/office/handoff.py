@@ -27,7 +27,7 @@ from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import StorageError
 from mailintake.office.candidates import Candidate, TableList
-from mailintake.report.cells import guard_cell
+from mailintake.util.spreadsheet import guard_cell
 
 WORKBOOK_NAME = "公示名单.xlsx"
 BALLOT_NAME = "民主测评票.docx"

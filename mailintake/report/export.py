@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from mailintake.campaign.decisions import DECISION_LABELS, latest_decisions
 from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
-from mailintake.report.cells import csv_text
+from mailintake.util.spreadsheet import csv_text
 from parsers.definitions import FormSet
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")

@@ -15,7 +15,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mailintake.report.cells import guard_cell
+from mailintake.util.spreadsheet import guard_cell
 from parsers.definitions import FormDefinition
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"

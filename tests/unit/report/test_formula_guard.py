@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from mailintake.office.candidates import Candidate, TableList
 from mailintake.office.handoff import write_workbook
 from mailintake.report.build import build_report
-from mailintake.report.cells import csv_text, looks_like_formula
 from mailintake.report.export import export_csv, export_xlsx
+from mailintake.util.spreadsheet import csv_text, looks_like_formula
 from parsers.definitions import load_definitions
 from tests.support.fixtures.env import Env
 from tests.support.report_story import Story, at, report_settings, t34
