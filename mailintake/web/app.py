@@ -19,6 +19,7 @@ from mailintake.web.page.context import Console, template_environment
 from mailintake.web.page.errors import error_pages
 from mailintake.web.page.security import AuthMiddleware, BodyLimit, SecurityHeaders
 from mailintake.web.routes import all_routes, navigation
+from mailintake.web.routes.applicant import install_log_filter
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "mailintake_session"
@@ -55,6 +56,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
         Middleware(AuthMiddleware),
     ]
     routes = [*all_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    install_log_filter()  # no applicant's link in any log line
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=error_pages())
     app.state.console = console
     return app

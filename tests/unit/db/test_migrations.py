@@ -62,7 +62,7 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
 
 
 def test_0011_console_adds_login_failures_answer_state_and_case_free_logins(db_url):
-    """GIVEN a database at head WHEN downgraded to 0008 and upgraded again THEN the login-failure table,
+    """GIVEN a database at head WHEN downgraded to 0010 and upgraded again THEN the login-failure table,
     the case-free login index and the messages' answer columns go and come back."""
     from alembic import command
 
@@ -82,7 +82,7 @@ def test_0011_console_adds_login_failures_answer_state_and_case_free_logins(db_u
 
         assert state() == (True, {"handled", "handled_by", "handled_at"}, True)
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0008")
+            command.downgrade(alembic_config(connection), "0010_applicant_tokens")
         assert state() == (False, set(), False)
         upgrade(engine)
         assert state() == (True, {"handled", "handled_by", "handled_at"}, True)

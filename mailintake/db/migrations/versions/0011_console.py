@@ -2,7 +2,7 @@
 and a question's answer state on ``messages`` (answered / no reply needed, by whom, when)
 
 Revision ID: 0011_console
-Revises: 0008
+Revises: 0010_applicant_tokens
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from mailintake.db.models import UTCDateTime
 
 revision = "0011_console"
-down_revision = "0008"
+down_revision = "0010_applicant_tokens"
 branch_labels = None
 depends_on = None
 
