@@ -124,7 +124,13 @@ def pages(ids: dict[str, Any]) -> list[str]:
     return ["/", "/mails", "/mails?page=100", "/mails?status=needs_correction", "/mails?q=%E5%88%98%E8%8A%B3",
             f"/mails/{ids['mail']}", "/units", f"/units/{quote(ids['unit'])}", "/submissions?table=1",
             "/submissions?table=3&sort=words&dir=desc&page=5", "/reports", "/audit", "/audit?page=30",
-            f"/attachments/{ids['attachment']}", "/healthz"]
+            f"/attachments/{ids['attachment']}", "/healthz",
+            # the clerk's day (issue 19): the search box, filters, the to-do counts' lists, confirmations
+            "/search?q=" + quote("吴中审批局"), "/search?q=2019-00005", "/search?q=0005", "/search?q=" + quote("刘芳"),
+            "/search?q=" + quote("吴中"), "/search?q=" + quote("sender17@qq.com"), "/mails?waiting=1",
+            "/mails?from=2019-12-05&to=2019-12-10&order=asc&size=200", "/units?applied=yes&sort=total&dir=desc",
+            "/units?paper=missing", "/submissions?table=1&category=" + quote("市、区审批局"),
+            f"/mails/{ids['mail']}/resend", "/reminders", "/account", "/mails?page=99999999999999999999"]
 
 
 def start_console(config: Path, port: int) -> subprocess.Popen[bytes]:

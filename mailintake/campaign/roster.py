@@ -73,6 +73,8 @@ class Roster:
     units: list[Unit] = field(default_factory=list)
     rules: UnitRules = field(default_factory=lambda: default_campaign().units)
     _index: dict[str, Unit] = field(default_factory=dict, init=False, repr=False)
+    #: match() per typed name: the same few hundred names recur in every list of thousands of forms
+    _matched: dict[str, Unit | None] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for unit in self.units:
@@ -94,6 +96,14 @@ class Roster:
 
     def match(self, name: str) -> Unit | None:
         """The roster unit a typed name refers to, or None when unknown or ambiguous."""
+        if name in self._matched:
+            return self._matched[name]
+        found = self._match(name)
+        if len(self._matched) < 100_000:
+            self._matched[name] = found
+        return found
+
+    def _match(self, name: str) -> Unit | None:
         key = self.normalise(name)
         if not key:
             return None

@@ -192,6 +192,8 @@ class WebSettings(_Section):
     #: the console's public address, e.g. https://intake.example.gov.cn (links in the report; https → Secure cookies)
     base_url: str = ""
     session_hours: float = Field(default=12.0, gt=0)
+    #: a session unused this long ends (sign in again); the absolute lifetime is ``session_hours``
+    idle_minutes: float = Field(default=30.0, gt=0)
     #: the applicant's status pages' public address (every reply links <applicant_url>/s/<token>); "" = off
     applicant_url: str = ""
 

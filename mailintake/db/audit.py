@@ -10,13 +10,21 @@ import getpass
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import event, select
+from sqlalchemy import ColumnElement, event, select
 from sqlalchemy.orm import Session
 
 from mailintake.db.models import AuditEntry
 
 #: where an action came from, for rows written by the command line
 CLI_ORIGIN = "CLI"
+#: the office's words for every action code written to the trail
+ACTION_LABELS = {
+    "login": "登录", "login_failed": "登录失败", "login_throttled": "登录受限", "logout": "退出",
+    "paper_received": "纸质材料已收到", "paper_undo": "撤销纸质材料登记", "resend": "重新发送回复",
+    "reprocess": "重新处理", "user_added": "新建账号", "user_disabled": "停用账号", "user_password": "修改密码",
+    "decision": "办公室决定", "reminder_sent": "发送催报", "answer": "答复来信", "no_reply": "标记无需答复",
+    "handled_undo": "撤销答复标记",
+}
 
 
 @dataclass(frozen=True)
@@ -60,9 +68,9 @@ def record_action(
 
 
 def list_actions(session: Session, *, since: dt.datetime | None = None, limit: int | None = None,
-                 offset: int = 0) -> Sequence[AuditEntry]:
+                 offset: int = 0, where: Sequence[ColumnElement[bool]] = ()) -> Sequence[AuditEntry]:
     """Newest first."""
-    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    query = select(AuditEntry).where(*where).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if since is not None:
         query = query.where(AuditEntry.at >= since)
     if limit is not None:

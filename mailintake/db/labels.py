@@ -26,6 +26,7 @@ REPLY_KIND_LABELS: dict[str, str] = {
     "report": "日报",
     "reminder": "催报",
     "decision": "办公室决定通知",
+    "answer": "办公室答复",
     "final_report": "截止报告",
 }
 OUTBOX_STATUS_LABELS: dict[str, str] = {

@@ -32,6 +32,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -119,6 +120,10 @@ class Message(Base):
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: a mail for a person: answered | no_reply (无需答复), by which console user, when; NULL while waiting
+    handled: Mapped[str | None] = mapped_column(String(16))
+    handled_by: Mapped[str | None] = mapped_column(String(255))
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", order_by="AttachmentRow.id", cascade="all, delete-orphan"
@@ -373,6 +378,26 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+#: logins are unique without regard to case (``Mixed.Case`` and ``mixed.case`` are one account)
+Index("ix_users_login_lower", func.lower(User.login), unique=True)
+
+
+class LoginFailure(Base):
+    """One failed (or still running) password check, counted per (account, address) and per address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_address_at", "address", "at"),
+        Index("ix_login_failures_login_address_at", "login", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the typed login, lower-cased
+    login: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class ApplicantToken(Base):

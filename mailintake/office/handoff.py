@@ -27,6 +27,7 @@ from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import StorageError
 from mailintake.office.candidates import Candidate, TableList
+from mailintake.util.spreadsheet import guard_cell
 
 WORKBOOK_NAME = "公示名单.xlsx"
 BALLOT_NAME = "民主测评票.docx"
@@ -121,6 +122,7 @@ def write_workbook(lists: list[TableList], settings: Settings, path: Path) -> Pa
             ws.append(row + ([candidate.project] if table.table == 1 else []))
         for row in ws.iter_rows(min_row=2):
             for cell in row:
+                guard_cell(cell)  # a 姓名 of =HYPERLINK(...) stays text
                 cell.border = border
                 cell.alignment = Alignment(wrap_text=True, vertical="center")
         for letter, width in zip("ABCD", (8, 30, 36, 40), strict=False):

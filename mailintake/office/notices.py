@@ -21,7 +21,7 @@ from mailintake.outbox.queue import POLICY, build_mail, replies_last_hour
 from mailintake.outbox.recipients import header_text, machine_reason, parse_address
 
 #: outbox kinds of the office's own mail
-NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision")
+NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision", "answer")
 #: every kind counted by the per-address hourly cap
 CAPPED_KINDS: tuple[str, ...] = (*REPLY_KINDS, *NOTICE_KINDS)
 
@@ -36,16 +36,19 @@ def usable_address(settings: Settings, value: str | None) -> str | None:
 
 def queue_notice(session: Session, settings: Settings, *, kind: str, to: str, name: str, subject: str, text: str,
                  now: dt.datetime, message_pk: int | None = None, in_reply_to: str | None = None,
-                 status_for: str | None = None, attachments: Sequence[tuple[str, bytes]] = ()) -> OutboxItem:
+                 status_for: str | None = None, attachments: Sequence[tuple[str, bytes]] = (),
+                 personal: bool = False) -> OutboxItem:
     """Queue one notice to ``to`` (already checked with :func:`usable_address`); suppressed past the cap.
 
     The text ends with the link to the status page of ``status_for`` (default ``to``: the sender whose
-    mails the notice is about) when ``[web] applicant_url`` is set."""
+    mails the notice is about) when ``[web] applicant_url`` is set. A ``personal`` mail (a clerk's
+    answer) is not marked Auto-Submitted, since a person wrote it."""
     text = append_line(text, status_line(session, settings, status_for or to))
     mail = build_mail(settings, to=[(header_text(name, 100), to)], subject=subject, text=text,
                       in_reply_to=in_reply_to, auto_reply=False, now=now, attachments=attachments)
-    mail["Auto-Submitted"] = "auto-generated"
-    mail["X-Auto-Response-Suppress"] = "All"
+    if not personal:
+        mail["Auto-Submitted"] = "auto-generated"
+        mail["X-Auto-Response-Suppress"] = "All"
     row = OutboxItem(message_pk=message_pk, kind=kind, recipients=[to], cc=[], subject=str(mail["Subject"]),
                      raw=mail.as_bytes(policy=POLICY), status=OutboxStatus.pending, attempts=0, next_attempt_at=now,
                      created_at=now)

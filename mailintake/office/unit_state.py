@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from mailintake.campaign.decisions import counts_for_quota, latest_decisions
 from mailintake.campaign.roster import Roster, Unit, normalise
@@ -68,7 +68,10 @@ def unit_states(session: Session, roster: Roster, until: dt.datetime | None = No
     states = {unit.name: UnitState(unit.name, unit) for unit in roster}
     by_email = {unit.email: unit for unit in roster if unit.email}
     messages = session.scalars(
-        select(Message).options(selectinload(Message.submissions))
+        select(Message).options(
+            # what a unit's state reads; the forms' fields and the bodies load only when a reminder needs them
+            defer(Message.body_excerpt), defer(Message.reply_to), defer(Message.date_header),
+            selectinload(Message.submissions).defer(Submission.fields))
         .order_by(Message.received_at, Message.id)
     ).all()
     current = [s for m in messages for s in m.submissions if s.current]

@@ -89,6 +89,8 @@ class ReportData:
     console_url: str = ""
     #: mails with no form (questions, thanks, chatter, stray files): a person reads and answers them
     manual: list[MailView] = field(default_factory=list)
+    #: of those, the ones nobody has answered or marked 无需答复 in the console yet
+    manual_waiting: int = 0
     #: the paper-copy register: units whose stamped copies arrived, with the date
     paper_received: list[PaperView] = field(default_factory=list)
 
@@ -119,6 +121,7 @@ class ReportData:
             "paper_missing": len(self.paper_missing),
             "paper_received": len(self.paper_received),
             "manual": len(self.manual),
+            "manual_waiting": self.manual_waiting,
             "unmatched": len(self.unmatched),
         }
 
@@ -200,5 +203,7 @@ def gather(
             select(OutboxItem).where(OutboxItem.kind == "reminder").order_by(OutboxItem.id))],
         console_url=console_url.rstrip("/"),
         manual=[views[m.id] for m in messages if m.status == MailStatus.no_form],
+        manual_waiting=sum(1 for m in messages
+                           if m.status == MailStatus.no_form and not m.automatic_reason and m.handled is None),
         paper_received=paper_register(papers, match, roster),
     )

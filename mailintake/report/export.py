@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from mailintake.campaign.decisions import DECISION_LABELS, latest_decisions
 from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
+from mailintake.util.spreadsheet import csv_text
 from parsers.definitions import FormSet
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -121,14 +122,6 @@ def write_json(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ) -> 
     out.write("\n")
 
 
-def _safe(value: Any) -> Any:
-    """Keep spreadsheet programs from running a cell typed by an applicant as a formula."""
-    if not isinstance(value, str) or not value:
-        return value
-    risky = value[0] in ("=", "@", "\t", "\r") or (value[0] in ("+", "-") and not value[1:2].isdigit())
-    return "'" + value if risky else value
-
-
 def csv_columns(forms: FormSet) -> list[tuple[str, str]]:
     """(key, header) of every form field across the tables, each key once, in form order."""
     seen: dict[str, str] = {}
@@ -161,7 +154,7 @@ def export_csv(session: Session, out: TextIO, forms: FormSet, *, tz: dt.tzinfo =
                   message.get("status", ""), sub["attachment"], _decision_text(sub["decision"]),
                   *[sub["fields"].get(key, "") for key, _ in field_columns], *[sub["fields"].get(k, "") for k in extra],
                   paper_dates.get(units.get(sub["id"]) or "", "")]
-        writer.writerow([_safe(v) for v in values])
+        writer.writerow([csv_text(v) for v in values])
     return len(data["submissions"])
 
 

@@ -71,6 +71,7 @@ def _summary_sheet(ws: Worksheet, data: ReportData, styles: Styles, title: str) 
         ("纸质材料未收到", len(data.paper_missing)),
         ("纸质材料已收到", len(data.paper_received)),
         ("需人工处理的邮件", len(data.manual)),
+        ("其中待答复", data.manual_waiting),
         ("未匹配名录的单位名称", len(data.unmatched)),
     ]
     for row, (label, value) in enumerate(facts, start=3):

@@ -16,7 +16,8 @@ from mailintake.config.settings import Settings
 from mailintake.db.storage import Storage
 from mailintake.errors import ConfigError
 from mailintake.web.page.context import Console, template_environment
-from mailintake.web.page.security import AuthMiddleware, SecurityHeaders
+from mailintake.web.page.errors import error_pages
+from mailintake.web.page.security import AuthMiddleware, BodyLimit, SecurityHeaders
 from mailintake.web.routes import all_routes, navigation
 from mailintake.web.routes.applicant import install_log_filter
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
                       storage=Storage(settings.path(settings.storage.dir)), nav=navigation())
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(BodyLimit),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=COOKIE,
                    max_age=int(settings.web.session_hours * 3600), same_site="lax",
                    https_only=settings.web.base_url.lower().startswith("https://")),
@@ -55,6 +57,6 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
     ]
     routes = [*all_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")]
     install_log_filter()  # no applicant's link in any log line
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=error_pages())
     app.state.console = console
     return app

@@ -15,6 +15,7 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailintake.util.spreadsheet import guard_cell
 from parsers.definitions import FormDefinition
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -66,9 +67,8 @@ class Styles:
 
 def put(ws: Worksheet, row: int, col: int, value: Any, styles: Styles) -> None:
     cell = ws.cell(row=row, column=col, value=clean(value))
-    if isinstance(cell.value, str) and cell.data_type == "f":
-        cell.data_type = "s"  # text typed by an applicant is never a formula
     styles.apply(cell, "date" if isinstance(cell.value, dt.datetime) else "text")
+    guard_cell(cell)  # after the shared style, which would drop the quote prefix
 
 
 def table(ws: Worksheet, headers: Sequence[tuple[str, float]], rows: list[list[Any]], styles: Styles, *,

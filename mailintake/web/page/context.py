@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +35,24 @@ class CurrentUser:
         return self.role == "clerk"
 
 
+class CheckGate:
+    """At most ``limit`` password checks at once (argon2id takes 64 MiB and a core each); the rest queue."""
+
+    def __init__(self, limit: int = 2) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self.running = 0
+        self.peak = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        async with self._slots:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                return await run_in_threadpool(fn, *args)
+            finally:
+                self.running -= 1
+
+
 @dataclass
 class Console:
     settings: Settings
@@ -40,6 +60,7 @@ class Console:
     sources: Sources
     templates: Environment
     storage: Storage
+    password_checks: CheckGate = field(default_factory=CheckGate)
     #: the navigation bar: (path, label) of every area that has one
     nav: tuple[tuple[str, str], ...] = ()
 
@@ -59,6 +80,10 @@ class Console:
         with self.factory() as session, session.begin():
             return fn(session, *args, **kwargs)
 
+    def act_here(self, fn: Callable[..., T], *args: Any) -> T:
+        """``act`` in the calling thread (for work already in a worker thread, e.g. a gated password check)."""
+        return self._act(fn, args, {})
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
@@ -71,6 +96,11 @@ def console_of(request: Request) -> Console:
     return console
 
 
+def unit_url(name: str | None) -> str:
+    """A unit's page, its name quoted whole (a ``/`` in a name stays inside the one path segment)."""
+    return "/units/" + quote(name or "", safe="")
+
+
 def template_environment(settings: Settings) -> Environment:
     tz = settings.campaign.tz
 
@@ -78,5 +108,5 @@ def template_environment(settings: Settings) -> Environment:
         return value.astimezone(tz).strftime(fmt) if value is not None else ""
 
     env = html_environment(TEMPLATES)
-    env.filters.update(when=when)
+    env.filters.update(when=when, unit_url=unit_url)
     return env

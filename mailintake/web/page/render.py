@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse
 
 from mailintake.web.page.context import console_of
 from mailintake.web.page.security import csrf_token, pop_flashes
+from mailintake.web.queries import Pager
 
 PAGE_SIZE = 50
 
@@ -30,11 +31,30 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
     return HTMLResponse(html, status_code=status)
 
 
+#: a page number beyond any list (the Pager then clamps to the last page)
+MAX_PAGE = 1_000_000
+
+
 def page_number(request: Request) -> int:
-    try:
-        return max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
+    text = request.query_params.get("page", "1").strip()
+    if not text.isdigit():
         return 1
+    return max(1, min(int(text[:12]), MAX_PAGE))
+
+
+#: the page sizes a long list offers
+PAGE_SIZES = (20, 50, 100, 200)
+
+
+def page_size(request: Request, default: int = PAGE_SIZE) -> int:
+    text = request.query_params.get("size", "")
+    return int(text) if text.isdigit() and int(text) in PAGE_SIZES else default
+
+
+def pager_for(request: Request, total: int, size: int) -> Pager:
+    """A pager over the current URL: links keep every other parameter; the jump form carries them."""
+    hidden = tuple((k, v) for k, v in request.query_params.multi_items() if k != "page")
+    return Pager(page_number(request), size, total, lambda n: with_query(request, page=n), hidden)
 
 
 def with_query(request: Request, **changes: Any) -> str:

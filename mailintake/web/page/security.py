@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -82,6 +83,27 @@ def pop_flashes(request: Request) -> list[list[str]]:
     return items
 
 
+#: the largest request body the console reads (its forms are small; nothing is uploaded)
+MAX_BODY = 256 * 1024
+#: a session's last-seen time is rewritten at most this often (each rewrite sends a new cookie)
+_SEEN_STEP = 60
+
+
+def start_session(request: Request, uid: int, epoch: int) -> None:
+    """A signed-in session: who, which epoch of the account, since when and last seen when."""
+    now = int(time.time())
+    request.session.update(uid=uid, epoch=epoch, since=now, seen=now)
+    csrf_token(request)  # a fresh token for the new session
+
+
+def session_expired(session: dict[str, Any], settings: Any, now: float) -> bool:
+    """Past the absolute lifetime (``[web] session_hours``) or idle too long (``[web] idle_minutes``)."""
+    since, seen = session.get("since"), session.get("seen")
+    if not isinstance(since, int) or not isinstance(seen, int):
+        return True
+    return now - since > settings.web.session_hours * 3600 or now - seen > settings.web.idle_minutes * 60
+
+
 def _load_user(console: Any, uid: Any, epoch: Any) -> CurrentUser | None:
     if not isinstance(uid, int):
         return None
@@ -105,10 +127,15 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        user = await run_in_threadpool(_load_user, console_of(request), request.session.get("uid"),
-                                       request.session.get("epoch"))
+        console = console_of(request)
+        now = time.time()
+        user = None
+        if not session_expired(request.session, console.settings, now):
+            user = await run_in_threadpool(_load_user, console, request.session.get("uid"),
+                                           request.session.get("epoch"))
         if user is None:
-            request.session.pop("uid", None)
+            for key in ("uid", "epoch", "since", "seen"):
+                request.session.pop(key, None)
             response: Response
             if scope["method"] in ("GET", "HEAD"):
                 query = scope["query_string"].decode("latin-1")
@@ -118,8 +145,52 @@ class AuthMiddleware:
                 response = forbidden("403 请先登录。")
             await response(scope, receive, send)
             return
+        if now - request.session["seen"] >= _SEEN_STEP:
+            request.session["seen"] = int(now)
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse a request body over ``MAX_BODY`` with 413, whatever the proxy in front allows."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        too_large = declared is not None and (not declared.isdigit() or int(declared) > self.limit)
+        chunks: list[bytes] = []
+        size = 0
+        while not too_large:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            too_large = size > self.limit
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        if too_large:
+            response = PlainTextResponse(f"413 提交的内容过大（上限 {self.limit // 1024} KB）。", status_code=413)
+            await response(scope, receive, send)
+            return
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class SecurityHeaders:

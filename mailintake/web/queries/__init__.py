@@ -15,6 +15,12 @@ class Pager:
     size: int
     total: int
     link: Callable[[int], str]
+    #: the list's other query parameters, carried by the page-jump form
+    hidden: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # a page past the last (or a 20-digit one) shows the last page
+        object.__setattr__(self, "number", max(1, min(self.number, self.pages)))
 
     @property
     def pages(self) -> int:

@@ -15,6 +15,8 @@ from mailintake.config.settings import Settings
 from mailintake.db.labels import STATUS_LABELS
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
+from mailintake.office.answers import count_waiting
+from mailintake.web.queries.units import units_overview
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Overview:
     stale: bool
     report_id: int | None
     report_date: dt.date | None
+    #: the clerk's to-do list: (label, count, link)
+    todo: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
@@ -98,9 +102,21 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
     last = (poll.finished_at or poll.started_at) if poll is not None else None
     stale = last is None or (now - last).total_seconds() > 2 * settings.schedule.poll_interval
     left, closed = time_left(settings.campaign.deadline, now)
+    tables = table_use(session, sources)
+    units, _ = units_overview(session, sources.roster)
+    over = sum(1 for t in tables if t.over) + sum(
+        1 for t in tables for _, count, quota in t.categories if quota.isdigit() and count > int(quota))
+    todo = [
+        ("待答复的来信", count_waiting(session), "/mails?waiting=1"),
+        ("待更正的申报", int(by_status.get(MailStatus.needs_correction, 0)), "/mails?status=needs_correction"),
+        ("尚未申报的单位", sum(1 for u in units if not u.total), "/units?applied=no"),
+        ("纸质材料未收到", sum(1 for u in units if u.total and u.paper is None), "/units?paper=missing"),
+        ("回复发送失败", int(outbox.get(OutboxStatus.failed, 0)), "/mails?reply=failed"),
+        ("超出名额", over, "#quota"),
+    ]
     return Overview(
         deadline=settings.campaign.deadline, left=left, closed=closed, statuses=statuses,
-        mails_total=sum(int(v) for v in by_status.values()), tables=table_use(session, sources),
+        mails_total=sum(int(v) for v in by_status.values()), tables=tables, todo=todo,
         replies_pending=int(outbox.get(OutboxStatus.pending, 0)),
         replies_failed=int(outbox.get(OutboxStatus.failed, 0)),
         last_poll=last, last_poll_error=poll.error if poll is not None else None, stale=stale,

@@ -10,8 +10,8 @@ import importlib
 from functools import cache
 from typing import Any
 
-MODULES = ("auth", "health", "overview", "mails", "units", "submissions", "decisions", "reminders", "handoff",
-           "reports", "audit", "downloads", "applicant")
+MODULES = ("auth", "account", "search", "health", "overview", "mails", "units", "submissions", "decisions", "reminders",
+           "handoff", "reports", "audit", "downloads", "applicant")
 
 
 @cache

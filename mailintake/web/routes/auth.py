@@ -8,10 +8,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.db.audit import Actor
-from mailintake.office.users import LoginResult, check_login, end_sessions
+from mailintake.office.users import LoginResult, begin_login, end_sessions, finish_login, verify_password
 from mailintake.web.page.context import CurrentUser, console_of
 from mailintake.web.page.render import page
-from mailintake.web.page.security import action, csrf_token, csrf_valid, forbidden, safe_next
+from mailintake.web.page.security import action, csrf_valid, forbidden, safe_next, start_session
 
 
 def client_ip(request: Request) -> str:
@@ -34,19 +34,21 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_valid(request, form):
         return forbidden("403 请求缺少有效的安全令牌（CSRF），请刷新登录页后重试。")
-    username = str(form.get("username", ""))
-    password = str(form.get("password", ""))
+    username = str(form.get("username", ""))[:200]
+    password = str(form.get("password", ""))[:1024]
     target = safe_next(str(form.get("next", "")))
     console = console_of(request)
-    result: LoginResult = await console.act(check_login, username, password, client_ip(request))
+    attempt = await console.read(begin_login, username, client_ip(request))
+    result = LoginResult("throttled")
+    if attempt is not None:
+        verified = await console.password_checks.run(verify_password, attempt, password)
+        result = await console.act(finish_login, attempt, password, verified)
     if result.outcome == "ok" and result.user is not None:
         request.session.clear()
-        request.session["uid"] = result.user.id
-        request.session["epoch"] = result.user.session_epoch or 0
-        csrf_token(request)  # a fresh token for the new session
+        start_session(request, result.user.id, result.user.session_epoch or 0)
         return RedirectResponse(target, status_code=303)
     if result.outcome == "throttled":
-        error, status = "该账号登录失败次数过多，请 15 分钟后再试。", 429
+        error, status = "登录失败次数过多，请 15 分钟后再试。", 429
     else:
         error, status = "账号或密码错误，或账号已停用。", 401
     return page(request, "login.html", {"title": "登录", "next": target, "error": error, "username": username},

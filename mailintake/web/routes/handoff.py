@@ -8,18 +8,41 @@ from starlette.routing import Route
 
 from mailintake.web.page.context import console_of
 from mailintake.web.page.render import not_found, page
-from mailintake.web.queries.handoff import DOCUMENTS, handoff_document, handoff_lists
+from mailintake.web.queries.handoff import (
+    DOCUMENTS,
+    ZIP_NAME,
+    handoff_document,
+    handoff_lists,
+    handoff_zip,
+    over_places,
+)
 from mailintake.web.routes.downloads import download
 
 NAV = ("/handoff", "名单移交")
+#: candidates shown per table on the overview of all tables (?table=N shows one table whole)
+SHOWN = 100
 
 
 async def handoff_page(request: Request) -> Response:
     console = console_of(request)
     lists = await console.read(handoff_lists, console.settings, console.sources)
-    return page(request, "handoff.html", {"title": "名单移交", "lists": lists, "documents": DOCUMENTS,
+    warnings = over_places(lists, console.sources)
+    chosen = request.query_params.get("table", "")
+    if chosen.isdigit() and any(t.table == int(chosen) for t in lists):
+        lists = [t for t in lists if t.table == int(chosen)]  # one whole table (to print it)
+        limit = None
+    else:
+        limit = SHOWN
+    return page(request, "handoff.html", {"title": "名单移交", "lists": lists, "documents": DOCUMENTS, "limit": limit,
+                                          "warnings": warnings, "zip_name": ZIP_NAME,
                                           "deadline": console.settings.campaign.deadline,
                                           "closed": console.now() >= console.settings.campaign.deadline})
+
+
+async def handoff_archive(request: Request) -> Response:
+    console = console_of(request)
+    data = await console.read(handoff_zip, console.settings, console.sources)
+    return download(data, ZIP_NAME, "application/zip")
 
 
 async def handoff_file(request: Request) -> Response:
@@ -34,5 +57,6 @@ async def handoff_file(request: Request) -> Response:
 
 ROUTES = [
     Route("/handoff", handoff_page, methods=["GET"]),
+    Route("/handoff.zip", handoff_archive, methods=["GET"]),
     Route("/handoff/{which:str}", handoff_file, methods=["GET"]),
 ]

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mailintake.db.labels import STATUS_LABELS
 from mailintake.web.page.context import console_of
-from mailintake.web.page.render import not_found, page, page_number, with_query
-from mailintake.web.queries import Pager
-from mailintake.web.queries.lists import SORTS, count_submissions, list_submissions
+from mailintake.web.page.render import PAGE_SIZES, not_found, page, page_size, pager_for, with_query
+from mailintake.web.queries.lists import SORTS, SubmissionFilter, count_submissions, list_submissions, unit_names
 
 NAV = ("/submissions", "申报表")
 SIZE = 100
@@ -27,9 +27,16 @@ async def submissions_page(request: Request) -> Response:
     sort = request.query_params.get("sort", "received")
     sort = sort if sort in SORTS else "received"
     descending = request.query_params.get("dir") == "desc"
-    total = await console.read(count_submissions, table)
-    pager = Pager(page_number(request), SIZE, total, lambda n: with_query(request, page=n))
-    rows = await console.read(list_submissions, table, sort, descending, pager.offset, SIZE)
+    params = request.query_params
+    category = params.get("category", "") if params.get("category", "") in console.sources.roster.categories else ""
+    paper = params.get("paper", "") if params.get("paper") in ("received", "missing") else ""
+    status = params.get("status", "") if params.get("status", "") in STATUS_LABELS else ""
+    names = await console.read(unit_names, console.sources.roster, category, paper)
+    where = SubmissionFilter(names, status)
+    total = await console.read(count_submissions, table, where)
+    size = page_size(request, SIZE)
+    pager = pager_for(request, total, size)
+    rows = await console.read(list_submissions, table, sort, descending, pager.offset, size, where)
 
     def sort_link(key: str) -> str:
         flip = "asc" if key == sort and descending else ("desc" if key == sort else "asc")
@@ -38,7 +45,8 @@ async def submissions_page(request: Request) -> Response:
     return page(request, "submissions.html", {
         "title": f"表{table}", "table": table, "definition": tables[table], "tables": tables, "rows": rows,
         "named": "name" in tables[table].keys, "pager": pager, "sort": sort, "descending": descending,
-        "sort_link": sort_link, "max_chars": console.settings.campaign.max_chars})
+        "sort_link": sort_link, "max_chars": console.settings.campaign.max_chars, "f": params,
+        "categories": console.sources.roster.categories, "statuses": STATUS_LABELS, "size": size, "sizes": PAGE_SIZES})
 
 
 ROUTES = [Route("/submissions", submissions_page, methods=["GET"])]

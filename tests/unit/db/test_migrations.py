@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from mailintake.db.engine import HEAD_REVISION, MIGRATIONS_DIR, alembic_config, current_revision, make_engine, upgrade
 
@@ -55,7 +55,36 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
         assert columns() == {"ix_outbox_recipient_key": ["recipient_key", "created_at"],
                              "ix_outbox_cc_key": ["cc_key", "created_at"]}
         upgrade(engine)
-        assert current_revision(engine) == HEAD_REVISION == "0010_applicant_tokens"
+        assert current_revision(engine) == HEAD_REVISION
         assert columns()["ix_outbox_cc_key"] == ["cc_key", "created_at", "kind", "status"]
+    finally:
+        engine.dispose()
+
+
+def test_0011_console_adds_login_failures_answer_state_and_case_free_logins(db_url):
+    """GIVEN a database at head WHEN downgraded to 0010 and upgraded again THEN the login-failure table,
+    the case-free login index and the messages' answer columns go and come back."""
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+
+        def state() -> tuple[bool, set[str], bool]:
+            found = inspect(engine)
+            with engine.connect() as connection:
+                unique = connection.scalar(text(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'ix_users_login_lower'" if engine.dialect.name
+                    == "sqlite" else "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_users_login_lower'"))
+            return (found.has_table("login_failures"),
+                    {c["name"] for c in found.get_columns("messages")} & {"handled", "handled_by", "handled_at"},
+                    unique == 1)
+
+        assert state() == (True, {"handled", "handled_by", "handled_at"}, True)
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0010_applicant_tokens")
+        assert state() == (False, set(), False)
+        upgrade(engine)
+        assert state() == (True, {"handled", "handled_by", "handled_at"}, True)
     finally:
         engine.dispose()

@@ -56,7 +56,8 @@ def test_summary_and_report_row(built: dict[str, Any]) -> None:
         "by_table": {1: 7, 2: 1, 3: 1, 4: 1},
         "late": 1, "overlong": 1, "incomplete": 1, "quota_exceeded": 1,
         "pending_corrections": 4, "failed_replies": 1,
-        "silent_units": 29, "paper_missing": 5, "paper_received": 1, "manual": 1, "unmatched": 1,
+        "silent_units": 29, "paper_missing": 5, "paper_received": 1, "manual": 1, "manual_waiting": 1,
+        "unmatched": 1,
     }
     report = built["report"]
     assert report.for_date == dt.date(2019, 12, 19)

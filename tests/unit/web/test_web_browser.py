@@ -98,7 +98,7 @@ def test_log_in_search_open_a_mail_and_download_an_attachment(page: Any, filled:
     assert "已截止" in page.inner_text("main")
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
     page.click("nav >> text=邮件")
-    page.fill("input[name=q]", "刘芳")
+    page.fill("main input[name=q]", "刘芳")
     page.click("button:has-text('查询')")
     rows = page.locator("main table tbody tr")
     assert rows.count() == 1
@@ -200,9 +200,10 @@ def test_reminders_decisions_and_hand_off(page: Any, filled: Filled, shots: Path
     assert shown == 7
     assert fits(page)
     page.screenshot(path=str(shots / "reminders.png"), full_page=True)
-    page.click("button:text-is('发送催报')")
+    page.click("button:text-is('发送催报…')")
+    page.click("button:text-is('确认发送 7 封催报')")
     assert page.inner_text(".flash.ok") == "已将 7 封催报邮件放入发件队列，后台服务将尽快发送。"
-    assert page.locator("button:text-is('发送催报')").count() == 0
+    assert page.locator("button:text-is('发送催报…')").count() == 0
     with filled.factory() as session:
         mail = session.scalar(select(Message.id).where(Message.from_addr == "zjgspj@zjg.gov.cn"))
     page.goto(f"/mails/{mail}")

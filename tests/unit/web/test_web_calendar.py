@@ -70,14 +70,19 @@ def test_reminders_preview_then_send_exactly_once(client: TestClient, filled: Fi
     client.post("/logout", data={"csrf_token": token})
     token = login(client, CLERK)
     page = client.get("/reminders").text
-    keys = re.findall(r'<input type="hidden" name="key" value="([^"]+)">', page)
+    keys = re.findall(r'<input type="checkbox" name="key" value="([^"]+)" checked', page)
     assert sorted(keys) == sorted(f"paper_missing|{unit}" for unit in PAPER_MISSING)
     for unit, address in PAPER_MISSING.items():
         assert f"<td class=\"wrap\">{address}</td>" in page and unit in page
-    assert "邮件催报（共 7 条）" in page and "<button type=\"submit\">发送催报</button>" in page
+    assert "邮件催报（共 7 条）" in page and "<button type=\"submit\">发送催报…</button>" in page
     assert "需电话催报（共 0 条）" in page
     before = count(filled, OutboxItem, OutboxItem.kind == "reminder")
-    response = client.post("/reminders/send", data={"csrf_token": token, "key": keys})
+    confirm = client.post("/reminders/confirm", data={"csrf_token": token, "key": keys}).text
+    assert "将向以下 7 个单位发送催报邮件" in confirm and ">确认发送 7 封催报</button>" in confirm
+    assert count(filled, OutboxItem, OutboxItem.kind == "reminder") == before  # nothing sent yet
+    confirmed = re.findall(r'<input type="hidden" name="key" value="([^"]+)">', confirm)
+    assert sorted(confirmed) == sorted(keys)
+    response = client.post("/reminders/send", data={"csrf_token": token, "key": confirmed, "confirmed": "1"})
     assert (response.status_code, response.headers["location"]) == (303, "/reminders")
     after = client.get("/reminders").text
     assert flashes(after) == ["已将 7 封催报邮件放入发件队列，后台服务将尽快发送。"]
@@ -141,7 +146,8 @@ def test_a_decision_changes_the_pages_and_the_audit(client: TestClient, filled: 
     client.post(f"/submissions/{sid}/decision", data={"csrf_token": token, "kind": "accept", "reason": reason,
                                                       "next": f"/mails/{mail}"})
     page = client.get(f"/mails/{mail}").text
-    assert flashes(page) == [f"已记录决定：申报表记录 {sid}（张家港市行政审批局）同意受理。"]
+    [flash] = flashes(page)
+    assert re.fullmatch(r"已记录决定：张家港市行政审批局 表1（回执编号 2019-\d{4}）同意受理。", flash), flash
     shown = re.search(rf'<p class="decision-line" id="decision-{sid}">(.*?)</p>', page)
     assert shown is not None
     assert re.sub(r"<[^>]+>", "", shown.group(1)).startswith(
@@ -159,10 +165,19 @@ def test_withdrawal_with_notice_leaves_the_hand_off(client: TestClient, filled: 
     sid, mail = submission_id(filled, "苏州市吴中区便民服务中心", 2)
     token = login(client, CLERK)
     assert ">苏州市吴中区便民服务中心</a></td>" in client.get("/handoff").text
+    asked = client.post(f"/submissions/{sid}/decision", data={
+        "csrf_token": token, "kind": "withdraw", "notify": "1", "reason": "单位来电撤回",
+        "next": "/submissions?table=2"})
+    assert asked.status_code == 200 and ">确认撤回</button>" in asked.text
+    assert "将撤回苏州市吴中区便民服务中心的表2申报表（回执编号 2019-" in asked.text and "将通知申报单位" in asked.text
+    assert ">苏州市吴中区便民服务中心</a></td>" in client.get("/handoff").text  # nothing recorded yet
     client.post(f"/submissions/{sid}/decision", data={"csrf_token": token, "kind": "withdraw", "notify": "1",
-                                                      "reason": "单位来电撤回", "next": "/submissions?table=2"})
+                                                      "reason": "单位来电撤回", "next": "/submissions?table=2",
+                                                      "confirmed": "1"})
     page = client.get("/submissions?table=2").text
-    assert flashes(page) == [f"已记录决定：申报表记录 {sid}（苏州市吴中区便民服务中心）撤回。通知邮件已放入发件队列。"]
+    [flash] = flashes(page)
+    assert re.fullmatch(r"已记录决定：苏州市吴中区便民服务中心 表2（回执编号 2019-\d{4}）撤回。"
+                        r"通知邮件已放入发件队列。", flash), flash
     assert '<span class="decision d-withdraw">撤回</span> 单位来电撤回' in page
     with filled.factory() as session:
         notice = session.scalars(select(OutboxItem).where(OutboxItem.kind == "decision")).one()
@@ -181,7 +196,7 @@ def test_hand_off_downloads(client: TestClient, filled: Filled) -> None:
     with filled.factory() as session:
         lists = candidate_lists(session, filled.settings, load_sources(filled.settings))
     page = client.get("/handoff").text
-    assert '<a class="button" href="/handoff/workbook" download>下载公示名单.xlsx</a>' in page
+    assert '<a class="button secondary" href="/handoff/workbook" download>下载公示名单.xlsx</a>' in page
     for table in lists:
         assert f"表{table.table} {table.name}（共 {len(table.candidates)} 个" in page
     workbook = client.get("/handoff/workbook")

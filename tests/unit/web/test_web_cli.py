@@ -60,7 +60,8 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
     assert (again.exit_code, again.output) == (
         1, "user: 'wangyan' exists already; use `mailintake user passwd wangyan` to change it\n")
     weak = invoke(config, "user", "add", "zhao", "--role", "viewer", "--password-stdin", stdin="short\n")
-    assert (weak.exit_code, weak.output) == (1, "user: the password needs at least 8 characters; choose a longer one\n")
+    assert (weak.exit_code, weak.output) == (
+        1, "user: the password needs at least 12 characters; choose a longer one\n")
     changed = invoke(config, "user", "passwd", "wangyan", "--password-stdin", stdin="a new long password\n")
     assert (changed.exit_code, changed.output) == (0, "password of wangyan changed\n")
     disabled = invoke(config, "user", "disable", "li")
@@ -70,12 +71,13 @@ def test_user_add_list_passwd_disable(config: Path) -> None:
 
     settings = load_settings(config, environ={})
     factory = open_database(settings.database.url, settings.base_dir)
-    with factory() as session, session.begin():
+    with factory() as session:
         hashes = {u.login: u.password_hash for u in session.scalars(select(User))}
         assert all(h.startswith("$argon2id$") for h in hashes.values())
         assert check_login(session, "wangyan", "a new long password", "test").outcome == "ok"
         assert check_login(session, "wangyan", "a long password", "test").outcome == "bad"
         assert check_login(session, "li", "viewer password", "test").outcome == "bad"
+        session.commit()
         actions = [(a.action, a.origin, a.detail) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[:4] == [("user_added", "CLI", "新建账号 wangyan（经办人）"),
                            ("user_added", "CLI", "新建账号 li（查看人）"),

@@ -127,7 +127,8 @@ def test_wrong_password_is_refused_and_audited(client: TestClient, filled: Fille
     assert "账号或密码错误" in response.text
     assert PASSWORD not in response.text
     last = audit(filled, "login_failed")[-1]
-    assert (last.actor, last.origin, last.detail) == (VIEWER, "testclient", "登录失败：账号或密码错误")
+    assert (last.actor, last.origin, last.detail) == (
+        "（未登录）", "testclient", f"登录失败：账号或密码错误（输入的账号：{VIEWER}）")
 
 
 def test_secure_cookie_when_the_console_is_served_over_https(filled: Filled) -> None:
@@ -157,10 +158,11 @@ def test_ten_failures_throttle_the_account_until_the_window_passes(client: TestC
     # another account is not affected
     assert client.post("/login", data={"username": VIEWER, "password": PASSWORD,
                                        "csrf_token": token}).status_code == 303
-    with filled.factory() as session, session.begin():
-        assert check_login(session, "target", PASSWORD, "test").outcome == "throttled"
+    with filled.factory() as session:
+        assert check_login(session, "target", PASSWORD, "testclient").outcome == "throttled"
         later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15, seconds=5)
-        assert check_login(session, "target", PASSWORD, "test", now=later).outcome == "ok"
+        assert check_login(session, "target", PASSWORD, "testclient", now=later).outcome == "ok"
+        session.commit()
 
 
 def test_post_without_csrf_token_or_from_a_viewer_is_forbidden(client: TestClient, filled: Filled) -> None:
@@ -270,7 +272,7 @@ def test_every_page_renders_for_a_viewer_without_clerk_buttons(client: TestClien
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
-        assert "重新发送回复" not in response.text and "纸质材料已收到</button>" not in response.text
+        assert "/resend\"" not in response.text and "纸质材料已收到</button>" not in response.text
         assert "发送催报</button>" not in response.text and "同意受理</button>" not in response.text
     overview = client.get("/").text
     assert "已截止" in overview and "2019-12-18 17:30" in overview
