@@ -1,0 +1,69 @@
+"""The console's 使用说明: /help serves docs/office.md under its own headings, linked from every page."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from mailintake.office.audit import Actor
+from mailintake.office.users import add_user
+from mailintake.web.app import create_app
+from mailintake.web.routes.help import guide_path, sections
+from tests.fixtures.env import Env
+
+OFFICE_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "office.md"
+SECRET = "test-secret-key-for-the-help-page-0123"
+
+
+@pytest.fixture
+def client(env: Env) -> Iterator[TestClient]:
+    settings = env.load(web={"secret_key": SECRET})
+    with env.session_factory() as session, session.begin():
+        add_user(session, Actor("setup", "CLI"), "viewer1", "viewer", "correct horse battery")
+    with TestClient(create_app(settings, env.session_factory), follow_redirects=False) as c:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
+        assert token
+        response = c.post("/login", data={"username": "viewer1", "password": "correct horse battery",
+                                          "csrf_token": token.group(1), "next": "/"})
+        assert response.status_code == 303
+        yield c
+
+
+def test_the_checkout_serves_the_repository_guide() -> None:
+    assert guide_path() == OFFICE_GUIDE
+
+
+def test_sections_split_at_headings_and_drop_images() -> None:
+    text = "# 标题\n\n引言\n\n## 一、甲\n\n![图](img/x.png)\n正文 `mailintake paper`\n\n### 乙\n| a | b |\n"
+    assert sections(text) == [(1, "标题", "引言"), (2, "一、甲", "正文 `mailintake paper`"), (3, "乙", "| a | b |")]
+
+
+def test_help_page_shows_every_heading_of_the_office_guide(client: TestClient) -> None:
+    response = client.get("/help")
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    headings = [line.lstrip("#").strip() for line in OFFICE_GUIDE.read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")]
+    assert "字数如何计算" in headings and "控制台的一天" in headings
+    shown = [html.unescape(h) for h in re.findall(r"<h[123]>([^<]*)</h[123]>", response.text)]
+    assert shown == headings
+    assert "![" not in page
+    assert "<title>使用说明 · 申报受理控制台</title>" in response.text
+
+
+def test_every_page_links_to_the_guide(client: TestClient) -> None:
+    for path in ("/", "/mails", "/units", "/help"):
+        assert '<a class="help" href="/help">使用说明</a>' in client.get(path).text, path
+
+
+def test_the_guide_needs_a_login(env: Env) -> None:
+    with TestClient(create_app(env.load(web={"secret_key": SECRET}), env.session_factory),
+                    follow_redirects=False) as anonymous:
+        response = anonymous.get("/help")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fhelp"
