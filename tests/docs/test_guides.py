@@ -73,6 +73,22 @@ def commands_named(text: str) -> list[list[str]]:
     return found
 
 
+def command_words(words: list[str]) -> list[str]:
+    """The words from the command on: the group's own options (and the path after --config) dropped."""
+    rest = list(words)
+    while rest and rest[0] in GLOBAL_OPTIONS:
+        option = rest.pop(0)
+        if option in ("-c", "--config") and rest:
+            rest.pop(0)
+    return rest
+
+
+def test_command_words_skip_the_groups_options() -> None:
+    assert command_words(["--config", "/etc/m.toml", "-v", "status", "--json"]) == ["status", "--json"]
+    assert command_words(["--quiet", "poll"]) == ["poll"]
+    assert command_words(["--help"]) == []
+
+
 def test_the_reference_lists_every_key_of_the_settings_model_and_no_other() -> None:
     documented = reference()
     assert set(documented) == set(sections())
@@ -95,7 +111,7 @@ def test_each_default_in_the_reference_is_the_models(section: str) -> None:
         literal = re.fullmatch(r"`(.+)`", cell)
         assert literal, f"[{section}] {key}: {cell!r} is not a `TOML value`"
         value = tomllib.loads(f"v = {literal.group(1)}")["v"]
-        kind = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+        kind: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
         adapter: TypeAdapter[Any] = TypeAdapter(kind)
         assert adapter.validate_python(value) == expected, f"[{section}] {key}"
 
@@ -113,19 +129,16 @@ def test_every_command_and_option_a_guide_names_exists(guide: Path) -> None:
     assert named, f"{guide.name} names no command"
     ctx = click.Context(cli)
     for words in named:
-        rest = [w for w in words if w not in GLOBAL_OPTIONS]
-        rest = [w for i, w in enumerate(rest) if i == 0 or not (words.count("--config") and w.endswith(".toml"))]
-        if not rest or rest[0].startswith("-") and rest[0] in GLOBAL_OPTIONS:
+        rest = command_words(words)
+        if not rest:
             continue
         command = cli.get_command(ctx, rest[0])
         assert command is not None, f"{guide.name}: mailintake {rest[0]} does not exist"
         options = rest[1:]
-        if isinstance(command, click.Group):
-            if options and not options[0].startswith("-"):
-                sub = command.get_command(ctx, options[0])
-                assert sub is not None, f"{guide.name}: mailintake {rest[0]} {options[0]} does not exist"
-                command = sub
-                options = options[1:]
+        if isinstance(command, click.Group) and options and not options[0].startswith("-"):
+            sub = command.get_command(ctx, options[0])
+            assert sub is not None, f"{guide.name}: mailintake {rest[0]} {options[0]} does not exist"
+            command, options = sub, options[1:]
         known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
         for option in options:
             if option.startswith("--"):
