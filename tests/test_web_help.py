@@ -38,9 +38,15 @@ def test_the_checkout_serves_the_repository_guide() -> None:
     assert guide_path() == OFFICE_GUIDE
 
 
-def test_sections_split_at_headings_and_drop_images() -> None:
-    text = "# 标题\n\n引言\n\n## 一、甲\n\n![图](img/x.png)\n正文 `mailintake paper`\n\n### 乙\n| a | b |\n"
-    assert sections(text) == [(1, "标题", "引言"), (2, "一、甲", "正文 `mailintake paper`"), (3, "乙", "| a | b |")]
+def test_sections_split_at_headings_tables_and_text() -> None:
+    text = ("# 标题\n\n引言 [admin.md](admin.md)\n\n## 一、甲\n\n![图](img/x.png)\n正文 `mailintake paper`\n"
+            "| 列一 | 列二 |\n|---|---|\n| `a` | **b** |\n后文\n```\n代码\n```\n### 乙\n")
+    assert [(s.level, s.heading, s.blocks) for s in sections(text)] == [
+        (1, "标题", [("text", "引言 admin.md")]),
+        (2, "一、甲", [("text", "正文 mailintake paper"), ("table", [["列一", "列二"], ["a", "b"]]),
+                      ("text", "后文\n代码")]),
+        (3, "乙", []),
+    ]
 
 
 def test_help_page_shows_every_heading_of_the_office_guide(client: TestClient) -> None:
@@ -52,7 +58,8 @@ def test_help_page_shows_every_heading_of_the_office_guide(client: TestClient) -
     assert "字数如何计算" in headings and "控制台的一天" in headings
     shown = [html.unescape(h) for h in re.findall(r"<h[123]>([^<]*)</h[123]>", response.text)]
     assert shown == headings
-    assert "![" not in page
+    assert "![" not in page and "|---|" not in page and "`" not in page
+    assert "<td class=\"wrap\">阿卜杜·热合曼</td>" in response.text
     assert "<title>使用说明 · 申报受理控制台</title>" in response.text
 
 

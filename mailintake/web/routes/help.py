@@ -1,11 +1,14 @@
 """/help: the office's guide (docs/office.md) as the console's 使用说明.
 
-Shown as plain text under its own headings (no Markdown library: the guide is written to read well as
-text); its screenshots are left out, since the page is the console itself.
+A small reading of the guide's Markdown, no library: headings, tables, and everything else as
+preformatted text with the inline marks (code, bold, links) taken off. Its screenshots are left
+out, since the page is the console itself.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import Request
@@ -16,6 +19,16 @@ from mailintake.resources import shipped_dir
 from mailintake.web.render import not_found, page
 
 GUIDE = "office.md"
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_SEPARATOR = re.compile(r"^\|[-:| ]+\|$")
+
+
+@dataclass
+class Section:
+    level: int
+    heading: str
+    #: ("text", str) or ("table", rows of cells, the first row the header)
+    blocks: list[tuple[str, str | list[list[str]]]] = field(default_factory=list)
 
 
 def guide_path() -> Path:
@@ -24,17 +37,42 @@ def guide_path() -> Path:
     return packaged if packaged.is_file() else shipped_dir().parent / "docs" / GUIDE
 
 
-def sections(markdown: str) -> list[tuple[int, str, str]]:
-    """(heading level, heading, the text under it) in order; image lines dropped."""
-    out: list[tuple[int, str, list[str]]] = [(0, "", [])]
+def plain(text: str) -> str:
+    """Inline Markdown off: `code`, **bold**, [text](link) → their text."""
+    return _LINK.sub(r"\1", text).replace("`", "").replace("**", "")
+
+
+def sections(markdown: str) -> list[Section]:
+    """The guide as headed sections of text and table blocks; image and fence lines dropped."""
+    out = [Section(0, "")]
+    text: list[str] = []
+    rows: list[list[str]] = []
+
+    def flush() -> None:
+        body = "\n".join(text).strip("\n")
+        if body:
+            out[-1].blocks.append(("text", body))
+        if rows:
+            out[-1].blocks.append(("table", list(rows)))
+        text.clear()
+        rows.clear()
+
     for line in markdown.splitlines():
         if line.startswith("#"):
+            flush()
             marks, _, heading = line.partition(" ")
-            out.append((min(len(marks), 3), heading.strip(), []))
-        elif not line.startswith("!["):
-            out[-1][2].append(line)
-    return [(level, heading, "\n".join(lines).strip("\n")) for level, heading, lines in out
-            if heading or "\n".join(lines).strip()]
+            out.append(Section(min(len(marks), 3), plain(heading.strip())))
+        elif line.startswith("|"):
+            if text:
+                flush()
+            if not _SEPARATOR.match(line.strip()):
+                rows.append([plain(cell.strip()) for cell in line.strip().strip("|").split(" | ")])
+        elif not line.startswith(("![", "```")):
+            if rows:
+                flush()
+            text.append(plain(line))
+    flush()
+    return [s for s in out if s.heading or s.blocks]
 
 
 async def help_page(request: Request) -> Response:
