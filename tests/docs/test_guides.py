@@ -172,3 +172,12 @@ def test_the_readme_is_short_and_links_the_guides() -> None:
     for link in ("docs/office.md", "docs/admin.md", "docs/development.md", "CHANGELOG.md", "benchmarks/README.md"):
         assert f"]({link})" in readme, link
         assert (ROOT / link).is_file(), link
+
+
+@pytest.mark.parametrize("guide", [*GUIDES, ROOT / "CHANGELOG.md"], ids=lambda p: p.name)
+def test_every_relative_link_and_image_of_a_guide_resolves(guide: Path) -> None:
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", guide.read_text(encoding="utf-8"))
+    local = [t for t in targets if "://" not in t]
+    assert local, guide.name
+    for target in local:
+        assert (guide.parent / target).is_file(), f"{guide.name}: {target}"
