@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from mailintake.office.audit import Actor
 from mailintake.office.users import add_user
 from mailintake.web.app import create_app
+from mailintake.web.routes import help as help_route
 from mailintake.web.routes.help import guide_path, sections
 from tests.fixtures.env import Env
 
@@ -36,6 +37,15 @@ def client(env: Env) -> Iterator[TestClient]:
 
 def test_the_checkout_serves_the_repository_guide() -> None:
     assert guide_path() == OFFICE_GUIDE
+
+
+def test_an_installed_wheel_serves_its_packaged_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a wheel, shipped_dir() is mailintake/shipped/, where pyproject's force-include puts office.md."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "office.md").write_text("# 办公室使用说明\n", encoding="utf-8")
+    monkeypatch.setattr(help_route, "shipped_dir", lambda: shipped)
+    assert help_route.guide_path() == shipped / "office.md"
 
 
 def test_sections_split_at_headings_tables_and_text() -> None:
