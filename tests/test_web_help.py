@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,9 @@ def test_an_installed_wheel_serves_its_packaged_copy(tmp_path: Path, monkeypatch
     (shipped / "office.md").write_text("# 办公室使用说明\n", encoding="utf-8")
     monkeypatch.setattr(help_route, "shipped_dir", lambda: shipped)
     assert help_route.guide_path() == shipped / "office.md"
+    pyproject = tomllib.loads((OFFICE_GUIDE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    included = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert included["docs/office.md"] == "mailintake/shipped/office.md"
 
 
 def test_sections_split_at_headings_tables_and_text() -> None:
