@@ -89,7 +89,7 @@ def database(kind: str, directory: Path, servers: list[Any]) -> str:
     if kind == "sqlite":
         return f"sqlite:///{directory / 'mailintake.db'}"
     sys.path.insert(0, str(PROJECT))
-    from tests.fixtures.database import PostgresUnavailable, new_server
+    from tests.support.fixtures.database import PostgresUnavailable, new_server
 
     try:
         server = new_server(prefix="mi-startup-pg-")
@@ -100,9 +100,9 @@ def database(kind: str, directory: Path, servers: list[Any]) -> str:
 
 
 def measure(count: int, runs: int, workdir: Path, db: str, servers: list[Any]) -> dict[str, Any]:
-    from mailintake.demo import write_config
-    from mailintake.devservers import append_many, folder_uidvalidity, start_imap_server
+    from mailintake.demo.session import write_config
     from mailintake.quicksettings import STATE_FILE
+    from tests.support.servers import append_many, folder_uidvalidity, start_imap_server
 
     server = start_imap_server()
     try:
@@ -189,7 +189,7 @@ def main() -> None:
             rows = [measure(count, args.runs, Path(tmp), kind, servers) for kind in kinds for count in args.mails]
     finally:
         if servers:
-            from tests.fixtures.database import remove_server
+            from tests.support.fixtures.database import remove_server
 
             for server in servers:
                 remove_server(server)

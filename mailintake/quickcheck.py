@@ -38,7 +38,7 @@ from mailintake.errors import DatabaseError, WorkerBusyError
 from mailintake.quicksettings import STATE_FILE, Inputs, QuickSettings, read_inputs, snapshot
 
 if TYPE_CHECKING:
-    from mailintake.config import Settings
+    from mailintake.config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class _Database:
 @contextlib.contextmanager
 def _locked_database(settings: QuickSettings, wait: float) -> Iterator[_Database | None]:
     """The database with the worker lock held (None when it is not one the idle poll can read)."""
-    from mailintake.locking import file_lock, pg_advisory_lock
+    from mailintake.db.locking import file_lock, pg_advisory_lock
 
     target = dburl.parse(settings.database_url, settings.base_dir)
     if target.backend == "sqlite" and target.path is not None and target.path.is_file():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from mailintake import __version__
 from mailintake.quicksettings import QuickMailbox
-from mailintake.tls import client_context
+from mailintake.util.tls import client_context
 
 log = logging.getLogger(__name__)
 

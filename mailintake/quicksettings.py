@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailintake import __version__
-from mailintake.config_file import base_dir_for, campaign_file_table, env_overrides, resolve_config_path
+from mailintake.config.file import base_dir_for, campaign_file_table, env_overrides, resolve_config_path
 
 if TYPE_CHECKING:
-    from mailintake.config import Settings
+    from mailintake.config.settings import Settings
 
 STATE_FILE = "poll-state.json"
 #: where the storage directory is when neither the file nor the environment says (a wrong guess only
@@ -76,8 +76,8 @@ class Inputs:
 
 def _code_stamp() -> list[object]:
     """The validating code: mailintake's config modules and the installed pydantic (size and mtime)."""
-    files = [_PACKAGE / "config.py", _PACKAGE / "config_file.py", _PACKAGE / "config_campaign.py",
-             _PACKAGE / "campaign.py", _PACKAGE / "outbox" / "recipients.py"]
+    files = [_PACKAGE / "config" / "settings.py", _PACKAGE / "config" / "file.py", _PACKAGE / "config" / "campaign.py",
+             _PACKAGE / "campaign" / "rules.py", _PACKAGE / "outbox" / "recipients.py"]
     spec = importlib.util.find_spec("pydantic")
     if spec is not None and spec.origin:
         files.append(Path(spec.origin).with_name("version.py"))

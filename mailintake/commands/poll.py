@@ -23,9 +23,9 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
     Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails.
     """
     with user_errors():
-        from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
         from mailintake.quickcheck import idle_poll, record_full_poll
         from mailintake.quicksettings import read_inputs, remembered
+        from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
         config_option = (ctx.find_root().obj or {}).get("config_path")
         inputs = read_inputs(config_option)
@@ -44,11 +44,11 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
         settings = load(ctx, mailbox=True, warn_permissions=known is None)
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
+        from mailintake.db.locking import worker_lock
         from mailintake.intake.cycle import poll_once
-        from mailintake.locking import worker_lock
 
         session_factory = database(settings)
-        from mailintake.progress import progress_bar
+        from mailintake.util.progress import progress_bar
 
         with worker_lock(settings, wait=True, timeout=wait_seconds), \
                 progress_bar("Reading new mail", enabled=verbosity_of(ctx) > 0) as progress:
