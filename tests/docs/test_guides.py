@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, TypeAdapter
 
 from mailintake.cli import cli
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = [ROOT / "README.md", ROOT / "docs" / "office.md", ROOT / "docs" / "admin.md", ROOT / "docs" / "development.md"]
@@ -181,3 +181,28 @@ def test_every_relative_link_and_image_of_a_guide_resolves(guide: Path) -> None:
     assert local, guide.name
     for target in local:
         assert (guide.parent / target).is_file(), f"{guide.name}: {target}"
+
+
+#: a file or folder of the repository named in a code span: `mailintake/intake/fetch.py`, `intake/record.py`,
+#: `tests/scenarios/test_crash.py::test_name`, `config/templates/`
+PATH = re.compile(r"`((?:[\w.-]+/)+[\w.-]*?(?:\.(?:py|md|toml|csv|sh|service|j2|html))?)(?:::(\w+))?`")
+
+
+#: what looks like a path but names no file of the repository: the office's own configuration, a MIME type
+NOT_FILES = {"config/mailintake.toml", "application/octet-stream", "multipart/report"}
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_every_file_and_test_a_guide_names_exists(guide: Path) -> None:
+    """Paths are from the repository's root or from mailintake/ (the development guide's folders)."""
+    missing = []
+    for path, test in PATH.findall(guide.read_text(encoding="utf-8")):
+        if path.startswith(("var/", "/", "objects/", "__MACOSX/", "../")) or "<" in path or path in NOT_FILES:
+            continue
+        found = [base / path for base in (ROOT, ROOT / "mailintake", ROOT / "mailintake" / "web")
+                 if (base / path).exists()]
+        if not found:
+            missing.append(path)
+        elif test and not any(f"def {test}(" in f.read_text(encoding="utf-8") for f in found if f.is_file()):
+            missing.append(f"{path}::{test}")
+    assert missing == [], guide.name

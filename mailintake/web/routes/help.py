@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.resources import shipped_dir
+from mailintake.config.shipped import shipped_dir
 from mailintake.web.render import not_found, page
 
 GUIDE = "office.md"
