@@ -63,7 +63,7 @@ def user_errors() -> Iterator[None]:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
     except Exception as err:
-        # SQLAlchemy is imported only by the commands that use it (not by an idle poll)
+        # SQLAlchemy is imported only by the commands that use it
         errors = sys.modules.get("sqlalchemy.exc")
         if errors is None or not isinstance(err, errors.OperationalError):
             raise

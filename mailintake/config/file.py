@@ -1,4 +1,4 @@
-"""The configuration file and its environment overrides, read without pydantic (the idle poll uses this).
+"""The configuration file and its environment overrides, before validation.
 
 Validation lives in :mod:`mailintake.config.settings`; this module only finds the file, reads the
 ``MAILINTAKE_<SECTION>__<KEY>`` overrides and checks the file's permissions.

@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailintake import dburl
 from mailintake.errors import DatabaseError, WorkerBusyError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
     from mailintake.config.settings import Settings
 
 #: the two int4 keys of the advisory lock: "mi" and a fixed id (any stable pair unique to this app)
@@ -43,22 +44,18 @@ def busy_message(pid: int | None) -> str:
     )
 
 
-def lock_file_path(settings: Settings) -> Path | None:
-    """The lock file next to a file-based SQLite database; None for other databases."""
-    target = dburl.parse(settings.database.url, settings.base_dir)
-    if target.backend == dburl.UNKNOWN:
-        return _lock_file_path_sqlalchemy(settings)
-    if target.backend != "sqlite" or target.path is None:
-        return None
-    return Path(f"{target.path}.lock")
-
-
-def _lock_file_path_sqlalchemy(settings: Settings) -> Path | None:
+def _url(url: str, base_dir: str | Path) -> URL:
+    """The configured database URL as SQLAlchemy reads it (relative SQLite paths resolved)."""
     from sqlalchemy.engine import make_url
 
     from mailintake.db.engine import resolve_url
 
-    url = make_url(resolve_url(settings.database.url, settings.base_dir))
+    return make_url(resolve_url(url, base_dir))
+
+
+def lock_file_path(settings: Settings) -> Path | None:
+    """The lock file next to a file-based SQLite database; None for other databases."""
+    url = _url(settings.database.url, settings.base_dir)
     if url.get_backend_name() != "sqlite":
         return None
     if not url.database or url.database == ":memory:":
@@ -123,19 +120,11 @@ def _pg_holder(connection: Any) -> int | None:
     return None
 
 
-def pg_connect(url: str, base_dir: str | Path = ".") -> Any:
+def _pg_connect(url: str, base_dir: str | Path = ".") -> Any:
     """An autocommit psycopg connection to the PostgreSQL database ``url``, named after this worker."""
     import psycopg
 
-    target = dburl.parse(url, base_dir)
-    conninfo = target.conninfo
-    if target.backend != "postgresql":  # an unusual spelling: let SQLAlchemy read it
-        from sqlalchemy.engine import make_url
-
-        from mailintake.db.engine import resolve_url
-
-        conninfo = make_url(resolve_url(url, base_dir)).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+    conninfo = _url(url, base_dir).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         return psycopg.connect(conninfo, autocommit=True, application_name=f"mailintake-worker-{os.getpid()}")
     except psycopg.Error as exc:
@@ -144,8 +133,8 @@ def pg_connect(url: str, base_dir: str | Path = ".") -> Any:
 
 
 @contextlib.contextmanager
-def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[None]:
-    """Hold the worker lock on ``connection`` (autocommit: psycopg's, or the idle poll's libpq one)."""
+def _pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[None]:
+    """Hold the worker lock on ``connection`` (an autocommit psycopg connection)."""
     deadline = time.monotonic() + (timeout if wait else 0.0)
     while not connection.execute("SELECT pg_try_advisory_lock(%s, %s)", PG_LOCK_KEYS).fetchone()[0]:
         if time.monotonic() >= deadline:
@@ -162,9 +151,9 @@ def pg_advisory_lock(connection: Any, wait: bool, timeout: float) -> Iterator[No
 def _pg_lock(settings: Settings, wait: bool, timeout: float) -> Iterator[None]:
     import psycopg
 
-    connection = pg_connect(settings.database.url, settings.base_dir)
+    connection = _pg_connect(settings.database.url, settings.base_dir)
     try:
-        with pg_advisory_lock(connection, wait, timeout):
+        with _pg_advisory_lock(connection, wait, timeout):
             yield
     finally:
         with contextlib.suppress(psycopg.Error):
@@ -179,14 +168,7 @@ def worker_lock(settings: Settings, wait: bool = False, timeout: float = 30.0) -
     ``timeout`` seconds. Refusal raises :class:`WorkerBusyError` (exit code 7) with one line.
     An in-memory SQLite database is private to its process and needs no lock.
     """
-    backend = dburl.parse(settings.database.url, settings.base_dir).backend
-    if backend == dburl.UNKNOWN:
-        from sqlalchemy.engine import make_url
-
-        from mailintake.db.engine import resolve_url
-
-        backend = make_url(resolve_url(settings.database.url, settings.base_dir)).get_backend_name()
-    if backend == "postgresql":
+    if _url(settings.database.url, settings.base_dir).get_backend_name() == "postgresql":
         with _pg_lock(settings, wait, timeout):
             yield
         return

@@ -260,8 +260,7 @@ def test_nothing_written_outside_storage_and_database(outcome):
     """THEN the only new files are the database (and its lock/WAL) and content-addressed storage objects."""
     root = outcome.root
     new = tree(root) - outcome.before
-    allowed_db = {"mailintake.db", "mailintake.db-wal", "mailintake.db-shm", "mailintake.db.lock",
-                  "storage/poll-state.json"}  # the idle poll's quick-check record (no mail content)
+    allowed_db = {"mailintake.db", "mailintake.db-wal", "mailintake.db-shm", "mailintake.db.lock"}
     object_path = re.compile(r"^storage(/objects(/[0-9a-f]{2}(/[0-9a-f]{62})?)?)?$")
     strays = sorted(p for p in new if p not in allowed_db and not object_path.match(p))
     assert strays == []

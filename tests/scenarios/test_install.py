@@ -94,7 +94,7 @@ def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(ins
 
 
 def test_the_poll_path_imports_no_report_or_excel_stack() -> None:
-    """An idle ``poll`` (cron, every few minutes) must not pay for openpyxl, the report or the templates."""
+    """A ``poll`` with nothing to report must not pay for openpyxl, the report or the templates."""
     import sys
 
     code = ("import sys, mailintake.commands.poll, mailintake.intake.cycle, mailintake.outbox.sender, "
