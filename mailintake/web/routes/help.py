@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailintake.config.shipped import shipped_dir
-from mailintake.web.render import not_found, page
+from mailintake.web.page.render import not_found, page
 
 GUIDE = "office.md"
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")

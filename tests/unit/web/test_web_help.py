@@ -16,7 +16,7 @@ from mailintake.office.users import add_user
 from mailintake.web.app import create_app
 from mailintake.web.routes import help as help_route
 from mailintake.web.routes.help import guide_path, sections
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 
 OFFICE_GUIDE = Path(__file__).resolve().parents[3] / "docs" / "office.md"
 SECRET = "test-secret-key-for-the-help-page-0123"
