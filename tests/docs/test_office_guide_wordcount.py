@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from parsers.definitions import load_definitions
 from parsers.wordcount import count_chars
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "office.md"
@@ -27,3 +28,12 @@ def test_the_guide_has_the_worked_examples() -> None:
 
 def test_every_stated_count_is_the_counters() -> None:
     assert [(text, count_chars(text)) for text, _ in examples()] == examples()
+
+
+def test_the_counted_boxes_the_guide_names_are_the_shipped_forms_narrative_boxes() -> None:
+    section = GUIDE.read_text(encoding="utf-8").split("\n## 字数如何计算\n", 1)[1].split("计数规则", 1)[0]
+    named = set(re.findall(r"“([^”]+)”", section))
+    narrative = {item.label for definition in load_definitions().tables for item in definition.fields if item.narrative}
+    assert narrative == {"参评项目（单位）名称和简介", "该项目获奖、领导批示或媒体报道情况", "改革创新项目概述及成效简介",
+                         "主要事迹"}
+    assert narrative <= named
