@@ -34,6 +34,6 @@ def test_the_counted_boxes_the_guide_names_are_the_shipped_forms_narrative_boxes
     section = GUIDE.read_text(encoding="utf-8").split("\n## 字数如何计算\n", 1)[1].split("计数规则", 1)[0]
     named = set(re.findall(r"“([^”]+)”", section))
     narrative = {item.label for definition in load_definitions().tables for item in definition.fields if item.narrative}
-    assert narrative == {"参评项目（单位）名称和简介", "该项目获奖、领导批示或媒体报道情况", "改革创新项目概述及成效简介",
-                         "主要事迹"}
+    assert narrative == {"参评项目（单位）名称和简介", "该项目获奖、领导批示或媒体报道情况",
+                         "改革创新项目概述及成效简介", "主要事迹"}
     assert narrative <= named
