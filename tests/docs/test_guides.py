@@ -188,19 +188,22 @@ def test_every_relative_link_and_image_of_a_guide_resolves(guide: Path) -> None:
 PATH = re.compile(r"`((?:[\w.-]+/)+[\w.-]*?(?:\.(?:py|md|toml|csv|sh|service|j2|html))?)(?:::(\w+))?`")
 
 
+#: where a path a guide names may start
+BASES = [ROOT, ROOT / "mailintake", ROOT / "tests",
+         *(d for top in ("mailintake", "tests") for d in sorted((ROOT / top).iterdir()) if d.is_dir())]
 #: what looks like a path but names no file of the repository: the office's own configuration, a MIME type
 NOT_FILES = {"config/mailintake.toml", "application/octet-stream", "multipart/report"}
 
 
 @pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
 def test_every_file_and_test_a_guide_names_exists(guide: Path) -> None:
-    """Paths are from the repository's root or from mailintake/ (the development guide's folders)."""
+    """Paths are from the repository's root, from mailintake/ or tests/, or from one of their folders (a code
+    map row names `xlsx/` inside `mailintake/report/`)."""
     missing = []
     for path, test in PATH.findall(guide.read_text(encoding="utf-8")):
         if path.startswith(("var/", "/", "objects/", "__MACOSX/", "../")) or "<" in path or path in NOT_FILES:
             continue
-        found = [base / path for base in (ROOT, ROOT / "mailintake", ROOT / "mailintake" / "web")
-                 if (base / path).exists()]
+        found = [base / path for base in BASES if (base / path).exists()]
         if not found:
             missing.append(path)
         elif test and not any(f"def {test}(" in f.read_text(encoding="utf-8") for f in found if f.is_file()):
