@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 MODULES = ("auth", "health", "overview", "mails", "units", "submissions", "decisions", "reminders", "handoff",
-           "reports", "audit", "downloads", "help")
+           "reports", "audit", "downloads", "applicant", "help")
 
 
 @cache
