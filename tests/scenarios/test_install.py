@@ -65,7 +65,7 @@ def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(ins
     assert Path(package).is_relative_to(site) and Path(shipped).is_relative_to(site)
     assert Path(forms).is_relative_to(site)
     assert sorted(p.name for p in Path(shipped).iterdir()) == [
-        "mailintake.example.toml", "mailintake.service", "quotas.toml", "templates", "units.csv"]
+        "mailintake.example.toml", "mailintake.service", "office.md", "quotas.toml", "templates", "units.csv"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
     imports = subprocess.run([str(installed / "bin" / "python"), "-c", "import pymap"], capture_output=True)
     assert imports.returncode == 1  # a production install: no demo servers

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 MODULES = ("auth", "account", "search", "health", "overview", "mails", "units", "submissions", "decisions", "reminders",
-           "handoff", "reports", "audit", "downloads", "applicant")
+           "handoff", "reports", "audit", "downloads", "applicant", "help")
 
 
 @cache
