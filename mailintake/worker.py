@@ -244,7 +244,7 @@ class Worker:
         try:
             result = deliver_due(self.settings, self.session_factory)
         except MailintakeError as err:
-            log.warning("delivery failed: %s", err)
+            log.debug("delivery stopped: %s", err)  # an SMTP outage is logged once, when it starts
             return None
         except Exception:
             log.exception("delivery failed unexpectedly")

@@ -72,7 +72,9 @@ class IdleWatcher:
         with MailboxClient(self.settings.mailbox) as client:
             client.select()
             if not client.has_capability("IDLE"):
-                log.warning("IMAP server offers no IDLE; polling every %d s", self.poll_interval)
+                forced = self.settings.mailbox.idle is True
+                (log.warning if forced else log.info)(
+                    "IMAP IDLE not in use: the server does not announce it; polling every %d s", self.poll_interval)
                 return False
             self.active = True
             self.failures = 0

@@ -118,7 +118,7 @@ def test_check_config_names_what_works_and_what_does_not(tmp_path: Path, imap_se
         f"OK   database  sqlite:///{tmp_path / 'cfg' / 'mailintake.db'}",
         f"OK   storage   {tmp_path / 'cfg' / 'storage'}",
         f"OK   imap      127.0.0.1:{imap_server.port} as {imap_server.username}, folder INBOX: 0 mails, "
-        "IDLE supported",
+        "IDLE in use (idle = auto)",
         f"OK   smtp      127.0.0.1:{smtp_sink.port}, no login configured",
     ]
     port = free_port()

@@ -55,7 +55,7 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
         assert columns() == {"ix_outbox_recipient_key": ["recipient_key", "created_at"],
                              "ix_outbox_cc_key": ["cc_key", "created_at"]}
         upgrade(engine)
-        assert current_revision(engine) == HEAD_REVISION == "0008"
+        assert current_revision(engine) == HEAD_REVISION == "0009_smtp_health"
         assert columns()["ix_outbox_cc_key"] == ["cc_key", "created_at", "kind", "status"]
     finally:
         engine.dispose()

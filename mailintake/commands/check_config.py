@@ -70,12 +70,21 @@ def check_smtp(settings: SmtpSettings) -> str:
                 client.close()
 
 
+def idle_use(mode: bool | str, announced: bool) -> str:
+    """Whether ``run`` will keep an IDLE open, for ``[mailbox] idle`` = ``mode`` on this server."""
+    if mode is False:
+        return "IDLE not in use (idle = false; polling only)"
+    if announced:
+        return f"IDLE in use (idle = {'auto' if mode == 'auto' else 'true'})"
+    return "IDLE not in use: the server does not announce it (polling only)"
+
+
 def check_imap(settings: Settings) -> str:
     from mailintake.mailbox import MailboxClient
 
     with MailboxClient(settings.mailbox) as box:
         state = box.select()
-        idle = "IDLE supported" if box.has_capability("IDLE") else "no IDLE"
+        idle = idle_use(settings.mailbox.idle, box.has_capability("IDLE"))
     return (f"{settings.mailbox.host}:{settings.mailbox.effective_port} as {settings.mailbox.username}, "
             f"folder {state.name}: {state.exists} mails, {idle}")
 

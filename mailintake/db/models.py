@@ -9,6 +9,7 @@
 - ``Decision`` / ``ReminderSent`` / ``FinalReport``: the office's decisions, the reminder ledger, the
   final-report marker.
 - ``User``: console accounts.
+- ``ServiceHealth``: a remote service (SMTP) found failing, since when and why (one row per service).
 """
 
 from __future__ import annotations
@@ -372,3 +373,19 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServiceHealth(Base):
+    """A remote service the worker depends on, while it fails: one row per service (``smtp``), deleted
+    when the service answers again, so ``status``, ``/healthz`` and the console read the outage from here."""
+
+    __tablename__ = "service_health"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the first failure of this outage
+    down_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: the latest failure (its cause in ``cause``)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    #: what the operator can do (empty: wait, it is retried)
+    fix: Mapped[str] = mapped_column(Text, default="")

@@ -15,6 +15,7 @@ NAV = ("/audit", "操作记录")
 ACTION_LABELS = {
     "login": "登录", "login_failed": "登录失败", "login_throttled": "登录受限", "logout": "退出",
     "paper_received": "纸质材料已收到", "paper_undo": "撤销纸质材料登记", "resend": "重新发送回复",
+    "resend_failed": "重新发送失败的邮件",
     "reprocess": "重新处理", "user_added": "新建账号", "user_disabled": "停用账号", "user_password": "重设密码",
 }
 
