@@ -4,6 +4,7 @@ exits 4 while the server is down, and ``resend --failed`` queues each reply that
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 from datetime import timedelta
@@ -15,10 +16,12 @@ from sqlalchemy import select
 
 from mailintake.cli import cli
 from mailintake.db.models import OutboxItem
-from mailintake.devservers import SmtpSink, free_port
+from mailintake.demo import write_config
+from mailintake.devservers import PymapServer, SmtpSink, append_mail, free_port
 from mailintake.outbox.health import smtp_outage
 from mailintake.outbox.sender import deliver_due, give_up_at
 from tests.fixtures.env import Env
+from tests.test_cli import CST, question
 from tests.test_replies import NOW, reply_settings
 from tests.test_sender import accepted_mail, get_row
 
@@ -161,3 +164,18 @@ def test_resend_failed_requeues_each_reply_that_gave_up_once(tmp_path: Path, env
     usage = runner.invoke(cli, ["--config", str(config), "resend", "--since", "2019-12-01"], env={})
     assert (usage.exit_code, usage.stderr) == (2, "resend: give a receipt number or --failed [--since TIME], "
                                                   "not both\n")
+
+
+def test_poll_exits_4_when_replies_could_not_be_sent(tmp_path: Path, imap_server: PymapServer) -> None:
+    """GIVEN a mail in the mailbox and no SMTP server WHEN `poll` runs THEN the mail is stored and answered in
+    the queue, the poll's line is printed, and it exits 4 with one line saying the reply waits."""
+    port = free_port()
+    config = write_config(tmp_path / "cfg", imap_host=imap_server.host, imap_port=imap_server.port,
+                          username=imap_server.username, password=imap_server.password, smtp_host="127.0.0.1",
+                          smtp_port=port, extra={"report": {"recipients": []}, "smtp": {"timeout": 2.0,
+                                                                                       "retry_window": "P3650D"}})
+    append_mail(imap_server, question(), dt.datetime(2019, 12, 17, 9, 30, tzinfo=CST))
+    result = CliRunner().invoke(cli, ["--quiet", "--config", str(config), "poll"], env={"MAILINTAKE_CONFIG": ""})
+    assert result.exit_code == 4, result.output
+    assert result.stdout == ("fetched 1 mail(s): no_form=1; duplicates=0; replies sent=0 retried=1 failed=0\n")
+    assert result.stderr.splitlines()[-1].startswith(f"smtp: SMTP unreachable (cannot reach 127.0.0.1:{port}")

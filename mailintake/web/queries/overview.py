@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailintake.config import Settings
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
+from mailintake.outbox.health import smtp_outage
 from mailintake.report.labels import STATUS_LABELS
 from mailintake.report.sources import Sources
 from mailintake.roster import UNMATCHED
@@ -47,6 +48,9 @@ class Overview:
     stale: bool
     report_id: int | None
     report_date: dt.date | None
+    #: SMTP unreachable since (None: the last connection opened) and why
+    smtp_down_since: dt.datetime | None = None
+    smtp_cause: str = ""
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
@@ -98,6 +102,7 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
     last = (poll.finished_at or poll.started_at) if poll is not None else None
     stale = last is None or (now - last).total_seconds() > 2 * settings.schedule.poll_interval
     left, closed = time_left(settings.campaign.deadline, now)
+    outage = smtp_outage(session)
     return Overview(
         deadline=settings.campaign.deadline, left=left, closed=closed, statuses=statuses,
         mails_total=sum(int(v) for v in by_status.values()), tables=table_use(session, sources),
@@ -105,4 +110,5 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
         replies_failed=int(outbox.get(OutboxStatus.failed, 0)),
         last_poll=last, last_poll_error=poll.error if poll is not None else None, stale=stale,
         report_id=report.id if report else None, report_date=report.for_date if report else None,
+        smtp_down_since=outage.since if outage else None, smtp_cause=outage.cause if outage else "",
     )

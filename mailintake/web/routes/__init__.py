@@ -10,8 +10,8 @@ import importlib
 from functools import cache
 from typing import Any
 
-MODULES = ("auth", "health", "overview", "mails", "units", "submissions", "decisions", "reminders", "handoff",
-           "reports", "audit", "downloads")
+MODULES = ("auth", "health", "overview", "mails", "outbox", "units", "submissions", "decisions", "reminders",
+           "handoff", "reports", "audit", "downloads")
 
 
 @cache
