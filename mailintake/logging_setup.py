@@ -19,7 +19,8 @@ _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _MASK = "***"
 #: IMAP LOGIN / SMTP AUTH arguments as they would appear in protocol traces
-_PROTOCOL_SECRET = re.compile(r"(?i)(\bLOGIN\s+\S+\s+|\bAUTH\s+\S+\s+|\bpassword[=:]\s*)(\S+)")
+#: (the protocol words in capitals only: "IMAP login to imap.qq.com:993 failed" keeps the server's name)
+_PROTOCOL_SECRET = re.compile(r"(\bLOGIN\s+\S+\s+|\bAUTH\s+\S+\s+|(?i:\bpassword)[=:]\s*)(\S+)")
 _BARE = re.compile(r"^[A-Za-z0-9_.@:/+-]+$")
 
 LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}

@@ -21,6 +21,10 @@ class MailboxUnavailable(MailboxError):
     """Raised when the IMAP server cannot be reached or the connection drops; a later retry may work."""
 
 
+class MailboxLoginRefused(MailboxError):
+    """Raised when the server refuses the credentials: retrying cannot heal it and gets accounts locked."""
+
+
 def imap_text(value: object, limit: int = 200) -> str:
     text = one_line(value)
     if text.startswith("b'") or text.startswith('b"'):  # imapclient's errors carry a bytes repr
@@ -37,12 +41,12 @@ def login_hint(host: str) -> str:
     return ""
 
 
-def login_failed(exc: BaseException, target: str, host: str, user: str, password: str) -> MailboxError:
+def login_failed(exc: BaseException, target: str, host: str, user: str, password: str) -> MailboxLoginRefused:
     """A refused LOGIN, the password masked, with the provider's hint."""
     reason = imap_text(exc)
     if password:
         reason = reason.replace(password, "***")
-    return MailboxError(
+    return MailboxLoginRefused(
         f"IMAP login to {target} failed for user {user} ({reason}): check [mailbox] username/password"
         f"{login_hint(host)}"
     )

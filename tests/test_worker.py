@@ -260,6 +260,17 @@ class Process:
             time.sleep(0.05)
         raise AssertionError(f"no line with {text!r} in {self.lines}")
 
+    def stop_when_done(self, timeout: float) -> int:
+        """Wait for the worker to exit by itself (killed after ``timeout``); its exit code."""
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        return code
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ssl
 import threading
@@ -62,6 +63,8 @@ class PymapServer(ImapServer):
         self._config: Any = None
         self._drop_rules: list[list[Any]] = []
         self._drop_lock = threading.Lock()
+        #: commands received, by name (``commands["LOGIN"]``: how often a client tried to log in)
+        self.commands: collections.Counter[str] = collections.Counter()
         try:
             self._loop.run(self._setup())
             self._loop.run(self._listen())
@@ -182,12 +185,14 @@ class PymapServer(ImapServer):
             self._drop_rules.append([command.upper().encode("ascii"), times])
 
     def _should_drop(self, line: bytes) -> bool:
-        if not self._drop_rules:
-            return False
         words = line.split(None, 3)
         if len(words) < 2:
             return False
         command = words[2].upper() if words[1].upper() == b"UID" and len(words) > 2 else words[1].upper()
+        with self._drop_lock:
+            self.commands[command.decode("ascii", "replace")] += 1
+        if not self._drop_rules:
+            return False
         with self._drop_lock:
             for rule in self._drop_rules:
                 if rule[0] == command:
