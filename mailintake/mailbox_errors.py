@@ -13,16 +13,12 @@ import ssl
 
 from imapclient.exceptions import IMAPClientError
 
-from mailintake.errors import MailboxError
+from mailintake.errors import MailboxError, MailboxLoginRefused
 from mailintake.text import one_line
 
 
 class MailboxUnavailable(MailboxError):
     """Raised when the IMAP server cannot be reached or the connection drops; a later retry may work."""
-
-
-class MailboxLoginRefused(MailboxError):
-    """Raised when the server refuses the credentials: retrying cannot heal it and gets accounts locked."""
 
 
 def imap_text(value: object, limit: int = 200) -> str:

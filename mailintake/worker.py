@@ -38,8 +38,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from mailintake.config import Settings
-from mailintake.errors import ConfigError, MailboxError, MailintakeError
-from mailintake.mailbox_errors import MailboxLoginRefused
+from mailintake.errors import ConfigError, MailboxError, MailboxLoginRefused, MailintakeError
 from mailintake.worker_idle import BACKOFF_MAX, BACKOFF_START, IdleWatcher, backoff_delay
 
 if TYPE_CHECKING:

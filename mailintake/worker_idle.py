@@ -12,8 +12,7 @@ import threading
 from collections.abc import Callable
 
 from mailintake.config import Settings
-from mailintake.errors import MailintakeError
-from mailintake.mailbox_errors import MailboxLoginRefused
+from mailintake.errors import MailboxLoginRefused, MailintakeError
 
 log = logging.getLogger("mailintake.worker")
 
