@@ -44,7 +44,8 @@ def split_address(value: str) -> tuple[str, str]:
     text = value.strip()
     pairs = getaddresses([text])
     if len(pairs) != 1 or "," in text.replace(pairs[0][0], "", 1):
-        raise ValueError(f"{value!r} is not one e-mail address; write it as name@example.com")
+        raise ValueError(f"{value!r} is not one e-mail address; write it as name@example.com "
+                         "or 名称 <name@example.com> (no comma outside quotes)")
     name, addr = pairs[0]
     if not valid_address(addr):
         raise ValueError(f"{value!r} is not an e-mail address; write it as name@example.com "
