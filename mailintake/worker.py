@@ -403,6 +403,11 @@ class Worker:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+        from mailintake.outbox.sender import release_claims
+
+        released = release_claims(self.session_factory)
+        if released:
+            log.info("replies claimed by a sender that died are due again", extra={"fields": {"count": released}})
         self._first_login()
         if self.settings.mailbox.idle:
             self._idle = IdleWatcher(self.settings, self.stop_event, self.request_poll, self.poll_interval,

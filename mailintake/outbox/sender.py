@@ -231,6 +231,21 @@ def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, l
         return session.get(OutboxItem, row_id)
 
 
+def release_claims(session_factory: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Give back every claimed row at once (``mailintake run`` starting: the sender that claimed them died with
+    the previous worker); a claim lies beyond BACKOFF_CAP, a row in backoff never does. Returns the count."""
+    now = now or utcnow()
+    with session_factory() as session:
+        result = session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.status == OutboxStatus.pending, OutboxItem.next_attempt_at > now + BACKOFF_CAP)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime) -> None:
     """Give a claimed row back untouched (the run stopped before trying it)."""
     with session_factory() as session:
