@@ -139,14 +139,14 @@ class Worker:
             log.debug("poll skipped: backing off after mailbox errors", extra={"fields": {
                 "retry_in": round(self._retry_at - now, 1)}})
             return None
-        with self._work_lock:
-            self._polling = True
-            try:
+        self._polling = True  # before waiting for the lock: an IDLE arrival meanwhile is taken by this cycle
+        try:
+            with self._work_lock:
                 outcome = self._poll_and_deliver()
                 while self._poll_again.is_set() and not self.stop_event.is_set() and outcome.error is None:
                     outcome = self._poll_and_deliver()
-            finally:
-                self._polling = False
+        finally:
+            self._polling = False
         if self._poll_again.is_set() and not self.stop_event.is_set():
             self._schedule_poll(dt.timedelta(0))  # mail arrived as this cycle was finishing
         return outcome

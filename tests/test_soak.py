@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,9 @@ from tests.test_worker import PROJECT, Process
 pytestmark = [pytest.mark.slow, pytest.mark.dovecot,
               pytest.mark.skipif(dovecot_binary() is None, reason="dovecot is not installed (apt-get install "
                                                                   "dovecot-imapd)")]
+
+
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00 ")
 
 
 @contextlib.contextmanager
@@ -130,6 +134,8 @@ def test_soak_outages_kill_full_disk_and_a_30_mb_mail_lose_and_double_nothing(tm
             wait_until("a first reply", lambda: len(soak.replies()) > 0, 60)
             os.kill(worker.proc.pid, signal.SIGKILL)
             worker.proc.wait(30)
+            worker.stop_when_done(30)  # its stderr read to the end: what the children wrote after the kill
+            assert [line for line in worker.lines if not STAMP.match(line)] == []  # no untimestamped leftovers
             worker = Process(soak.config)
             workers.append(worker)
             worker.wait_for_line("IMAP IDLE active", timeout=60)
