@@ -38,7 +38,7 @@ GROW_CHECKPOINTS = (0, 1000, 5000, 10000)
 def start_postgres() -> tuple[Any, str]:
     """A throwaway PostgreSQL server (fsync on, synchronous_commit off) and a database URL on it."""
     sys.path.insert(0, str(ROOT))
-    from tests.fixtures.database import PostgresUnavailable, new_server
+    from tests.support.fixtures.database import PostgresUnavailable, new_server
 
     try:
         server = new_server("-c synchronous_commit=off", prefix="mi-bench-pg-")
@@ -48,7 +48,7 @@ def start_postgres() -> tuple[Any, str]:
 
 
 def stop_postgres(server: Any) -> None:
-    from tests.fixtures.database import remove_server
+    from tests.support.fixtures.database import remove_server
 
     remove_server(server)
 
@@ -125,7 +125,7 @@ def _start_run(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
 def _oneshot_poll(cfg: dict[str, Any], sink: Any, workdir: Path, count: int) -> float:
     """Seconds a one-shot ``mailintake poll`` takes for the mails now in the mailbox, on a fresh SQLite database
     (fetch, parse, record and send every reply: what the burst's last receipt is compared with)."""
-    from mailintake.demo import write_config
+    from mailintake.demo.session import write_config
 
     config = write_config(workdir / "oneshot", imap_host=cfg["host"], imap_port=cfg["port"], username=ingest.OFFICE,
                           password=ingest.USERS[ingest.OFFICE], smtp_host=cfg["smtp_host"],
@@ -146,7 +146,7 @@ def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str,
     """One burst of ``count`` mails through ``mailintake run`` with IDLE on back-end ``db``. ``shipped``: the
     shipped configuration (only addresses, passwords and the loop guard's cap set; ``[mailbox] idle`` left at
     its default), and a one-shot poll of the same mails afterwards to compare the last receipt with."""
-    from mailintake.demo import write_config
+    from mailintake.demo.session import write_config
 
     if cfg["server"] != "dovecot":
         raise SystemExit("--burst needs Dovecot (the burst is a rename into its maildir)")
@@ -225,7 +225,7 @@ def _replicated(count: int, seed: int) -> list[bytes]:
 
 def grow_child(cfg: dict[str, Any], queue: Any) -> None:
     """Fill one database through the real intake path; time a window of mails at each checkpoint."""
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
     from mailintake.db.engine import open_database
     from mailintake.intake.cycle import _Cycle, make_pool
     from mailintake.intake.fetch import FetchedMail
@@ -290,7 +290,8 @@ def print_modes(out: dict[str, Any]) -> None:
               f"peak RSS of the run tree {burst['peak_tree_rss_mb']} MB")
         if burst.get("shipped"):
             print(f"    shipped configuration: a one-shot poll of the same mails took "
-                  f"{burst['oneshot_poll_seconds']} s (last receipt / one-shot poll {burst['last_over_oneshot']}; goal ≤ 1.1)")
+                  f"{burst['oneshot_poll_seconds']} s (last receipt / one-shot poll {burst['last_over_oneshot']}; "
+                  "goal ≤ 1.1)")
     for grow in out.get("grow", []):
         cells = ", ".join(f"{c['processed']}: {c['wall_ms_per_mail']} ms wall / {c['cpu_ms_per_mail']} ms CPU"
                           for c in grow["checkpoints"])

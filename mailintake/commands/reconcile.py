@@ -11,8 +11,8 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def reconcile_cmd(ctx: click.Context) -> None:
     """Compare the mailbox with the ledger and print every difference (exit 1 when there is one)."""
-    from mailintake.logging_setup import register_settings_secrets
-    from mailintake.reconcile import reconcile
+    from mailintake.intake.reconcile import reconcile
+    from mailintake.util.logging_setup import register_settings_secrets
 
     with user_errors():
         settings = load(ctx, mailbox=True)

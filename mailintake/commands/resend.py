@@ -29,7 +29,7 @@ def parse_since(text: str, tz: dt.tzinfo) -> dt.datetime:
 def resend_cmd(ctx: click.Context, receipt: str | None, failed: bool, since_text: str | None) -> None:
     """Queue the reply of a receipt number again (RECEIPT: 2019-0005, or just 0005 or 5), or with --failed
     every mail that gave up; each goes once, and nobody already answered since gets a second."""
-    from mailintake.office.audit import Actor
+    from mailintake.db.audit import Actor
     from mailintake.office.replies import resend_failed, resend_reply
 
     with user_errors():

@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from mailintake.commands._common import database, load, user_errors
-from mailintake.config import Settings
-from mailintake.text import local_iso
-from mailintake.vocabulary import MailStatus, OutboxStatus
+from mailintake.config.settings import Settings
+from mailintake.db.vocabulary import MailStatus, OutboxStatus
+from mailintake.util.text import local_iso
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str | None:
@@ -28,8 +28,8 @@ def idle_mode(settings: Settings) -> str:
 
 def worker_state(settings: Settings) -> dict[str, Any]:
     """Whether a worker holds this database's lock right now (and its pid when known)."""
+    from mailintake.db.locking import worker_lock
     from mailintake.errors import WorkerBusyError
-    from mailintake.locking import worker_lock
 
     try:
         with worker_lock(settings, wait=False):

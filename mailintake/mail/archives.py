@@ -22,7 +22,7 @@ from parsers.records import Flag
 from parsers.sniff import ARCHIVES, detect_format
 
 if TYPE_CHECKING:
-    from mailintake.config import LimitsSettings
+    from mailintake.config.settings import LimitsSettings
 
 MiB = 1024 * 1024
 _DRIVE = re.compile(r"^[A-Za-z]:$")

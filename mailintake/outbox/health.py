@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailintake.db.models import OutboxItem, ServiceHealth, utcnow
-from mailintake.text import local_iso
-from mailintake.vocabulary import OutboxStatus
+from mailintake.db.vocabulary import OutboxStatus
+from mailintake.util.text import local_iso
 
 log = logging.getLogger("mailintake.outbox")
 
