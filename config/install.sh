@@ -133,7 +133,7 @@ esac
 if [ "$DRY_RUN" = 1 ]; then
     SHIPPED=$SOURCE/config
 else
-    SHIPPED=$("$DEST/.venv/bin/python" -c 'import mailintake.resources as r; print(r.shipped_dir())')
+    SHIPPED=$("$DEST/.venv/bin/python" -c 'import mailintake.config.shipped as r; print(r.shipped_dir())')
 fi
 
 # 4. configuration, passwords, data

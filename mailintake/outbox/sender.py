@@ -323,7 +323,7 @@ class _Delivery:
 
     def run(self, now: datetime | None = None, limit: int | None = None) -> None:
         """Send due rows, batch after batch, until none is due (or ``limit`` rows were tried)."""
-        if not self.everything and self.client is None and self._outage_recorded():
+        if not self.everything and self.client is None and self._down is None and self._outage_recorded():
             self._probe()  # an outage is on record: is the server back? then everything waiting goes now
         tried: set[int] = set()
         while limit is None or len(tried) < limit:
@@ -372,6 +372,7 @@ class _Delivery:
                       "then `mailintake send` delivers every waiting reply at once", tz)
             raise
         except _Temporary as exc:
+            self._down = exc  # this sender connects no more (a poll's reply stream: until the next cycle)
             self.result.unreachable = _error_text(exc)
             smtp_down(self.session_factory, self.result.unreachable, WAIT_FIX, tz)
             # every remaining row of the batch waits for the next run
