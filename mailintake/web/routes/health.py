@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from mailintake.db.models import PollRun
 from mailintake.outbox.health import smtp_outage, waiting
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
 
 
 def last_poll(session: Session) -> str | None:

@@ -13,10 +13,10 @@ from starlette.routing import Route
 
 from mailintake.office.replies import resend_failed
 from mailintake.outbox.queue import failed_to_requeue
-from mailintake.web.context import console_of
-from mailintake.web.render import page
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import page
+from mailintake.web.page.security import action, flash
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash
 
 
 @dataclass(frozen=True)

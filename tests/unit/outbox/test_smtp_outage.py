@@ -16,16 +16,22 @@ from sqlalchemy import select
 
 from mailintake.cli import cli
 from mailintake.db.models import OutboxItem
+from mailintake.demo.samples.mails import MessageBuilder
 from mailintake.demo.session import write_config
 from mailintake.outbox.health import smtp_outage
 from mailintake.outbox.sender import deliver_due, give_up_at
 from tests.support.fixtures.env import Env
 from tests.support.servers import PymapServer, SmtpSink, append_mail, free_port
-from tests.unit.commands.test_cli import CST, question
 from tests.unit.outbox.test_replies import NOW, reply_settings
 from tests.unit.outbox.test_sender import accepted_mail, get_row
 
 ROOT = Path(__file__).resolve().parents[3]
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def question() -> bytes:
+    return (MessageBuilder("qq").sender("常熟市行政审批局", "csspj@qq.com").subject("请问纸质材料需要几份？")
+            .message_id("<q1@qq.com>").text("王老师您好，请问纸质材料需要几份？").build())
 
 
 def config_file(tmp_path: Path, env: Env, port: int, **smtp: object) -> Path:
