@@ -30,7 +30,7 @@ def resend_cmd(ctx: click.Context, receipt: str | None, failed: bool, since_text
     """Queue the reply of a receipt number again (RECEIPT: 2019-0005, or just 0005 or 5), or with --failed
     every mail that gave up; each goes once, and nobody already answered since gets a second."""
     from mailintake.db.audit import Actor
-    from mailintake.office.replies import resend_failed, resend_reply
+    from mailintake.office.redo import resend_failed, resend_reply
 
     with user_errors():
         if failed == (receipt is not None) or (since_text is not None and not failed):

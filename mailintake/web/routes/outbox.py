@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailintake.office.replies import resend_failed
+from mailintake.office.redo import resend_failed
 from mailintake.outbox.queue import failed_to_requeue
 from mailintake.web.page.context import console_of
 from mailintake.web.page.render import page
