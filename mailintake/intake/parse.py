@@ -43,7 +43,7 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
     job_by_sha: dict[str, int] = {}
     for read in reads:
         for stored in read.files:
-            if not stored.attachment.junk and stored.sha256 not in job_by_sha:
+            if not stored.attachment.junk and not stored.attachment.flags and stored.sha256 not in job_by_sha:
                 job_by_sha[stored.sha256] = len(jobs)
                 jobs.append(make_job(stored.attachment.path, stored.attachment.data, settings))
     results = parse_many(jobs)
@@ -55,6 +55,8 @@ def _file_result(stored: StoredFile, results: list[FileResult], job_by_sha: dict
     attachment = stored.attachment
     if attachment.junk:  # archiver or Word junk: recorded, never parsed, nothing to say about it
         return FileResult(file=attachment.path, format=attachment.format or "unknown")
+    if attachment.flags:  # an archive that could not be opened: kept for the office, with the reason
+        return FileResult(file=attachment.path, format=attachment.format or "unknown", flags=list(attachment.flags))
     return _rename(results[job_by_sha[stored.sha256]], attachment.path)
 
 

@@ -21,6 +21,8 @@ class Attachment:
     inline: bool = False
     #: the real format, sniffed from the bytes (``parsers.sniff.detect_format``)
     format: str = ""
+    #: why the file is kept unread: an archive that could not be opened (then never parsed)
+    flags: list[Flag] = field(default_factory=list)
 
     @property
     def junk(self) -> bool:

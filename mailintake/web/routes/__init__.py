@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 MODULES = ("auth", "health", "overview", "mails", "outbox", "units", "submissions", "decisions", "reminders",
-           "handoff", "reports", "audit", "downloads")
+           "handoff", "reports", "audit", "downloads", "applicant")
 
 
 @cache

@@ -1,7 +1,7 @@
 """outbound health: ``service_health`` holds an SMTP outage (since when, cause, fix) while it lasts
 
 Revision ID: 0009_smtp_health
-Revises: 0008
+Revises: 0010_applicant_tokens (issue 20's migration, merged first; both were written on 0008)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from mailintake.db.models import UTCDateTime
 
 revision = "0009_smtp_health"
-down_revision = "0008"
+down_revision = "0010_applicant_tokens"
 branch_labels = None
 depends_on = None
 
