@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ import pytest
 from mailintake.demo.samples.mails import MessageBuilder
 from mailintake.demo.session import write_config
 from tests.support.dovecot import DovecotServer, dovecot_binary, start_dovecot
+from tests.support.helpers import small_tmpfs
 from tests.support.servers import SmtpSink, append_mail, free_port
 from tests.unit.worker.test_worker import PROJECT, Process
 
@@ -32,20 +33,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.dovecot,
 
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00 ")
-
-
-@contextlib.contextmanager
-def tmpfs(directory: Path, size_mb: int) -> Iterator[Path]:
-    """A small tmpfs at ``directory``, unmounted whatever happens."""
-    directory.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs", str(directory)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], capture_output=True)
 
 
 def mail(n: int, *, big: bytes | None = None) -> tuple[str, bytes]:
@@ -123,7 +110,7 @@ class Soak:
 def test_soak_outages_kill_full_disk_and_a_30_mb_mail_lose_and_double_nothing(tmp_path: Path) -> None:
     dovecot = start_dovecot(tmp_path / "dovecot")
     workers: list[Process] = []
-    with tmpfs(tmp_path / "storage", 160) as storage:
+    with small_tmpfs(tmp_path / "storage", 160) as storage:
         soak = Soak(tmp_path, dovecot, storage)
         try:
             worker = Process(soak.config)
