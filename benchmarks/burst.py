@@ -145,8 +145,30 @@ def _start_run(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) -> dict[str, Any]:
-    """One burst of ``count`` mails through ``mailintake run`` with IDLE on back-end ``db``."""
+def _oneshot_poll(cfg: dict[str, Any], sink: Any, workdir: Path, count: int) -> float:
+    """Seconds a one-shot ``mailintake poll`` takes for the mails now in the mailbox, on a fresh SQLite database
+    (fetch, parse, record and send every reply: what the burst's last receipt is compared with)."""
+    from mailintake.demo.session import write_config
+
+    config = write_config(workdir / "oneshot", imap_host=cfg["host"], imap_port=cfg["port"], username=common.OFFICE,
+                          password=common.USERS[common.OFFICE], smtp_host=cfg["smtp_host"],
+                          smtp_port=cfg["smtp_port"], extra={"smtp": {"max_replies_per_hour": 100000},
+                                                             "report": {"recipients": []}})
+    sink.clear()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "mailintake", "--quiet", "--config", str(config), "poll"],
+                          cwd=config.parent, capture_output=True, timeout=600 + count)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"one-shot poll failed ({done.returncode}): {done.stderr.decode()[-500:]}")
+    return seconds
+
+
+def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str,
+              shipped: bool = False) -> dict[str, Any]:
+    """One burst of ``count`` mails through ``mailintake run`` with IDLE on back-end ``db``. ``shipped``: the
+    shipped configuration (only addresses, passwords and the loop guard's cap set; ``[mailbox] idle`` left at
+    its default), and a one-shot poll of the same mails afterwards to compare the last receipt with."""
     from mailintake.demo.session import write_config
 
     if cfg["server"] != "dovecot":
@@ -162,17 +184,22 @@ def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) ->
         config = write_config(workdir, imap_host=cfg["host"], imap_port=cfg["port"], username=common.OFFICE,
                               password=common.USERS[common.OFFICE], smtp_host=cfg["smtp_host"],
                               smtp_port=cfg["smtp_port"], database_url=url, extra={
-                                  "mailbox": {"idle": True, "fetch_batch": common.FETCH_BATCH},
+                                  "mailbox": {} if shipped else {"idle": True, "fetch_batch": common.FETCH_BATCH},
                                   "smtp": {"max_replies_per_hour": 100000}, "report": {"recipients": []},
                                   "schedule": {"poll_interval": 300}})
         sink.clear()
         log_path = workdir / "run.log"
         process = _start_run(config, log_path)
         try:
-            return _measure(process, maildir, sink, url, stage, count) | {"database": db, "load": stage}
+            measured = _measure(process, maildir, sink, url, stage, count) | {"database": db, "load": stage}
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=120)
+        if shipped:
+            oneshot = _oneshot_poll(cfg, sink, workdir, count)
+            measured |= {"shipped": True, "oneshot_poll_seconds": round(oneshot, 2),
+                         "last_over_oneshot": round(measured["last_receipt_seconds"] / oneshot, 3)}
+        return measured
     finally:
         for server in servers:
             stop_postgres(server)
@@ -287,6 +314,10 @@ def print_modes(out: dict[str, Any]) -> None:
               f"last {burst['last_receipt_seconds']} s, intake {burst['intake_seconds']} s "
               f"(last/intake {ratio}; goal ≤ 1.1), replies {burst['replies']}/{burst['replies_expected']}, "
               f"peak RSS of the run tree {burst['peak_tree_rss_mb']} MB")
+        if burst.get("shipped"):
+            print(f"    shipped configuration: a one-shot poll of the same mails took "
+                  f"{burst['oneshot_poll_seconds']} s (last receipt / one-shot poll {burst['last_over_oneshot']}; "
+                  "goal ≤ 1.1)")
     for grow in out.get("grow", []):
         cells = ", ".join(f"{c['processed']}: {c['wall_ms_per_mail']} ms wall / {c['cpu_ms_per_mail']} ms CPU"
                           for c in grow["checkpoints"])

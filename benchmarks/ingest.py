@@ -517,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: a burst of this many mails through `mailintake run` with IDLE (Dovecot)")
     parser.add_argument("--doc-every", type=int, default=0,
                         help="with --burst: every n-th mail's forms as Word 97 .doc (3: a third of the mails)")
+    parser.add_argument("--shipped", action="store_true",
+                        help="with --burst: the shipped configuration ([mailbox] idle at its default) and a one-shot "
+                             "poll of the same mails to compare with")
     parser.add_argument("--grow", action="store_true",
                         help="instead: the per-mail cost at 0, 1k, 5k, 10k processed mails (up to --grow-to)")
     parser.add_argument("--grow-to", type=int, default=10000, help="with --grow: the last checkpoint")
@@ -596,7 +599,8 @@ def deadline_modes(args: argparse.Namespace) -> int:
         try:
             for db in databases:
                 if args.burst:
-                    out["burst"].append(burst.run_burst(cfg, sink, args.burst, args.seed + len(out["burst"]), db))
+                    out["burst"].append(burst.run_burst(cfg, sink, args.burst, args.seed + len(out["burst"]), db,
+                                                     shipped=args.shipped))
                     print(f"burst on {db}: {out['burst'][-1]}", file=sys.stderr)
                     imap.stop()  # a fresh mailbox for the next back-end
                     imap, _unused, cfg2 = start_servers(cfg["server"], workdir / f"after-{db}", sink=sink)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check-config": ("check_config", "check_config_cmd", "Validate the configuration and test IMAP/SMTP."),
     "resend": ("resend", "resend_cmd", "Queue the reply of a receipt number again."),
     "reprocess": ("reprocess", "reprocess_cmd", "Re-parse a stored mail after a parser fix."),
+    "reconcile": ("reconcile", "reconcile_cmd", "Compare the mailbox with the ledger and print any difference."),
     "send": ("send", "send_cmd", "Deliver the replies that are due."),
     "db-upgrade": ("db", "db_upgrade_cmd", "Create or upgrade the database schema."),
     "web": ("web", "web_cmd", "Serve the office's web console."),

@@ -21,6 +21,10 @@ class MailboxError(MailintakeError):
     exit_code = 3
 
 
+class MailboxLoginRefused(MailboxError):
+    """Raised when the IMAP server refuses the credentials: retrying cannot heal it and gets accounts locked."""
+
+
 class SmtpError(MailintakeError):
     """Raised when the SMTP server cannot be reached or refuses the login."""
 

@@ -26,9 +26,11 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
     """
     from mailintake.config.settings import load_settings
     from mailintake.errors import ConfigError
+    from mailintake.util.logging_setup import set_timezone
 
     obj = ctx.find_root().obj or {}
     settings = load_settings(obj.get("config_path"), require_file=True, strict=True)
+    set_timezone(settings.campaign.tz)  # one zone wherever a person reads a time
     if mailbox and not settings.mailbox.username:
         raise ConfigError("config: [mailbox] username is empty; set the mailbox address to log in as "
                           "(or set MAILINTAKE_MAILBOX__USERNAME)")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
 from mailintake.commands._common import load
 from mailintake.config.settings import Settings, SmtpSettings
-from mailintake.errors import ConfigError, MailintakeError, SmtpError
+from mailintake.errors import ConfigError, MailintakeError, SmtpError, StorageError
 
 
 def _smtp_context(settings: SmtpSettings) -> ssl.SSLContext:
@@ -70,12 +72,21 @@ def check_smtp(settings: SmtpSettings) -> str:
                 client.close()
 
 
+def idle_use(mode: bool | str, announced: bool) -> str:
+    """Whether ``run`` will keep an IDLE open, for ``[mailbox] idle`` = ``mode`` on this server."""
+    if mode is False:
+        return "IDLE not in use (idle = false; polling only)"
+    if announced:
+        return f"IDLE in use (idle = {'auto' if mode == 'auto' else 'true'})"
+    return "IDLE not in use: the server does not announce it (polling only)"
+
+
 def check_imap(settings: Settings) -> str:
     from mailintake.mailbox.client import MailboxClient
 
     with MailboxClient(settings.mailbox) as box:
         state = box.select()
-        idle = "IDLE supported" if box.has_capability("IDLE") else "no IDLE"
+        idle = idle_use(settings.mailbox.idle, box.has_capability("IDLE"))
     return (f"{settings.mailbox.host}:{settings.mailbox.effective_port} as {settings.mailbox.username}, "
             f"folder {state.name}: {state.exists} mails, {idle}")
 
@@ -133,10 +144,38 @@ def check_campaign(settings: Settings) -> str:
             f"quotas {len(quotas.honours)} honours, templates OK{missing}")
 
 
-def check_storage(settings: Settings) -> str:
-    from mailintake.commands.run import check_storage as writable
+def written_paths(settings: Settings) -> list[tuple[str, Path]]:
+    """Every directory the service writes: (the key naming it, the directory)."""
+    from mailintake.db.locking import lock_file_path
 
-    writable(settings)
+    paths = [("[storage] dir", settings.path(settings.storage.dir)),
+             ("[report] dir", settings.path(settings.report.dir))]
+    lock = lock_file_path(settings)
+    if lock is not None:  # SQLite: the database, its WAL files and the worker's lock live beside each other
+        paths.append(("[database] url", lock.parent))
+    return paths
+
+
+def check_writable(settings: Settings) -> str:
+    """Each directory the service writes is writable by this process, as it is now — inside the unit's
+    sandbox when run as its ExecStartPre (ProtectSystem=strict leaves only ReadWritePaths writable). Nothing is
+    created: a directory not there yet is judged by the nearest one that is."""
+    for key, directory in written_paths(settings):
+        existing = directory
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise StorageError(f"storage: {directory} ({key}) is not writable for this service "
+                               f"({existing} is read-only here); put it under the unit's ReadWritePaths "
+                               "(<prefix>/var) or fix its owner")
+    return ", ".join(str(directory) for _, directory in written_paths(settings))
+
+
+def check_storage(settings: Settings) -> str:
+    """The storage directory exists (created if missing) and can be written; StorageError (one line) otherwise."""
+    from mailintake.db.storage import Storage
+
+    Storage(settings.path(settings.storage.dir)).ensure_writable()
     return str(settings.path(settings.storage.dir))
 
 
@@ -148,12 +187,17 @@ def check_office(settings: Settings) -> str:
 
 
 @click.command("check-config", help=(
-    "Validate the configuration, open the database, and connect to IMAP (login + select) and SMTP "
-    "(EHLO + login). One OK/FAIL line per check; the exit code is that of the first failure "
-    "(2 config, 3 IMAP, 4 SMTP, 5 database, 6 storage)."))
+    "Validate the configuration and the campaign files, open the database (creating or upgrading its schema), "
+    "create the storage directory if missing, and connect to IMAP (login + select; says whether IDLE will be "
+    "used) and SMTP (EHLO + login). One OK/FAIL line per check; the exit code is that of the first failure "
+    "(2 config, 3 IMAP, 4 SMTP, 5 database, 6 storage). With --as-service (the units' ExecStartPre): the "
+    "configuration and campaign files, and that every directory the service writes is writable here — "
+    "nothing created, no network."))
 @click.option("--no-network", is_flag=True, help="Skip the IMAP and SMTP connections.")
+@click.option("--as-service", is_flag=True,
+              help="Only what a starting service needs: configuration, campaign files, writable paths.")
 @click.pass_context
-def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
+def check_config_cmd(ctx: click.Context, no_network: bool, as_service: bool) -> None:
     from mailintake.config.settings import resolve_config_path, world_readable_secret
     from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
@@ -172,7 +216,9 @@ def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
     checks: list[tuple[str, Callable[[Settings], str]]] = [
         ("campaign", check_campaign), ("database", check_database), ("storage", check_storage),
         ("office", check_office)]
-    if not no_network:
+    if as_service:
+        checks = [("campaign", check_campaign), ("writable", check_writable)]
+    elif not no_network:
         checks += [("imap", check_imap), ("smtp", lambda s: check_smtp(s.smtp))]
     exit_code = 0
     for name, check in checks:

@@ -20,7 +20,8 @@ from mailintake.commands._common import database, load, user_errors
 def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: float) -> None:
     """Fetch new mail, parse the forms, apply the rules, store everything and answer the senders.
 
-    Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails.
+    Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails (3),
+    or when replies could not be sent (4: they wait and are retried).
     """
     with user_errors():
         from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
@@ -48,6 +49,12 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
     replies = None if delivery is None else {"sent": delivery.sent, "retried": delivery.retried,
                                              "failed": delivery.failed}
     _print(result.summary(), replies, as_json)
+    trouble = delivery.summary() if delivery is not None else None
+    if trouble is not None:  # the mail is stored; some replies wait
+        from mailintake.errors import SmtpError
+
+        click.echo(trouble, err=True)
+        ctx.exit(SmtpError.exit_code)
 
 
 def _print(summary: dict[str, Any], replies: dict[str, int] | None, as_json: bool) -> None:

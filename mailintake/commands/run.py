@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from mailintake.commands._common import database, load, user_errors
 
-if TYPE_CHECKING:
-    from mailintake.config.settings import Settings
-
 EXIT_CODES_HELP = (
-    "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 2 bad configuration, 5 database unusable, "
-    "6 storage not writable, 7 another worker holds this database."
+    "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 2 bad configuration or campaign file (at start, or when "
+    "the campaign file changes), 3 the mailbox refuses the login, 5 database unusable, 6 storage not writable, "
+    "7 another worker holds this database."
 )
-
-
-def check_storage(settings: Settings) -> None:
-    """Fail early, with one line, when the storage directory cannot be written."""
-    from mailintake.db.storage import Storage
-
-    Storage(settings.path(settings.storage.dir)).ensure_writable()
 
 
 @click.command("run", help="Run the worker: poll, deliver replies and send the daily report.\n\n" + EXIT_CODES_HELP)
 @click.pass_context
 def run_cmd(ctx: click.Context) -> None:
+    from mailintake.commands.check_config import check_campaign, check_storage
     from mailintake.db.locking import worker_lock
     from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
     from mailintake.worker.service import Worker
@@ -35,6 +25,7 @@ def run_cmd(ctx: click.Context) -> None:
         settings = load(ctx, mailbox=True)
         setup_logging(verbosity_of(ctx))
         register_settings_secrets(settings)
+        check_campaign(settings)  # a missing or broken campaign file stops here (exit 2), not every cycle
         check_storage(settings)
         session_factory = database(settings)
         with worker_lock(settings, wait=False):

@@ -11,10 +11,19 @@ import click
 from mailintake.commands._common import database, load, user_errors
 from mailintake.config.settings import Settings
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
+from mailintake.util.text import local_iso
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str | None:
-    return value.astimezone(settings.campaign.tz).isoformat(timespec="seconds") if value else None
+    return local_iso(value, settings.campaign.tz) if value else None
+
+
+def idle_mode(settings: Settings) -> str:
+    """What ``[mailbox] idle`` asks for, in words (the worker logs whether the server offered IDLE)."""
+    idle = settings.mailbox.idle
+    if idle == "auto":
+        return "auto: in use where the server announces IDLE (the worker log says `IMAP IDLE active`)"
+    return "on (forced)" if idle else f"off: polling every {settings.schedule.poll_interval} s"
 
 
 def worker_state(settings: Settings) -> dict[str, Any]:
@@ -32,6 +41,10 @@ def worker_state(settings: Settings) -> dict[str, Any]:
 def _problems(data: dict[str, Any]) -> list[str]:
     """What the operator must look at, one line each; empty when all is well."""
     problems = []
+    smtp = data["smtp"]
+    if smtp["state"] == "unreachable":
+        problems.append(f"SMTP unreachable since {smtp['since']} ({smtp['waiting']} replies waiting): "
+                        f"{smtp['cause']}; {smtp['fix']}")
     poll = data["last_poll"]
     if poll is not None and poll["error"]:
         problems.append(f"the last poll failed: {poll['error']}")
@@ -41,8 +54,9 @@ def _problems(data: dict[str, Any]) -> list[str]:
                         "cause, then `mailintake reprocess --status failed`")
     failed_replies = data["replies"].get(OutboxStatus.failed, 0) + data["report_mails"].get(OutboxStatus.failed, 0)
     if failed_replies:
-        problems.append(f"{failed_replies} mail(s) to send failed for good; see `Failed replies` below, then "
-                        "`mailintake resend RECEIPT`")
+        problems.append(f"{failed_replies} mail(s) to send failed for good; see `Failed replies` below; once the "
+                        "cause is fixed `mailintake resend --failed` queues them all once more (or `mailintake "
+                        "resend RECEIPT` one)")
     return problems
 
 
@@ -51,6 +65,7 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from mailintake.db.models import MailboxState, Message, OutboxItem, PollRun, Report
+    from mailintake.outbox.health import smtp_outage
 
     with session_factory() as session:
         poll = session.scalars(select(PollRun).order_by(PollRun.id.desc()).limit(1)).first()
@@ -87,8 +102,14 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
                     "attempts": row.attempts, "next_attempt_at": _local(row.next_attempt_at, settings),
                     "last_error": row.last_error}
 
+        outage = smtp_outage(session)
         data: dict[str, Any] = {
             "worker": worker_state(settings),
+            "idle": idle_mode(settings),
+            "smtp": {"state": "ok"} if outage is None else {
+                "state": "unreachable", "since": _local(outage.since, settings),
+                "checked_at": _local(outage.checked_at, settings), "cause": outage.cause, "fix": outage.fix,
+                "waiting": int(outbox.get(OutboxStatus.pending, 0)) + int(report_mails.get(OutboxStatus.pending, 0))},
             "last_poll": poll_dict(poll),
             "last_successful_poll": poll_dict(last_ok) if last_ok is not None and last_ok is not poll else None,
             "mailbox": [{"folder": s.folder, "uidvalidity": s.uidvalidity, "last_uid": s.last_uid,
@@ -153,6 +174,9 @@ def render(data: dict[str, Any]) -> None:
         table.add_row(f"[red]{status}[/]" if status == "failed" else status, str(count))
     table.add_row("[bold]total[/]", str(sum(data["messages"].values())))
     console.print(table)
+    console.print(f"[bold]IMAP IDLE[/]: {data['idle']}")
+    smtp = data["smtp"]
+    console.print("[bold]SMTP[/]: " + ("ok" if smtp["state"] == "ok" else f"unreachable since {smtp['since']}"))
     console.print(f"[bold]Replies[/]: {_sent_line(data['replies'])}")
     if data["report_mails"]:
         console.print(f"[bold]Report mails[/]: {_sent_line(data['report_mails'])}")

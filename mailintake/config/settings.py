@@ -44,7 +44,8 @@ def split_address(value: str) -> tuple[str, str]:
     text = value.strip()
     pairs = getaddresses([text])
     if len(pairs) != 1 or "," in text.replace(pairs[0][0], "", 1):
-        raise ValueError(f"{value!r} is not one e-mail address; write it as name@example.com")
+        raise ValueError(f"{value!r} is not one e-mail address; write it as name@example.com "
+                         "or 名称 <name@example.com> (no comma outside quotes)")
     name, addr = pairs[0]
     if not valid_address(addr):
         raise ValueError(f"{value!r} is not an e-mail address; write it as name@example.com "
@@ -75,7 +76,17 @@ class MailboxSettings(_Section):
     fetch_batch: Positive = 50
     #: bytes of mail held in memory at once; a burst of large mails is fetched in smaller groups
     fetch_batch_bytes: Positive = 64 * 1024 * 1024
-    idle: bool = False
+    #: IMAP IDLE: "auto" where the server announces it, true/false to force (polling continues either way)
+    idle: bool | Literal["auto"] = "auto"
+
+    @field_validator("idle", mode="before")
+    @classmethod
+    def _idle_word(cls, value: Any) -> Any:
+        """``MAILINTAKE_MAILBOX__IDLE=auto|true|false`` arrives as text."""
+        if isinstance(value, str) and value.strip().lower() in ("auto", "true", "false"):
+            word = value.strip().lower()
+            return "auto" if word == "auto" else word == "true"
+        return value
 
     @property
     def effective_port(self) -> int:
@@ -100,7 +111,11 @@ class SmtpSettings(_Section):
     max_replies_per_hour: Positive = 5
     #: also copy the reply to an e-mail address found in 表1's 联系方式
     cc_contact: bool = False
-    max_attempts: Positive = 8
+    #: at most this many attempts per mail (unset: as many as the retry window allows)
+    max_attempts: Positive | None = None
+    #: a mail is retried this long after it was queued (never less than until the campaign deadline plus a
+    #: day); seconds or ISO 8601, e.g. "P2D"
+    retry_window: dt.timedelta = dt.timedelta(hours=48)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,7 +23,7 @@ ACTION_LABELS = {
     "paper_received": "纸质材料已收到", "paper_undo": "撤销纸质材料登记", "resend": "重新发送回复",
     "reprocess": "重新处理", "user_added": "新建账号", "user_disabled": "停用账号", "user_password": "修改密码",
     "decision": "办公室决定", "reminder_sent": "发送催报", "answer": "答复来信", "no_reply": "标记无需答复",
-    "handled_undo": "撤销答复标记",
+    "handled_undo": "撤销答复标记", "resend_failed": "重新发送失败的回复",
 }
 
 

@@ -10,6 +10,7 @@
   final-report marker.
 - ``User``: console accounts.
 - ``ApplicantToken``: the link to a sender address's status page (found by its hash).
+- ``ServiceHealth``: a remote service (SMTP) found failing, since when and why (one row per service).
 """
 
 from __future__ import annotations
@@ -412,3 +413,19 @@ class ApplicantToken(Base):
     epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ServiceHealth(Base):
+    """A remote service the worker depends on, while it fails: one row per service (``smtp``), deleted
+    when the service answers again, so ``status``, ``/healthz`` and the console read the outage from here."""
+
+    __tablename__ = "service_health"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    #: the first failure of this outage
+    down_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: the latest failure (its cause in ``cause``)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cause: Mapped[str] = mapped_column(Text, default="")
+    #: what the operator can do (empty: wait, it is retried)
+    fix: Mapped[str] = mapped_column(Text, default="")

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -175,6 +176,17 @@ def run_job(job: ParseJob) -> FileResult:
         return _unreadable(job.name, "文件结构嵌套过深")
 
 
+#: passed to multiprocessing's resource tracker as ``-W``: after a SIGKILL of the worker it would print an
+#: untimestamped "leaked semaphore objects" warning; the semaphores are the pool's, cleaned up by the tracker
+_TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_tracker() -> None:
+    """Silence the resource tracker's leftover warning (its command line takes ``sys.warnoptions``)."""
+    if _TRACKER_WARNING not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_WARNING)
+
+
 def _converted(office: OfficePool, job: ParseJob, source: str) -> ParseJob:
     """The job with its .docx from the warm LibreOffice, or its time-out noted; unchanged when there is no
     warm instance for it, so the child converts it one-shot as before. The children stay off the network:
@@ -206,6 +218,7 @@ class ParserPool:
 
     def _pool(self) -> cf.ProcessPoolExecutor:
         if self._executor is None:
+            _quiet_resource_tracker()
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["parsers", "mailintake.intake.sandbox", "mailintake.mail.reader"])
             self._executor = cf.ProcessPoolExecutor(

@@ -13,7 +13,7 @@ import ssl
 
 from imapclient.exceptions import IMAPClientError
 
-from mailintake.errors import MailboxError
+from mailintake.errors import MailboxError, MailboxLoginRefused
 from mailintake.util.text import one_line
 
 
@@ -37,12 +37,12 @@ def login_hint(host: str) -> str:
     return ""
 
 
-def login_failed(exc: BaseException, target: str, host: str, user: str, password: str) -> MailboxError:
+def login_failed(exc: BaseException, target: str, host: str, user: str, password: str) -> MailboxLoginRefused:
     """A refused LOGIN, the password masked, with the provider's hint."""
     reason = imap_text(exc)
     if password:
         reason = reason.replace(password, "***")
-    return MailboxError(
+    return MailboxLoginRefused(
         f"IMAP login to {target} failed for user {user} ({reason}): check [mailbox] username/password"
         f"{login_hint(host)}"
     )

@@ -5,6 +5,7 @@ Each is one function, audited once in the same transaction as the action.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
@@ -48,6 +49,18 @@ def resend_reply(session: Session, settings: Settings, receipt_no: str, actor: A
     record_action(session, actor, "resend", message_pk=row.message_pk,
                   detail=f"重新发送回复（回执号 {number}，发件队列 {row.id}）")
     return row
+
+
+def resend_failed(session: Session, actor: Actor, since: dt.datetime | None = None) -> list[OutboxItem]:
+    """Queue every mail that gave up once more (after an outage); audited once. The caller commits."""
+    from mailintake.outbox.queue import requeue_failed
+
+    rows = requeue_failed(session, since)
+    if rows:
+        when = f"，{since.isoformat(timespec='minutes')} 以后排队的" if since is not None else ""
+        record_action(session, actor, "resend_failed",
+                      detail=f"重新发送发送失败的邮件{when}（{len(rows)} 封，发件队列 {rows[0].id}–{rows[-1].id}）")
+    return rows
 
 
 def reprocess(settings: Settings, session_factory: sessionmaker[Session], message_pk: int, actor: Actor, *,

@@ -282,3 +282,50 @@ def queue_again(session: Session, settings: Settings, receipt_no: str, *, now: d
     session.add(row)
     session.flush()
     return row
+
+
+def failed_to_requeue(session: Session, since: datetime | None = None) -> list[OutboxItem]:
+    """The mails that gave up (status ``failed``, queued at or after ``since``) and can go once more: each
+    has its message, and no later mail of the same kind for the same mail is sent or waiting (so nobody
+    gets two)."""
+    query = select(OutboxItem).where(OutboxItem.status == OutboxStatus.failed).order_by(OutboxItem.id)
+    if since is not None:
+        query = query.where(OutboxItem.created_at >= since)
+    rows = [row for row in session.scalars(query) if row.raw]
+    keys = {row.message_pk for row in rows if row.message_pk is not None}
+    later: dict[tuple[int, str], int] = {}
+    if keys:
+        for pk, kind, row_id in session.execute(
+            select(OutboxItem.message_pk, OutboxItem.kind, func.max(OutboxItem.id))
+            .where(OutboxItem.message_pk.in_(keys),
+                   OutboxItem.status.in_((OutboxStatus.pending, OutboxStatus.sent)))
+            .group_by(OutboxItem.message_pk, OutboxItem.kind)
+        ):
+            if pk is not None:
+                later[(pk, kind)] = row_id
+    chosen: list[OutboxItem] = []
+    seen: set[tuple[int, str]] = set()
+    for row in reversed(rows):  # newest first: of two failed copies of one reply, the newest goes
+        if row.message_pk is not None:
+            key = (row.message_pk, row.kind)
+            if later.get(key, 0) > row.id or key in seen:
+                continue
+            seen.add(key)
+        chosen.append(row)
+    return sorted(chosen, key=lambda row: row.id)
+
+
+def requeue_failed(session: Session, since: datetime | None = None, *,
+                   now: datetime | None = None) -> list[OutboxItem]:
+    """Queue every mail that gave up once more (``mailintake resend --failed``), in place: the same row and
+    Message-ID, attempts and retry window started afresh. The caller commits."""
+    now = now or utcnow()
+    rows = failed_to_requeue(session, since)
+    for row in rows:
+        row.status = OutboxStatus.pending
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.created_at = now
+        row.last_error = f"queued again after: {row.last_error or 'failure'}"[:2000]
+    session.flush()
+    return rows

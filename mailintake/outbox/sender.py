@@ -5,6 +5,14 @@ second sender running at the same time skips it), then sent, then marked ``sent`
 once. The only window in which a crash makes a message go out twice is between the server's
 ``250`` reply to DATA and the commit of that row's ``sent`` status — a few milliseconds; after a
 crash there the row becomes due again when its lease ends and is sent a second time.
+
+Retries last through an outage: a temporary failure is retried with a backoff capped at
+:data:`BACKOFF_CAP` until the row's retry window ends (``[smtp] retry_window`` after it was queued,
+never before the campaign deadline plus a day) or ``[smtp] max_attempts`` is reached, whichever comes
+first. A server that cannot be reached is one state (:mod:`mailintake.outbox.health`), logged once, not
+one warning per reply. A run with ``everything`` (``mailintake send``, or the first run after an outage)
+sends every waiting row at once, whatever its backoff: a row in backoff waits at most
+:data:`BACKOFF_CAP`, a claim holds its row longer than that, so the two are told apart by time.
 """
 
 from __future__ import annotations
@@ -26,13 +34,17 @@ from mailintake.config.settings import Settings, SmtpSettings
 from mailintake.db.models import OutboxItem, utcnow
 from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import SmtpError
-from mailintake.util.text import one_line
+from mailintake.outbox.health import WAIT_FIX, smtp_down, smtp_outage, smtp_up
+from mailintake.util.text import local_iso, one_line
 from mailintake.util.tls import client_context
 
 log = logging.getLogger(__name__)
 
-#: how long a claimed row stays invisible to other senders (it becomes due again after a crash)
-MIN_LEASE = timedelta(minutes=5)
+#: the longest wait between two attempts of one row
+BACKOFF_CAP = timedelta(minutes=15)
+#: how long a claimed row stays invisible to other senders (due again after a crash): longer than any
+#: backoff, so a claimed row is never taken for one waiting in backoff
+MIN_LEASE = BACKOFF_CAP + timedelta(minutes=5)
 
 
 @dataclass
@@ -43,6 +55,27 @@ class DeliveryResult:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: why the server could not be reached (the rows of this run wait), None when it could
+    unreachable: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every mail tried was sent (``poll`` and ``send`` exit 4 otherwise)."""
+        return self.retried == 0 and self.failed == 0 and self.unreachable is None
+
+    def summary(self) -> str | None:
+        """One line for the operator when something was not sent, else None."""
+        if self.complete:
+            return None
+        parts = []
+        if self.unreachable is not None:
+            parts.append(f"SMTP unreachable ({self.unreachable}); {self.retried} mail(s) wait and are retried "
+                         "automatically, `mailintake send` delivers them at once when the server is back")
+        elif self.retried:
+            parts.append(f"{self.retried} mail(s) deferred by the server and retried automatically")
+        if self.failed:
+            parts.append(f"{self.failed} mail(s) gave up; after fixing the cause run `mailintake resend --failed`")
+        return "smtp: " + "; ".join(parts)
 
 
 class _Temporary(Exception):
@@ -58,8 +91,19 @@ def _error_text(value: object) -> str:
 
 
 def backoff(attempts: int) -> timedelta:
-    """1, 2, 4, … minutes after the 1st, 2nd, 3rd … failed attempt, capped at 60."""
-    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+    """1, 2, 4, 8, 15, 15 … minutes after the 1st, 2nd, 3rd … failed attempt (capped at BACKOFF_CAP)."""
+    return min(timedelta(minutes=2 ** min(max(attempts - 1, 0), 10)), BACKOFF_CAP)
+
+
+def give_up_at(settings: Settings, created_at: datetime) -> datetime:
+    """When a row queued at ``created_at`` stops being retried: ``[smtp] retry_window`` later, never before the
+    campaign deadline plus a day (applicants are still writing until then)."""
+    return max(created_at + settings.smtp.retry_window, settings.campaign.deadline + timedelta(days=1))
+
+
+def _gives_up(settings: Settings, row: OutboxItem, now: datetime) -> bool:
+    cap = settings.smtp.max_attempts
+    return (cap is not None and row.attempts >= cap) or now >= give_up_at(settings, row.created_at)
 
 
 def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
@@ -159,6 +203,7 @@ def _alive(client: smtplib.SMTP) -> bool:
 
 
 def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
+    """Pending rows due by ``now`` (with ``now + BACKOFF_CAP``: every row waiting, claimed ones excepted)."""
     with session_factory() as session:
         query = (
             select(OutboxItem.id)
@@ -169,13 +214,14 @@ def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) 
         return list(session.scalars(query))
 
 
-def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, lease: timedelta) -> OutboxItem | None:
+def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, lease: timedelta,
+           due_by: datetime | None = None) -> OutboxItem | None:
     """Take the row for this sender (None when another sender took or finished it meanwhile)."""
     with session_factory() as session:
         result = session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == row_id, OutboxItem.status == OutboxStatus.pending,
-                   OutboxItem.next_attempt_at <= now)
+                   OutboxItem.next_attempt_at <= (due_by or now))
             .values(next_attempt_at=now + lease)
             .execution_options(synchronize_session=False)
         )
@@ -183,6 +229,21 @@ def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, l
         if getattr(result, "rowcount", 0) != 1:
             return None
         return session.get(OutboxItem, row_id)
+
+
+def release_claims(session_factory: sessionmaker[Session], now: datetime | None = None) -> int:
+    """Give back every claimed row at once (``mailintake run`` starting: the sender that claimed them died with
+    the previous worker); a claim lies beyond BACKOFF_CAP, a row in backoff never does. Returns the count."""
+    now = now or utcnow()
+    with session_factory() as session:
+        result = session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.status == OutboxStatus.pending, OutboxItem.next_attempt_at > now + BACKOFF_CAP)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime) -> None:
@@ -203,8 +264,10 @@ def _record(
     *,
     error: Exception | None = None,
     note: str | None = None,
+    quiet: bool = False,
 ) -> None:
-    """Write the outcome of one attempt and commit it at once."""
+    """Write the outcome of one attempt and commit it at once (``quiet``: the server was unreachable, a
+    state reported once by the caller, so no error line per row)."""
     with session_factory() as session:
         row = session.get(OutboxItem, row_id)
         if row is None:
@@ -215,17 +278,20 @@ def _record(
             row.sent_at = now
             row.last_error = note
             result.sent += 1
-        elif isinstance(error, _Temporary) and row.attempts < settings.smtp.max_attempts:
+        elif isinstance(error, _Temporary) and not _gives_up(settings, row, now):
             row.next_attempt_at = now + backoff(row.attempts)
             row.last_error = _error_text(error)
             result.retried += 1
-            result.errors.append(f"outbox {row_id}: {row.last_error} (retry {row.next_attempt_at:%H:%M} UTC)")
+            if not quiet:
+                retry = local_iso(row.next_attempt_at, settings.campaign.tz)
+                result.errors.append(f"outbox {row_id}: {row.last_error} (retry {retry})")
         else:
             row.status = OutboxStatus.failed
             prefix = "" if isinstance(error, _Permanent) else f"gave up after {row.attempts} attempts: "
             row.last_error = prefix + _error_text(error)
             result.failed += 1
-            result.errors.append(f"outbox {row_id}: {row.last_error}")
+            if not quiet:
+                result.errors.append(f"outbox {row_id}: {row.last_error}")
         session.commit()
 
 
@@ -239,15 +305,17 @@ class _Delivery:
     """One sender's SMTP connection and tally, across one or more passes over the due rows."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session],
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, *, everything: bool = False) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.stop = stop
+        self.everything = everything
         self.result = DeliveryResult()
         self.client: smtplib.SMTP | None = None
-        self.lease = max(MIN_LEASE, timedelta(seconds=settings.smtp.timeout * 4))
+        self.lease = max(MIN_LEASE, BACKOFF_CAP + timedelta(seconds=settings.smtp.timeout * 4))
         self.envelope_from = settings.smtp.sender or settings.smtp.username
         self._used_at = 0.0
+        self._down: SmtpError | _Temporary | None = None
 
     def close(self) -> None:
         _close(self.client)
@@ -255,16 +323,37 @@ class _Delivery:
 
     def run(self, now: datetime | None = None, limit: int | None = None) -> None:
         """Send due rows, batch after batch, until none is due (or ``limit`` rows were tried)."""
+        if not self.everything and self.client is None and self._down is None and self._outage_recorded():
+            self._probe()  # an outage is on record: is the server back? then everything waiting goes now
         tried: set[int] = set()
         while limit is None or len(tried) < limit:
             clock = now or utcnow()
             size = BATCH if limit is None else min(BATCH, limit - len(tried))
-            ids = [row_id for row_id in _due_ids(self.session_factory, clock, size) if row_id not in tried]
+            ids = [row_id for row_id in _due_ids(self.session_factory, self._due_by(clock), size + len(tried))
+                   if row_id not in tried][:size]
             if not ids or (self.stop is not None and self.stop.is_set()):
                 return
             tried.update(ids)
             if not self._pass(ids, clock, fixed_clock=now is not None):
                 return  # the server is unreachable: the rest waits for a later run
+
+    def _outage_recorded(self) -> bool:
+        with self.session_factory() as session:
+            return smtp_outage(session) is not None
+
+    def _probe(self) -> None:
+        """Try a connection now; a failure is recorded as the outage going on (rows due are deferred by it)."""
+        try:
+            self.client = connect(self.settings.smtp)
+        except (SmtpError, _Temporary) as exc:
+            self._down = exc
+            return
+        self._used_at = time.monotonic()
+        if smtp_up(self.session_factory, self.settings.campaign.tz) is not None:
+            self.everything = True
+
+    def _due_by(self, clock: datetime) -> datetime:
+        return clock + BACKOFF_CAP if self.everything else clock
 
     def _connected(self, row_id: int, ids: list[int], clock: datetime) -> bool:
         """An open connection for ``row_id`` (claimed); False when the server is unreachable."""
@@ -272,24 +361,37 @@ class _Delivery:
             self.close()
         if self.client is not None:
             return True
+        tz = self.settings.campaign.tz
         try:
+            if self._down is not None:  # the probe of this run failed just now: no second attempt
+                raise self._down
             self.client = connect(self.settings.smtp)
-            return True
-        except SmtpError:
+        except SmtpError as err:
             _release(self.session_factory, row_id, clock)
+            smtp_down(self.session_factory, str(err).removeprefix("smtp: "),
+                      "then `mailintake send` delivers every waiting reply at once", tz)
             raise
         except _Temporary as exc:
+            self._down = exc  # this sender connects no more (a poll's reply stream: until the next cycle)
+            self.result.unreachable = _error_text(exc)
+            smtp_down(self.session_factory, self.result.unreachable, WAIT_FIX, tz)
             # every remaining row of the batch waits for the next run
+            due_by = self._due_by(clock)
             for pending_id in ids[ids.index(row_id):]:
-                if pending_id == row_id or _claim(self.session_factory, pending_id, clock, self.lease) is not None:
-                    _record(self.session_factory, pending_id, self.settings, clock, self.result, error=exc)
+                if pending_id == row_id or _claim(self.session_factory, pending_id, clock, self.lease,
+                                                  due_by) is not None:
+                    _record(self.session_factory, pending_id, self.settings, clock, self.result, error=exc,
+                            quiet=True)
             return False
+        if smtp_up(self.session_factory, tz) is not None:
+            self.everything = True  # the outage is over: whatever waits goes now, not at its retry time
+        return True
 
     def _pass(self, ids: list[int], clock: datetime, *, fixed_clock: bool) -> bool:
         for row_id in ids:
             if self.stop is not None and self.stop.is_set():
                 return False
-            row = _claim(self.session_factory, row_id, clock, self.lease)
+            row = _claim(self.session_factory, row_id, clock, self.lease, self._due_by(clock))
             if row is None:
                 continue
             if not self._connected(row_id, ids, clock):
@@ -312,14 +414,15 @@ class _Delivery:
 
 def deliver_due(
     settings: Settings, session_factory: sessionmaker[Session], *, now: datetime | None = None,
-    limit: int | None = None,
+    limit: int | None = None, everything: bool = False,
 ) -> DeliveryResult:
-    """Send every pending row due by ``now`` (at most ``limit``, if given) over one SMTP connection.
+    """Send every pending row due by ``now`` (at most ``limit``, if given) over one SMTP connection;
+    ``everything``: every waiting row, whatever its backoff (``mailintake send`` run by hand).
 
     Raises SmtpError only for what the operator must fix (login refused, untrusted certificate);
     network trouble and 4xx answers are recorded on the rows and retried later.
     """
-    delivery = _Delivery(settings, session_factory)
+    delivery = _Delivery(settings, session_factory, everything=everything)
     try:
         delivery.run(now, limit)
     finally:
@@ -368,7 +471,7 @@ class ReplyStream:
     def outcome(self) -> DeliveryResult | None:
         """What the stream delivered, its errors logged (None after an SmtpError)."""
         if self.error is not None:
-            log.warning("delivery failed: %s", self.error)
+            log.debug("delivery stopped: %s", self.error)  # logged once as the SMTP outage
             return None
         for error in self._delivery.result.errors:
             log.warning("delivery: %s", error)

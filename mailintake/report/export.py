@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailintake.campaign.decisions import DECISION_LABELS, latest_decisions
 from mailintake.config.settings import Settings
-from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
+from mailintake.db.models import Ledger, Message, OutboxItem, PaperCopy, ReminderSent, Submission
 from mailintake.util.spreadsheet import csv_text
 from parsers.definitions import FormSet
 
@@ -57,13 +57,19 @@ def _messages(session: Session) -> list[Message]:
 
 
 def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, Any]:
-    """Every mail with its attachments, flags and replies; every submission (current or superseded)."""
+    """Every mail with its attachments, flags and replies and where it lies in the mailbox (folder, UIDVALIDITY,
+    UID); every identical copy of a mail (``duplicates``, with the mail it duplicates), so the rows of
+    ``messages`` and ``duplicates`` together equal the mailbox's messages; every submission."""
     messages = _messages(session)
     out_messages: list[dict[str, Any]] = []
     submissions: list[tuple[Submission, Message]] = []
     for message in messages:
         out_messages.append({
             "message_id": message.message_id,
+            "receipt_no": message.receipt_no,
+            "folder": message.folder,
+            "uidvalidity": message.uidvalidity,
+            "uid": message.uid,
             "from": message.from_addr,
             "from_name": message.from_name,
             "subject": message.subject,
@@ -96,11 +102,24 @@ def export_json(session: Session, *, tz: dt.tzinfo = DEFAULT_TZ) -> dict[str, An
             }
             for sub, message in submissions
         ],
+        "duplicates": _duplicates(session),
         "reminders": _reminders(session, tz),
         # the paper-copy register: which unit's stamped copies arrived, and when
         "paper_copies": [{"unit": p.unit, "received_on": p.received_on.isoformat(), "note": p.note or ""}
                          for p in papers],
     }
+
+
+def _duplicates(session: Session) -> list[dict[str, Any]]:
+    """Every copy of a mail already recorded (the ledger's ``duplicate`` rows), with the mail it duplicates."""
+    rows = session.execute(
+        select(Ledger, Message).join(Message, Message.id == Ledger.message_pk)
+        .where(Ledger.outcome == "duplicate").order_by(Ledger.folder, Ledger.uidvalidity, Ledger.uid)
+    ).all()
+    return [{"folder": copy.folder, "uidvalidity": copy.uidvalidity, "uid": copy.uid,
+             "duplicate_of": {"message_id": original.message_id, "receipt_no": original.receipt_no,
+                              "folder": original.folder, "uidvalidity": original.uidvalidity, "uid": original.uid}}
+            for copy, original in rows]
 
 
 def _reminders(session: Session, tz: dt.tzinfo) -> list[dict[str, Any]]:

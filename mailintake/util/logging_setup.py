@@ -2,16 +2,18 @@
 
 A log call passes its fields as ``extra={"fields": {...}}``; they are appended as ``key=value``
 pairs after the message, so ``grep``/``journalctl`` users and log shippers both read them.
-Every configured password is registered as a secret and masked wherever it would appear.
+Every configured password is registered as a secret and masked wherever it would appear. Times are
+written in the campaign's time zone with its offset once the configuration is loaded
+(:func:`set_timezone`), the zone ``status``, the replies and the report use too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import sys
 import threading
-import time
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -19,10 +21,19 @@ _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _MASK = "***"
 #: IMAP LOGIN / SMTP AUTH arguments as they would appear in protocol traces
-_PROTOCOL_SECRET = re.compile(r"(?i)(\bLOGIN\s+\S+\s+|\bAUTH\s+\S+\s+|\bpassword[=:]\s*)(\S+)")
+#: (the protocol words in capitals only: "IMAP login to imap.qq.com:993 failed" keeps the server's name)
+_PROTOCOL_SECRET = re.compile(r"(\bLOGIN\s+\S+\s+|\bAUTH\s+\S+\s+|(?i:\bpassword)[=:]\s*)(\S+)")
 _BARE = re.compile(r"^[A-Za-z0-9_.@:/+-]+$")
 
 LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+#: the zone log lines are written in (None: the host's, until the configuration is loaded)
+_TZ: dt.tzinfo | None = None
+
+
+def set_timezone(tz: dt.tzinfo | None) -> None:
+    """Write log times in ``tz`` (the campaign's) from now on."""
+    global _TZ
+    _TZ = tz
 
 
 def register_secret(value: str | None) -> None:
@@ -62,10 +73,12 @@ def _format_value(value: Any) -> str:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``2019-12-16T10:12:05+0800 INFO mailintake.worker poll finished fetched=3 duration=1.204``."""
+    """``2019-12-16T10:12:05+08:00 INFO mailintake.worker poll finished fetched=3 duration=1.204``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.created))
+        moment = dt.datetime.fromtimestamp(record.created, _TZ) if _TZ is not None else \
+            dt.datetime.fromtimestamp(record.created).astimezone()
+        stamp = moment.isoformat(timespec="seconds")
         parts = [stamp, record.levelname, record.name, record.getMessage()]
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):

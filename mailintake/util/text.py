@@ -22,3 +22,9 @@ def cn_datetime(value: dt.datetime, tz: dt.tzinfo) -> str:
     """``2019年12月18日17:30``: ``value`` in the time zone ``tz``."""
     local = value.astimezone(tz)
     return f"{local.year}年{local.month}月{local.day}日{local:%H:%M}"
+
+
+def local_iso(value: dt.datetime, tz: dt.tzinfo) -> str:
+    """``2019-12-18T17:30:00+08:00``: ``value`` in the campaign's time zone ``tz``, with its offset — the one
+    form every time an administrator reads (log lines, ``status``, retry hints) takes."""
+    return value.astimezone(tz).isoformat(timespec="seconds")

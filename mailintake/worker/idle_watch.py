@@ -1,7 +1,8 @@
 """The worker's IMAP IDLE thread: an IDLE kept open on the folder, a poll asked for on every arrival.
 
-Any trouble (connection lost, login refused) is retried with backoff while the worker's interval
-polling goes on; a server without IDLE ends the thread for good.
+Trouble that may heal (connection lost, server restarting) is retried with backoff while the worker's
+interval polling goes on; refused credentials stop the worker (``fail_fast``) and no LOGIN follows once
+the worker knows them refused (``login_blocked``); a server without IDLE ends the thread for good.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from mailintake.config.settings import Settings
+from mailintake.errors import MailboxLoginRefused, MailintakeError
 
 log = logging.getLogger("mailintake.worker")
 
@@ -31,8 +33,11 @@ class IdleWatcher:
     """Runs in its own thread until ``stop`` is set; ``active`` while an IDLE is open."""
 
     def __init__(self, settings: Settings, stop: threading.Event, request_poll: Callable[[], None],
-                 poll_interval: int) -> None:
+                 poll_interval: int, *, fail_fast: Callable[[MailintakeError], None] | None = None,
+                 login_blocked: Callable[[], MailintakeError | None] | None = None) -> None:
         self.settings = settings
+        self.fail_fast = fail_fast
+        self.login_blocked = login_blocked
         self.stop = stop
         self.request_poll = request_poll
         self.poll_interval = poll_interval
@@ -51,9 +56,15 @@ class IdleWatcher:
 
     def run(self) -> None:
         while not self.stop.is_set():
+            if self.login_blocked is not None and self.login_blocked() is not None:
+                return
             try:
                 if not self._watch():
                     return
+            except MailboxLoginRefused as err:
+                if self.fail_fast is not None:
+                    self.fail_fast(err)
+                return
             except Exception as err:
                 if self.stop.is_set():
                     return
@@ -72,7 +83,9 @@ class IdleWatcher:
         with MailboxClient(self.settings.mailbox) as client:
             client.select()
             if not client.has_capability("IDLE"):
-                log.warning("IMAP server offers no IDLE; polling every %d s", self.poll_interval)
+                forced = self.settings.mailbox.idle is True
+                (log.warning if forced else log.info)(
+                    "IMAP IDLE not in use: the server does not announce it; polling every %d s", self.poll_interval)
                 return False
             self.active = True
             self.failures = 0

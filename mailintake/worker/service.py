@@ -16,6 +16,11 @@ interval polling goes on. Mailbox errors back the polling off exponentially (cap
 SIGTERM/SIGINT set a stop event that ``poll_once`` checks between mails: the mail in hand is
 finished and committed, then the worker exits.
 
+What cannot heal stops the worker with its exit code, so systemd shows the failure: the mailbox refusing
+the credentials (3; the first refusal, by the poller or the IDLE thread, ends every further LOGIN — at most
+two in total, one per thread) and a campaign file missing or invalid (2; checked at start and whenever the
+file changed, before any mail is read). Transient trouble (network, server restart, disk full) is retried.
+
 Heavy modules (APScheduler, the pipeline, the report) are imported inside functions, so importing
 this module at CLI start-up is cheap.
 """
@@ -33,7 +38,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from mailintake.config.settings import Settings
-from mailintake.errors import MailboxError, MailintakeError
+from mailintake.errors import ConfigError, MailboxError, MailboxLoginRefused, MailintakeError
 from mailintake.worker.idle_watch import BACKOFF_MAX, BACKOFF_START, IdleWatcher, backoff_delay
 
 if TYPE_CHECKING:
@@ -101,6 +106,9 @@ class Worker:
         self._pool: ParserPool | None = None  # kept across cycles (its children start once)
         self._mailbox: MailboxClient | None = None  # kept across cycles (one LOGIN, not one per cycle)
         self._idle: IdleWatcher | None = None
+        #: what cannot heal (refused credentials, a broken campaign file): run() raises it once stopped
+        self.fatal: MailintakeError | None = None
+        self._fatal_lock = threading.Lock()
 
     @property
     def idle_active(self) -> bool:
@@ -108,6 +116,19 @@ class Worker:
         return self._idle is not None and self._idle.active
 
     # ------------------------------------------------------------------------------------- cycles
+
+    def fail_fast(self, err: MailintakeError) -> None:
+        """Stop the worker for good with ``err``'s exit code (called from any thread; the first error wins)."""
+        with self._fatal_lock:
+            if self.fatal is not None:
+                return
+            self.fatal = err
+        log.error("stopping: %s", err, extra={"fields": {"exit_code": err.exit_code}})
+        threading.Thread(target=self.request_stop, name="stop", daemon=True).start()
+
+    def login_blocked(self) -> MailintakeError | None:
+        """The refusal that forbids any further LOGIN (None: logging in is allowed)."""
+        return self.fatal
 
     def poll_cycle(self) -> CycleOutcome | None:
         """Poll (unless backing off), then deliver due replies; one log line. Never raises."""
@@ -118,14 +139,14 @@ class Worker:
             log.debug("poll skipped: backing off after mailbox errors", extra={"fields": {
                 "retry_in": round(self._retry_at - now, 1)}})
             return None
-        with self._work_lock:
-            self._polling = True
-            try:
+        self._polling = True  # before waiting for the lock: an IDLE arrival meanwhile is taken by this cycle
+        try:
+            with self._work_lock:
                 outcome = self._poll_and_deliver()
                 while self._poll_again.is_set() and not self.stop_event.is_set() and outcome.error is None:
                     outcome = self._poll_and_deliver()
-            finally:
-                self._polling = False
+        finally:
+            self._polling = False
         if self._poll_again.is_set() and not self.stop_event.is_set():
             self._schedule_poll(dt.timedelta(0))  # mail arrived as this cycle was finishing
         return outcome
@@ -141,10 +162,15 @@ class Worker:
             self._pool = make_pool(self.settings)
         stream = ReplyStream(self.settings, self.session_factory, stop=self.stop_event)
         try:
+            self._check_campaign()
             with stream:  # replies leave while the poll goes on
                 outcome.poll = poll_once(self.settings, self.session_factory, progress=self.progress,
                                          stop=self.stop_event, pool=self._pool, on_commit=stream.nudge,
                                          client=self._connected_mailbox())
+        except (MailboxLoginRefused, ConfigError) as err:
+            self._drop_mailbox()
+            outcome.error = str(err)
+            self.fail_fast(err)
         except MailboxError as err:
             self._drop_mailbox()
             outcome.error = str(err)
@@ -171,10 +197,19 @@ class Worker:
         self._log_cycle(outcome)
         return outcome
 
+    def _check_campaign(self) -> None:
+        """The campaign file still loads (read again only when it changed); ConfigError otherwise."""
+        from mailintake.campaign.rules import campaign_rules
+
+        campaign_rules(self.settings)
+
     def _connected_mailbox(self) -> MailboxClient:
         """The IMAP session kept from the last cycle when it still answers NOOP, else a new one."""
         from mailintake.mailbox.client import MailboxClient
 
+        blocked = self.login_blocked()
+        if blocked is not None:
+            raise blocked
         if self._mailbox is not None:
             try:
                 self._mailbox.noop()
@@ -244,7 +279,7 @@ class Worker:
         try:
             result = deliver_due(self.settings, self.session_factory)
         except MailintakeError as err:
-            log.warning("delivery failed: %s", err)
+            log.debug("delivery stopped: %s", err)  # an SMTP outage is logged once, when it starts
             return None
         except Exception:
             log.exception("delivery failed unexpectedly")
@@ -369,8 +404,15 @@ class Worker:
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
+        from mailintake.outbox.sender import release_claims
+
+        released = release_claims(self.session_factory)
+        if released:
+            log.info("replies claimed by a sender that died are due again", extra={"fields": {"count": released}})
+        self._first_login()
         if self.settings.mailbox.idle:
-            self._idle = IdleWatcher(self.settings, self.stop_event, self.request_poll, self.poll_interval)
+            self._idle = IdleWatcher(self.settings, self.stop_event, self.request_poll, self.poll_interval,
+                                     fail_fast=self.fail_fast, login_blocked=self.login_blocked)
             self._idle.start()
         log.info("worker started", extra={"fields": {
             "poll_interval": self.poll_interval, "report_at": self.settings.report.time.strftime("%H:%M"),
@@ -389,3 +431,17 @@ class Worker:
                 self._idle.join(timeout=1.0)
             self.close()
             log.info("worker stopped")
+        if self.fatal is not None:
+            raise self.fatal
+
+    def _first_login(self) -> None:
+        """Log in once before anything else runs: refused credentials stop ``run`` here (exit 3) after one
+        LOGIN; an unreachable server is only logged (the polling retries it)."""
+        try:
+            with self._work_lock:
+                self._connected_mailbox()
+        except MailboxLoginRefused:
+            self.stop_event.set()
+            raise
+        except MailboxError as err:
+            log.warning("mailbox unavailable at start: %s; retrying", err)

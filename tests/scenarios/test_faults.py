@@ -32,7 +32,7 @@ from mailintake.errors import MailboxError
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
 from tests.support.env import Env
-from tests.support.helpers import at, mail
+from tests.support.helpers import at, mail, small_tmpfs
 from tests.support.servers import PymapServer, SmtpSink, append_mail, reset_uidvalidity
 
 REPO = Path(__file__).resolve().parents[2]
@@ -395,16 +395,8 @@ def test_poll_fails_with_one_line_when_the_database_stays_locked(imap_server, tm
 @pytest.fixture
 def small_storage(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs as the storage directory (skips when mounting is not permitted)."""
-    directory = tmp_path / "storage"
-    directory.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "storage", 1) as directory:
         yield directory
-    finally:
-        subprocess.run(["umount", "-l", str(directory)], capture_output=True)
 
 
 def test_storage_full_reports_and_loses_nothing(imap_server, tmp_path, env, small_storage):

@@ -41,12 +41,17 @@ def export(root: Path, name: str, *args: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv in a temporary directory holding the wheel and its locked dependencies, without the demo extra."""
-    root = tmp_path_factory.mktemp("install")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wheel")
     built = uv("build", "--wheel", "--out-dir", str(root / "dist"), cwd=PROJECT)
     assert built.returncode == 0, built.stderr
-    wheel = next((root / "dist").glob("mailintake-*.whl"))
+    return next((root / "dist").glob("mailintake-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """A venv in a temporary directory holding the wheel and its locked dependencies, without the demo extra."""
+    root = tmp_path_factory.mktemp("install")
     venv = root / "venv"
     assert uv("venv", "-q", str(venv), cwd=root).returncode == 0
     pip_install(venv, root, "-r", str(export(root, "requirements.txt")), str(wheel))
@@ -65,7 +70,8 @@ def test_the_wheel_ships_the_defaults_and_runs_the_demo_outside_the_checkout(ins
     assert Path(package).is_relative_to(site) and Path(shipped).is_relative_to(site)
     assert Path(forms).is_relative_to(site)
     assert sorted(p.name for p in Path(shipped).iterdir()) == [
-        "mailintake.example.toml", "mailintake.service", "office.md", "quotas.toml", "templates", "units.csv"]
+        "install.sh", "mailintake-web.service", "mailintake.example.toml", "mailintake.service", "office.md",
+        "quotas.toml", "templates", "units.csv"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILINTAKE_")}
     imports = subprocess.run([str(installed / "bin" / "python"), "-c", "import pymap"], capture_output=True)
     assert imports.returncode == 1  # a production install: no demo servers
@@ -112,7 +118,9 @@ def test_install_script_is_valid_sh_and_its_dry_run_lists_every_step() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     steps = [line.split(" ", 2)[1] for line in done.stdout.splitlines() if line.startswith("+ ")]
-    assert steps == ["useradd", "git", "env", "install", "install", "install", "sed", "systemctl"]
+    assert steps == ["useradd", "git", "env", "install", "install", "install", "install", "install", "install",
+                     "sed", "sed"]
+    assert "install -m 640 -o root -g mi-test-nobody /dev/null /etc/mailintake.env" in done.stdout
     assert f"git clone {PROJECT} /srv/mi" in done.stdout
     assert "sync --project /srv/mi --frozen --no-dev --no-editable --compile-bytecode" in done.stdout
     assert "UV_PYTHON_INSTALL_DIR=/srv/mi/python" in done.stdout  # never an interpreter under a home directory
@@ -120,10 +128,64 @@ def test_install_script_is_valid_sh_and_its_dry_run_lists_every_step() -> None:
     assert (unknown.returncode, unknown.stderr) == (2, "install.sh: unknown option --bogus (see --help)\n")
 
 
-def test_the_unit_runs_the_installed_entry_point_without_uv() -> None:
-    unit = (PROJECT / "config" / "mailintake.service").read_text("utf-8")
-    service = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
-    assert service["ExecStart"] == "/opt/mailintake/.venv/bin/mailintake run"
+def unit_settings(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text("utf-8").splitlines()
+                if "=" in line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize(("name", "command"), [("mailintake.service", "run"), ("mailintake-web.service", "web")])
+def test_the_units_run_the_installed_entry_point_without_uv_and_are_hardened(name: str, command: str) -> None:
+    service = unit_settings(PROJECT / "config" / name)
+    assert service["ExecStart"] == f"/opt/mailintake/.venv/bin/mailintake {command}"
+    assert service["ExecStartPre"] == "/opt/mailintake/.venv/bin/mailintake --quiet check-config --as-service"
     assert service["WorkingDirectory"] == "/opt/mailintake"
     assert service["ProtectHome"] == "true" and service["ReadWritePaths"] == "/opt/mailintake/var"
     assert "uv" not in service["ExecStart"].split("/")
+    assert {key: service[key] for key in ("UMask", "RestrictAddressFamilies", "ProtectKernelTunables",
+                                          "ProtectKernelModules", "ProtectKernelLogs", "SystemCallFilter",
+                                          "CapabilityBoundingSet")} == {
+        "UMask": "0027", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6", "ProtectKernelTunables": "true",
+        "ProtectKernelModules": "true", "ProtectKernelLogs": "true", "SystemCallFilter": "@system-service",
+        "CapabilityBoundingSet": ""}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="install.sh sets owners: run as root (CI and the dev container do)")
+def test_install_sh_without_systemd_into_a_fake_root_from_a_wheel(tmp_path: Path, wheel: Path) -> None:
+    """GIVEN no systemd (a container) and a wheel the administrator names WHEN install.sh installs into a fake
+    root THEN it exits 0 and prints the next steps; both units run the installed entry point, which exists and
+    runs; /etc/mailintake.env is root:<the user's group> 0640; a second run without --from keeps the code and
+    takes the env file back from the service user."""
+    import grp
+    import pwd
+    import stat
+
+    root = tmp_path / "root"
+    venv = root / "opt" / "mailintake" / ".venv"  # the dependencies, as a previous install left them
+    assert uv("venv", "-q", str(venv), cwd=tmp_path).returncode == 0
+    pip_install(venv, tmp_path, "-r", str(export(tmp_path, "requirements.txt")))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAILINTAKE_CONFIG")} | {"UV_OFFLINE": "1"}
+    script = PROJECT / "config" / "install.sh"
+    args = ["sh", str(script), "--root", str(root), "--user", "nobody"]
+    done = subprocess.run([*args, "--from", str(wheel)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"systemd is not running here; the units are in {root}/etc/systemd/system" in done.stdout
+    assert "mailintake is installed in /opt/mailintake. Next:" in done.stdout
+    group = grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+    for name, command in (("mailintake.service", "run"), ("mailintake-web.service", "web")):
+        service = unit_settings(root / "etc" / "systemd" / "system" / name)
+        assert (service["User"], service["Group"]) == ("nobody", group)
+        program, verb = service["ExecStart"].split(" ")
+        assert (program, verb) == ("/opt/mailintake/.venv/bin/mailintake", command)
+        version = subprocess.run([str(root) + program, "--version"], capture_output=True, text=True, timeout=60)
+        assert (version.returncode, version.stdout) == (0, "mailintake, version 0.1.0\n")
+    secrets = root / "etc" / "mailintake.env"
+    info = secrets.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, grp.getgrgid(info.st_gid).gr_name) == (0o640, 0, group)
+    assert (root / "opt" / "mailintake" / "config" / "mailintake.toml").read_text("utf-8").startswith("#")
+    os.chown(secrets, pwd.getpwnam("nobody").pw_uid, -1)
+    os.chmod(secrets, 0o600)
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "is installed already (from a wheel); its code stays as it is" in again.stdout
+    info = secrets.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o640, 0)

@@ -1,8 +1,10 @@
-"""The demo's pymap server with the faults the tests inject: hang up on a chosen command (``drop_on``)."""
+"""The demo's pymap server with the faults the tests inject — hang up on a chosen command (``drop_on``) — and
+a count of the commands received (``commands``)."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import ssl
 import threading
 from typing import Any, Literal, cast
@@ -18,6 +20,8 @@ class FaultyPymapServer(PymapServer):
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self._drop_rules: list[list[Any]] = []
         self._drop_lock = threading.Lock()
+        #: commands received, by name (``commands["LOGIN"]``: how often a client tried to log in)
+        self.commands: collections.Counter[str] = collections.Counter()
         super().__init__(host, port, users, tls=tls, ssl_context=ssl_context)
 
     def _reader(self, reader: asyncio.StreamReader) -> asyncio.StreamReader:
@@ -30,13 +34,12 @@ class FaultyPymapServer(PymapServer):
             self._drop_rules.append([command.upper().encode("ascii"), times])
 
     def _should_drop(self, line: bytes) -> bool:
-        if not self._drop_rules:
-            return False
         words = line.split(None, 3)
         if len(words) < 2:
             return False
         command = words[2].upper() if words[1].upper() == b"UID" and len(words) > 2 else words[1].upper()
         with self._drop_lock:
+            self.commands[command.decode("ascii", "replace")] += 1
             for rule in self._drop_rules:
                 if rule[0] == command:
                     rule[1] -= 1

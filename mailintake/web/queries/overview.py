@@ -16,6 +16,7 @@ from mailintake.db.labels import STATUS_LABELS
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
 from mailintake.office.answers import count_waiting
+from mailintake.outbox.health import smtp_outage
 from mailintake.web.queries.units import units_overview
 
 
@@ -51,6 +52,9 @@ class Overview:
     report_date: dt.date | None
     #: the clerk's to-do list: (label, count, link)
     todo: list[tuple[str, int, str]] = field(default_factory=list)
+    #: SMTP unreachable since (None: the last connection opened) and why
+    smtp_down_since: dt.datetime | None = None
+    smtp_cause: str = ""
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
@@ -102,6 +106,7 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
     last = (poll.finished_at or poll.started_at) if poll is not None else None
     stale = last is None or (now - last).total_seconds() > 2 * settings.schedule.poll_interval
     left, closed = time_left(settings.campaign.deadline, now)
+    outage = smtp_outage(session)
     tables = table_use(session, sources)
     units, _ = units_overview(session, sources.roster)
     over = sum(1 for t in tables if t.over) + sum(
@@ -121,4 +126,5 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
         replies_failed=int(outbox.get(OutboxStatus.failed, 0)),
         last_poll=last, last_poll_error=poll.error if poll is not None else None, stale=stale,
         report_id=report.id if report else None, report_date=report.for_date if report else None,
+        smtp_down_since=outage.since if outage else None, smtp_cause=outage.cause if outage else "",
     )

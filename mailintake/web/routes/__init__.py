@@ -10,8 +10,8 @@ import importlib
 from functools import cache
 from typing import Any
 
-MODULES = ("auth", "account", "search", "health", "overview", "mails", "units", "submissions", "decisions", "reminders",
-           "handoff", "reports", "audit", "downloads", "applicant", "help")
+MODULES = ("auth", "account", "search", "health", "overview", "mails", "outbox", "units", "submissions", "decisions",
+           "reminders", "handoff", "reports", "audit", "downloads", "applicant", "help")
 
 
 @cache

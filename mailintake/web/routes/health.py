@@ -1,6 +1,10 @@
-"""/healthz: JSON for a monitor, without login; it names nobody."""
+"""/healthz: JSON for a monitor, without login; it names nobody.
+
+``status`` is ``ok``, or ``degraded`` while SMTP is unreachable (``smtp``: since when, replies waiting)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -9,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailintake.db.models import PollRun
+from mailintake.outbox.health import smtp_outage, waiting
 from mailintake.web.page.context import console_of
 
 
@@ -18,8 +23,15 @@ def last_poll(session: Session) -> str | None:
     return finished.isoformat(timespec="seconds") if finished is not None else None
 
 
+def health(session: Session) -> dict[str, Any]:
+    outage = smtp_outage(session)
+    smtp: dict[str, Any] = {"state": "ok"} if outage is None else {
+        "state": "unreachable", "since": outage.since.isoformat(timespec="seconds"), "waiting": waiting(session)}
+    return {"status": "ok" if outage is None else "degraded", "last_poll": last_poll(session), "smtp": smtp}
+
+
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "last_poll": await console_of(request).read(last_poll)})
+    return JSONResponse(await console_of(request).read(health))
 
 
 ROUTES = [Route("/healthz", healthz, methods=["GET"])]

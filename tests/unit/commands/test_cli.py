@@ -121,7 +121,7 @@ def test_check_config_names_what_works_and_what_does_not(tmp_path: Path, imap_se
         f"OK   storage   {tmp_path / 'cfg' / 'storage'}",
         f"OK   office    {describe_runtime(pool_settings(LimitsSettings()))}",  # exact lines: test_office_pool
         f"OK   imap      127.0.0.1:{imap_server.port} as {imap_server.username}, folder INBOX: 0 mails, "
-        "IDLE supported",
+        "IDLE in use (idle = auto)",
         f"OK   smtp      127.0.0.1:{smtp_sink.port}, no login configured",
     ]
     port = free_port()
@@ -255,3 +255,29 @@ def test_unwritable_storage_is_one_line_and_exit_6(tmp_path: Path, imap_server: 
     assert result.exit_code == 6
     assert result.stderr.splitlines() == [
         f"storage: cannot write to {blocker / 'storage'} (Not a directory); fix [storage] dir or its permissions"]
+
+
+def test_check_config_as_service_checks_every_written_path_without_creating_it(
+    tmp_path: Path, imap_server: PymapServer, smtp_sink: SmtpSink
+) -> None:
+    """GIVEN a report directory the service cannot write (under a file here; under ProtectSystem=strict, any
+    path outside ReadWritePaths) WHEN `check-config --as-service` runs THEN it names the key and exits 6, with
+    no network and nothing created."""
+    config = local_config(tmp_path, imap_server, smtp_sink)
+    good = invoke("--config", str(config), "check-config", "--as-service")
+    assert good.exit_code == 0, good.output
+    cfg = tmp_path / "cfg"
+    assert good.stdout.splitlines()[1:] == [
+        "OK   campaign  forms 4 tables, roster 35 units, quotas 4 honours, templates OK",
+        f"OK   writable  {cfg / 'storage'}, {cfg / 'reports'}, {cfg}",
+    ]
+    assert not (cfg / "storage").exists() and not (cfg / "mailintake.db").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", "utf-8")
+    broken = local_config(tmp_path, imap_server, smtp_sink, report={"recipients": [], "dir": str(blocker / "r")})
+    bad = invoke("--config", str(broken), "check-config", "--as-service")
+    assert bad.exit_code == 6
+    assert bad.stdout.splitlines()[-1] == (
+        f"FAIL writable  storage: {blocker / 'r'} ([report] dir) is not writable for this service ({blocker} is "
+        "read-only here); put it under the unit's ReadWritePaths (<prefix>/var) or fix its owner")
+    assert imap_server.commands["LOGIN"] == 0

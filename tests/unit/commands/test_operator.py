@@ -58,7 +58,8 @@ def test_status_reads_like_a_status_page_and_names_the_problems(env: Env) -> Non
     assert lines[problems + 1:problems + 3] == [
         "  ! 1 mail(s) could not be processed (status failed); see the worker log, fix the cause, then "
         "`mailintake reprocess --status failed`",
-        "  ! 1 mail(s) to send failed for good; see `Failed replies` below, then `mailintake resend RECEIPT`",
+        "  ! 1 mail(s) to send failed for good; see `Failed replies` below; once the cause is fixed `mailintake "
+        "resend --failed` queues them all once more (or `mailintake resend RECEIPT` one)",
     ]
     for python_value in ("{", "[]", "False", "None", "'"):
         assert python_value not in result.stdout

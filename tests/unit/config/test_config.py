@@ -82,8 +82,8 @@ BAD_VALUES = [
      "write it as name@example.com or 名称 <name@example.com>; fix it in the config file "
      "(or set MAILINTAKE_REPORT__RECIPIENTS)"),
     ({"report": {"recipients": ["a@x.cn, b@y.cn"]}}, "config: [report] recipients: 'a@x.cn, b@y.cn' is not one "
-     "e-mail address; write it as name@example.com; fix it in the config file "
-     "(or set MAILINTAKE_REPORT__RECIPIENTS)"),
+     "e-mail address; write it as name@example.com or 名称 <name@example.com> (no comma outside quotes); fix it in "
+     "the config file (or set MAILINTAKE_REPORT__RECIPIENTS)"),
     ({"mailbox": {"password": ""}}, "config: [mailbox] password is empty but username office@example.cn is set; "
      "set MAILINTAKE_MAILBOX__PASSWORD (QQ Mail: the 授权码)"),
     ({"smtp": {"username": "office@example.cn"}}, "config: [smtp] password is empty but username "

@@ -38,7 +38,8 @@ def exported(db_env: Env) -> dict[str, Any]:
 def test_json_shape_exact(db_env: Env) -> None:
     """The export JSON, exactly, on SQLite and on PostgreSQL."""
     data = exported(db_env)
-    assert list(data) == ["messages", "submissions", "reminders", "paper_copies"]
+    assert list(data) == ["messages", "submissions", "duplicates", "reminders", "paper_copies"]
+    assert data["duplicates"] == []
     assert data["reminders"] == []
     assert data["paper_copies"] == [{"unit": "张家港市行政审批局", "received_on": "2019-12-18", "note": ""}]
     order = [1, 2, 5, 4, 6, 7, 8, 9, 10, 3]  # by received time
@@ -46,6 +47,10 @@ def test_json_shape_exact(db_env: Env) -> None:
     first = data["messages"][0]
     assert first == {
         "message_id": "<m1@example.cn>",
+        "receipt_no": first["receipt_no"],
+        "folder": "INBOX",
+        "uidvalidity": 1,
+        "uid": 1,
         "from": "zjg@example.cn",
         "from_name": "张家港审批局",
         "subject": "申报材料",
@@ -151,3 +156,24 @@ def test_export_command_json_stdout_and_files(tmp_path: Path, env: Env) -> None:
 
     code, _, err = run(config, "export", "--format", "xlsx")
     assert code == 2 and "--format xlsx needs --out FILE" in err
+
+
+def test_json_lists_identical_copies_with_the_mail_they_duplicate(env: Env) -> None:
+    """GIVEN a mail and two identical copies of it in the ledger WHEN exported THEN `duplicates` lists both
+    copies by folder, UIDVALIDITY and UID with the mail they duplicate, so messages + duplicates = the mailbox."""
+    from mailintake.db.models import Ledger, Message
+
+    with env.session_factory() as session:
+        build_story(session)
+        session.flush()
+        m1 = session.query(Message).filter_by(message_id="<m1@example.cn>").one()
+        m1.receipt_no = "2019-0001"
+        for uid in (41, 40):
+            session.add(Ledger(folder="INBOX", uidvalidity=1, uid=uid, message_pk=m1.id, outcome="duplicate"))
+        session.commit()
+        data = export_json(session)
+    original = {"message_id": "<m1@example.cn>", "receipt_no": "2019-0001", "folder": "INBOX", "uidvalidity": 1,
+                "uid": 1}
+    assert data["duplicates"] == [{"folder": "INBOX", "uidvalidity": 1, "uid": 40, "duplicate_of": original},
+                                  {"folder": "INBOX", "uidvalidity": 1, "uid": 41, "duplicate_of": original}]
+    assert len(data["messages"]) + len(data["duplicates"]) == 12

@@ -87,7 +87,8 @@ def test_healthz_needs_no_login_and_names_nobody(client: TestClient, filled: Fil
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert sorted(body) == ["last_poll", "status"] and body["status"] == "ok"
+    assert sorted(body) == ["last_poll", "smtp", "status"] and body["status"] == "ok"
+    assert body["smtp"] == {"state": "ok"}
     assert dt.datetime.fromisoformat(body["last_poll"]).tzinfo is not None
     assert "@" not in response.text and CLERK not in response.text
 
@@ -392,3 +393,50 @@ def test_login_never_redirects_off_site(client: TestClient) -> None:
         response = client.post("/login", data={"username": VIEWER, "password": PASSWORD, "csrf_token": token,
                                                "next": target})
         assert (response.status_code, response.headers["location"]) == (303, "/")
+
+
+def test_smtp_outage_on_the_overview_and_healthz_and_resend_failed_behind_a_confirmation(
+    client: TestClient, filled: Filled
+) -> None:
+    """GIVEN SMTP recorded unreachable and one reply that gave up WHEN the clerk opens the overview THEN it names
+    the outage and links to /outbox/failed, /healthz says degraded; the confirmation page lists the reply, and
+    confirming queues it once (audited once); a second confirmation queues nothing."""
+    from mailintake.db.models import OutboxItem, ServiceHealth
+
+    since = dt.datetime(2019, 12, 17, 1, 0, tzinfo=dt.UTC)
+    with filled.factory() as session:
+        row = session.scalars(select(OutboxItem).where(OutboxItem.kind == "receipt").order_by(OutboxItem.id)).first()
+        assert row is not None
+        saved = (row.status, row.attempts, row.last_error, row.created_at, row.next_attempt_at)
+        row.status, row.last_error = "failed", "gave up after 3 attempts: cannot reach 127.0.0.1:25"
+        session.add(ServiceHealth(name="smtp", down_since=since, checked_at=since, cause="cannot reach x", fix=""))
+        session.commit()
+        row_id = row.id
+    try:
+        health = client.get("/healthz").json()
+        assert health["status"] == "degraded"
+        assert health["smtp"]["state"] == "unreachable" and health["smtp"]["since"] == "2019-12-17T01:00:00+00:00"
+        token = login(client)
+        overview = client.get("/").text
+        assert "发件服务器（SMTP）自 2019-12-17 09:00 起无法连接" in overview and "原因：cannot reach x" in overview
+        assert 'href="/outbox/failed"' in overview
+        confirm = client.get("/outbox/failed").text
+        assert "确认全部重新发送（1 封）" in confirm and "cannot reach 127.0.0.1:25" in confirm
+        assert client.post("/outbox/resend-failed", data={}).status_code == 403  # no CSRF token
+        done = client.post("/outbox/resend-failed", data={"csrf_token": token})
+        assert (done.status_code, done.headers["location"]) == (303, "/")
+        assert client.post("/outbox/resend-failed", data={"csrf_token": token}).status_code == 303
+        entries = audit(filled, "resend_failed")
+        assert [e.detail for e in entries] == [f"重新发送发送失败的邮件（1 封，发件队列 {row_id}–{row_id}）"]
+        with filled.factory() as session:
+            again = session.get(OutboxItem, row_id)
+            assert again is not None and (again.status, again.attempts) == ("pending", 0)
+    finally:
+        with filled.factory() as session:
+            again = session.get(OutboxItem, row_id)
+            assert again is not None
+            again.status, again.attempts, again.last_error, again.created_at, again.next_attempt_at = saved
+            health_row = session.get(ServiceHealth, "smtp")
+            if health_row is not None:
+                session.delete(health_row)
+            session.commit()

@@ -214,6 +214,22 @@ def test_daily_report_is_written_and_mailed(tmp_path: Path, imap_server: PymapSe
 # ------------------------------------------------------------------------------------------- logs
 
 
+def test_log_times_are_in_the_campaign_zone_with_its_offset() -> None:
+    from zoneinfo import ZoneInfo
+
+    from mailintake.util.logging_setup import set_timezone
+
+    stream = io.StringIO()
+    setup_logging(1, stream=stream)
+    set_timezone(ZoneInfo("Asia/Shanghai"))
+    try:
+        logging.getLogger("mailintake.test").info("hello")
+    finally:
+        set_timezone(None)
+    stamp = stream.getvalue().split(" ", 1)[0]
+    assert dt.datetime.fromisoformat(stamp).utcoffset() == dt.timedelta(hours=8) and stamp.endswith("+08:00")
+
+
 def test_logs_are_key_value_lines_without_passwords() -> None:
     stream = io.StringIO()
     setup_logging(1, stream=stream)
@@ -225,6 +241,8 @@ def test_logs_are_key_value_lines_without_passwords() -> None:
     assert line.endswith('INFO mailintake.test login with *** failed user=a@qq.com note="two words"')
     assert "s3cret" not in line and "hidden" not in line
     assert redact("A1 LOGIN office@qq.com hunter22") == "A1 LOGIN office@qq.com ***"
+    # masking hides secrets only: the server's name in a human sentence stays
+    assert redact("IMAP login to imap.qq.com:993 failed") == "IMAP login to imap.qq.com:993 failed"
     setup_logging(0, stream=stream)
     assert logging.getLogger().level == logging.WARNING
 
@@ -259,6 +277,17 @@ class Process:
                 break
             time.sleep(0.05)
         raise AssertionError(f"no line with {text!r} in {self.lines}")
+
+    def stop_when_done(self, timeout: float) -> int:
+        """Wait for the worker to exit by itself (killed after ``timeout``); its exit code."""
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        return code
 
     def stop(self) -> int:
         if self.proc.poll() is None:

@@ -13,7 +13,7 @@ from alembic import op
 from mailintake.db.models import UTCDateTime
 
 revision = "0011_console"
-down_revision = "0010_applicant_tokens"
+down_revision = "0009_smtp_health"
 branch_labels = None
 depends_on = None
 
