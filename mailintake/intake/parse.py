@@ -1,7 +1,8 @@
 """Intake stage 3, parse (forms): each read mail's files → parser results, in sandboxed children.
 
 Identical files in a batch are parsed once and their result shared, each file getting its own
-name back in the record and in every message. Archiver and Word junk is recorded, never parsed.
+name back in the record and in every message. Archiver and Word junk, and an Outlook item whose own
+files are the candidates, are recorded, never parsed.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
     job_by_sha: dict[str, int] = {}
     for read in reads:
         for stored in read.files:
-            if not stored.attachment.junk and stored.sha256 not in job_by_sha:
+            if not _unparsed(stored) and stored.sha256 not in job_by_sha:
                 job_by_sha[stored.sha256] = len(jobs)
                 jobs.append(make_job(stored.attachment.path, stored.attachment.data, settings))
     results = parse_many(jobs)
@@ -60,9 +61,14 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
             for read in reads]
 
 
+def _unparsed(stored: StoredFile) -> bool:
+    """Archiver or Word junk, or an Outlook item kept beside its files: recorded, never parsed."""
+    return stored.attachment.junk or stored.attachment.container
+
+
 def _file_result(stored: StoredFile, results: list[FileResult], job_by_sha: dict[str, int]) -> FileResult:
     attachment = stored.attachment
-    if attachment.junk:  # archiver or Word junk: recorded, never parsed, nothing to say about it
+    if _unparsed(stored):  # nothing to say about it
         return FileResult(file=attachment.path, format=attachment.format or "unknown")
     return _rename(results[job_by_sha[stored.sha256]], attachment.path)
 

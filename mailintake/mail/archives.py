@@ -1,4 +1,4 @@
-"""Unpack archives found in mail (zip, 7z, rar, winmail.dat) into candidate files, in memory.
+"""Unpack archives found in mail (zip, 7z, rar, winmail.dat, Outlook .msg) into candidate files, in memory.
 
 Nothing is written to disk, so member names (``../x``, ``/etc/x``, ``C:\\x``, symlinks) only ever
 become display paths. Every limit is checked from the archive's declared sizes before anything is
@@ -7,6 +7,7 @@ inflated, and reads are bounded by those sizes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import struct
@@ -64,12 +65,23 @@ class Budget:
     files: list[Attachment] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     capped: bool = False
+    #: the files kept so far by the SHA-256 of their bytes
+    by_digest: dict[str, Attachment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bytes_left = self.limits.max_total_bytes
 
     def add_file(self, attachment: Attachment) -> bool:
-        """Keep a candidate file; False once the per-mail cap is reached (flagged once)."""
+        """Keep a candidate file; False once the per-mail cap is reached (flagged once).
+
+        The same bytes attached again under another name (Foxmail and QQ Mail add “(1)” when a file is
+        added twice) are one file: kept under the first name, the other names noted on it."""
+        digest = "" if attachment.junk else hashlib.sha256(attachment.data).hexdigest()
+        first = self.by_digest.get(digest)
+        if first is not None:
+            if attachment.path != first.path and attachment.path not in first.other_names:
+                first.other_names.append(attachment.path)
+            return True
         if len(self.files) >= self.limits.max_attachments:
             if not self.capped:
                 self.capped = True
@@ -78,6 +90,8 @@ class Budget:
             return False
         attachment.path = self._unique(attachment.path)
         self.files.append(attachment)
+        if digest:
+            self.by_digest[digest] = attachment
         return True
 
     def _unique(self, path: str) -> str:
@@ -370,11 +384,18 @@ def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
             return
 
 
+def _expand_msg(name: str, data: bytes, budget: Budget, depth: int) -> None:
+    from mailintake.mail.outlook import expand_msg
+
+    expand_msg(name, data, budget, depth, _add)
+
+
 _EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], None]] = {
     "zip": _expand_zip,
     "7z": _expand_7z,
     "rar": _expand_rar,
     "tnef": _expand_tnef,
+    "msg": _expand_msg,
 }
 
 
@@ -382,15 +403,21 @@ def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str =
          fmt: str | None = None) -> bool:
     """Add one file, expanding it first if it is an archive. False when the mail's cap is reached."""
     fmt = fmt or detect_format(data)
+    if fmt == "doc" and path.lower().endswith(".msg"):
+        fmt = "msg"  # an OLE file olefile cannot open: the name says which container it was (as for .wps)
     if fmt in ARCHIVES and not is_junk_path(path):
         if depth >= budget.limits.max_depth:
             budget.flags.append(Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
                                                    f"未再解压，请直接发送 Word 申报表。"))
             return True
+        kept = Attachment(path=path, data=data, content_type=content_type, format=fmt, container=True)
+        if fmt == "msg" and not budget.add_file(kept):  # a mail: kept on the record as it came, its files read
+            return False
         files_before, flags_before = len(budget.files), len(budget.flags)
         _EXPANDERS[fmt](path, data, budget, depth + 1)
-        # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive
-        if fmt != "tnef" and len(budget.files) == files_before and len(budget.flags) == flags_before:
+        # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive; an
+        # Outlook item without files is a mail without attachments
+        if fmt not in ("tnef", "msg") and len(budget.files) == files_before and len(budget.flags) == flags_before:
             budget.flags.append(Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。"))
         return not budget.capped
     return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt))

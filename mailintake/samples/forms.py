@@ -96,10 +96,10 @@ def convert_with_soffice(docx_bytes: bytes, fmt: str, *, soffice: str | None = "
 
 def split_form_table(docx_bytes: bytes, before: str | int, *, page_break: bool = True) -> bytes:
     """The document with its first table split in two before the first row whose first cell starts
-    with ``before`` (e.g. "主", the 主要事迹 row), or before row number ``before`` — what Word writes when the user presses Ctrl+Enter
-    (``page_break``: a page-break paragraph between the two tables) or Ctrl+Shift+Enter inside a table
-    and the empty paragraph is then deleted (``page_break=False``: two ``w:tbl`` back to back). Both
-    halves keep the table's properties and grid, as Word's do."""
+    with ``before`` (e.g. "主", the 主要事迹 row), or before row number ``before`` — what Word writes
+    when the user presses Ctrl+Enter (``page_break``: a page-break paragraph between the two tables)
+    or Ctrl+Shift+Enter inside a table and the empty paragraph is then deleted (``page_break=False``:
+    two ``w:tbl`` back to back). Both halves keep the table's properties and grid, as Word's do."""
     import copy
 
     from docx.oxml import OxmlElement
