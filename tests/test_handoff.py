@@ -128,7 +128,11 @@ def test_handoff_files(tmp_path: Path, env: Env) -> None:
     assert [[r.cells[1].text for r in g.rows[1:]] for g in grids][2] == ["张三（某某街道便民服务站 科员）"]
     assert grids[0].rows[1].cells[1].text == "张家港市行政审批局（一件事一窗办）"
     text = "\n".join(p.text for p in ballot.paragraphs)
-    assert text.count("测评人（签名）：") == 4
+    assert "签名" not in text and "姓名" not in text  # 无记名: the evaluator ticks a category, never signs
+    assert [p.text for p in ballot.paragraphs if p.text.startswith(("测评人", "□"))] == [
+        "测评人类别（请在相应方框内划“√”）：", "□局领导　　□处室负责人　　□窗口负责人　　□第三方"] * 4
+    wb_title = load_workbook(out / "公示名单.xlsx")["表1 改革创新标兵单位"]["A1"].value
+    assert wb_title == "“双争双创”活动先进荣誉改革创新标兵单位候选对象名单（共5个）"
 
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
@@ -140,6 +144,17 @@ def test_handoff_files(tmp_path: Path, env: Env) -> None:
     pdf = (pdf_dir / "民主测评票.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 4  # one page per table
+    assert ballot_pages(pdf_dir / "民主测评票.pdf") == [["□局领导", "□处室负责人", "□窗口负责人", "□第三方"]] * 4
+
+
+def ballot_pages(pdf: Path) -> list[list[str]]:
+    """Per page of a ballot PDF (poppler's pdftotext), the boxes to tick; asserts there is no signature line."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils (pdftotext) is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")[: -1 if text.endswith("\f") else None]
+    assert all("签名" not in page and "____" not in page for page in pages)
+    return [[f"□{word}" for word in re.findall(r"□\s*(\S+)", page)] for page in pages]
 
 
 def test_handoff_writes_nothing_to_the_audit(tmp_path: Path, env: Env) -> None:

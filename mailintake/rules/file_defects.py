@@ -6,7 +6,8 @@ from mailintake.rules.base import Findings, MailContext
 from parsers.records import Flag
 from parsers.sniff import IMAGES
 
-#: a scan or photo sent beside a readable Word form is welcome, not a defect
+#: a scan or photo is not a defect: welcome beside a readable Word form; without one, the mail goes to a
+#: person (需人工处理) and the reply asks for the Word file
 _SIDE_FORMATS = IMAGES | {"pdf"}
 
 
@@ -15,13 +16,12 @@ class FileDefectsRule:
     description = "Unreadable or unsupported attachments, archive and size problems."
 
     def check(self, ctx: MailContext) -> Findings:
-        has_forms = bool(ctx.forms())
         defects: list[Flag] = list(ctx.mail.flags)
         notes: list[Flag] = []
         for outcome in ctx.files:
             for flag in outcome.result.flags:
                 informational = flag.code in ("no_form", "macro_ignored") or (
-                    has_forms and flag.code == "unsupported_format" and outcome.result.format in _SIDE_FORMATS
+                    flag.code == "unsupported_format" and outcome.result.format in _SIDE_FORMATS
                 )
                 (notes if informational else defects).append(flag)
         return Findings(defects=tuple(defects), notes=tuple(notes))
