@@ -56,6 +56,12 @@ def _member_name(attachment: Any, index: int) -> str:
     return f"未命名文件{index}"
 
 
+def _embedded(attachment: Any) -> bool:
+    from extract_msg.enums import AttachmentType
+
+    return getattr(attachment, "type", None) == AttachmentType.MSG
+
+
 def _content(attachment: Any) -> bytes | None:
     """The attachment's bytes (an embedded item re-written as a .msg of its own), None when unreadable."""
     from extract_msg.enums import AttachmentType
@@ -87,6 +93,8 @@ def expand_msg(name: str, data: bytes, budget: Budget, depth: int, add: AddFile)
             return
         for index, attachment in enumerate(attachments, start=1):
             member = _member_name(attachment, index)
+            if _embedded(attachment) and not member.lower().endswith(".msg"):
+                member += ".msg"  # an item inside an item is named by its subject
             try:
                 content = _content(attachment)
             except Exception:  # one broken attachment spoils only itself
