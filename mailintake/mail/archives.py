@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mailintake.config import LimitsSettings
 
 MiB = 1024 * 1024
+#: the other names noted on a file attached several times (a hostile mail may repeat one 10,000 times)
+MAX_OTHER_NAMES = 20
 _DRIVE = re.compile(r"^[A-Za-z]:$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNICODE_PATH_EXTRA = 0x7075
@@ -71,6 +73,10 @@ class Budget:
     def __post_init__(self) -> None:
         self.bytes_left = self.limits.max_total_bytes
 
+    def holds(self, data: bytes) -> bool:
+        """Whether a file with these bytes is kept already."""
+        return hashlib.sha256(data).hexdigest() in self.by_digest
+
     def add_file(self, attachment: Attachment) -> bool:
         """Keep a candidate file; False once the per-mail cap is reached (flagged once).
 
@@ -79,7 +85,8 @@ class Budget:
         digest = "" if attachment.junk else hashlib.sha256(attachment.data).hexdigest()
         first = self.by_digest.get(digest)
         if first is not None:
-            if attachment.path != first.path and attachment.path not in first.other_names:
+            if (attachment.path != first.path and attachment.path not in first.other_names
+                    and len(first.other_names) < MAX_OTHER_NAMES):
                 first.other_names.append(attachment.path)
             return True
         if len(self.files) >= self.limits.max_attachments:

@@ -1,9 +1,10 @@
 """Walk a parsed message's MIME tree once: find the body text and the files a person attached.
 
 The walk is iterative with a depth cap (a hostile mail may nest 1,000 levels). Images an HTML body
-shows (referenced by ``cid:``), signature logos, S/MIME and PGP signatures and vCards are not files
-the applicant chose to send and are left out; everything else attached — forms or not, a photo sent
-"inline" by iPhone Mail included — is a candidate, typed by its bytes.
+shows (referenced by ``cid:``), signature logos, picture parts nothing names as a file, S/MIME and PGP
+signatures and vCards are not files the applicant chose to send and are left out; everything else
+attached — forms or not, a photo iPhone Mail sends "inline" included — is a candidate, typed by its
+bytes. The same bytes twice are one file (:class:`~mailintake.mail.archives.Budget`).
 """
 
 from __future__ import annotations
@@ -207,22 +208,26 @@ def walk(message: Message, budget: Budget) -> WalkResult:
             continue
         fmt = detect_format(data)
         if _is_image(fmt, content_type):
-            if _is_logo(filename, len(data)):
+            # a logo, or a picture part nothing names as a file (no name, no disposition: a body's part)
+            if _is_logo(filename, len(data)) or (not filename and disposition != "attachment"):
                 continue
             if content_id:  # decided once every HTML body has been seen
                 with_cid.append(_Image(filename, data, content_type, fmt, content_id))
                 continue
         if not filename:
+            if budget.holds(data):  # the same bytes again: one file, no new name
+                continue
             unnamed += 1
             filename = f"未命名附件{unnamed}.{_EXT.get(fmt, fmt)}"
         add_candidate(filename, data, budget, content_type, fmt=fmt)
     referenced = _cid_references(html_parts) if with_cid else set()
     for image in with_cid:
-        if image.content_id not in referenced and not budget.capped:
-            if not image.filename:
-                unnamed += 1
-            add_candidate(image.filename or f"未命名附件{unnamed}.{_EXT.get(image.fmt, image.fmt)}", image.data,
-                          budget, image.content_type, fmt=image.fmt)
+        if image.content_id in referenced or budget.capped or (not image.filename and budget.holds(image.data)):
+            continue
+        if not image.filename:
+            unnamed += 1
+        name = image.filename or f"未命名附件{unnamed}.{_EXT.get(image.fmt, image.fmt)}"
+        add_candidate(name, image.data, budget, image.content_type, fmt=image.fmt)
     if too_deep:
         result.flags.append(Flag("unreadable", f"邮件结构嵌套超过 {MAX_MIME_DEPTH} 层，深层内容未读取，请重新发送。"))
     result.body_text = plain if plain else (html_text or "")
