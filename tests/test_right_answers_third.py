@@ -28,7 +28,9 @@ from mailintake.samples.forms import FormSpec, make_form_docx, make_multi_form_d
 from mailintake.samples.mails import MessageBuilder
 from mailintake.storage import Storage
 from mailintake.web.queries.files import attachment_file
+from mailintake.web.queries.mails import mail_detail
 from parsers import parse_document
+from parsers.definitions import load_definitions
 from parsers.docx_grid import Table, read_docx
 from tests.fixtures.env import Env
 from tests.helpers import at
@@ -204,6 +206,10 @@ def test_a_form_attached_twice_under_two_names_is_one_record(imap_server: PymapS
     with factory() as session:
         rows = [(a.path, a.other_names) for a in session.scalars(select(AttachmentRow).order_by(AttachmentRow.id))]
         forms = [(s.fields["project"], s.current, s.superseded_by) for s in session.scalars(select(Submission))]
+        detail = mail_detail(session, session.scalars(select(Message.id)).one(), load_definitions())
+    assert detail is not None  # the console's mail page lists the file once, with its other name
+    assert [(name, others) for _id, name, _size, _fmt, _flags, _stored, others in detail.attachments] == [
+        ("表1 一窗通办.docx", ["表1 一窗通办(1).docx"]), ("表1 不见面审批.docx", [])]
     assert rows == [("表1 一窗通办.docx", ["表1 一窗通办(1).docx"]), ("表1 不见面审批.docx", [])]
     assert forms == [(PROJECT_A["project"], True, None), (PROJECT_B["project"], True, None)]
     text = replies["lj@example.cn"]

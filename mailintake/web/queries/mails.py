@@ -86,7 +86,8 @@ class MailDetail:
     receipt_no: str
     has_raw: bool
     flags: list[str]
-    attachments: list[tuple[int, str, int, str, list[str], bool]] = field(default_factory=list)
+    #: (id, name, size, format, flag messages, stored, the other names the same file had in the mail)
+    attachments: list[tuple[int, str, int, str, list[str], bool, list[str]]] = field(default_factory=list)
     forms: list[FormView] = field(default_factory=list)
     replies: list[ReplyItem] = field(default_factory=list)
 
@@ -217,7 +218,8 @@ def mail_detail(session: Session, pk: int, forms: FormSet) -> MailDetail | None:
         receipt_no=message.receipt_no or "", has_raw=message.raw_path is not None,
         flags=flag_messages(message.flags) + ([message.error] if message.error else []))
     for a in message.attachments:
-        detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None))
+        detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None,
+                                   [str(name) for name in a.other_names or []]))
     decided = latest_decisions(session, [s.id for s in message.submissions])
     detail.forms = [_form_view(s, forms, decided.get(s.id)) for s in message.submissions]
     detail.replies = [ReplyItem(
