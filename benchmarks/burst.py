@@ -38,7 +38,7 @@ GROW_CHECKPOINTS = (0, 1000, 5000, 10000)
 def start_postgres() -> tuple[Any, str]:
     """A throwaway PostgreSQL server (fsync on, synchronous_commit off) and a database URL on it."""
     sys.path.insert(0, str(ROOT))
-    from tests.fixtures.database import PostgresUnavailable, new_server
+    from tests.support.fixtures.database import PostgresUnavailable, new_server
 
     try:
         server = new_server("-c synchronous_commit=off", prefix="mi-bench-pg-")
@@ -48,7 +48,7 @@ def start_postgres() -> tuple[Any, str]:
 
 
 def stop_postgres(server: Any) -> None:
-    from tests.fixtures.database import remove_server
+    from tests.support.fixtures.database import remove_server
 
     remove_server(server)
 
@@ -124,7 +124,7 @@ def _start_run(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
 
 def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) -> dict[str, Any]:
     """One burst of ``count`` mails through ``mailintake run`` with IDLE on back-end ``db``."""
-    from mailintake.demo import write_config
+    from mailintake.demo.session import write_config
 
     if cfg["server"] != "dovecot":
         raise SystemExit("--burst needs Dovecot (the burst is a rename into its maildir)")
@@ -198,7 +198,7 @@ def _replicated(count: int, seed: int) -> list[bytes]:
 
 def grow_child(cfg: dict[str, Any], queue: Any) -> None:
     """Fill one database through the real intake path; time a window of mails at each checkpoint."""
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
     from mailintake.db.engine import open_database
     from mailintake.intake.cycle import _Cycle, make_pool
     from mailintake.intake.fetch import FetchedMail

@@ -72,7 +72,7 @@ class GeneratedMail:
 
 
 def _fields(table: int, length: int) -> dict[str, str]:
-    from mailintake.samples.forms import filler
+    from mailintake.demo.samples.forms import filler
 
     text = filler(length)
     if table == 1:
@@ -107,7 +107,7 @@ class FormFactory:
         self.serial = 0
 
     def _template(self, table: int, variant: str, length: int) -> bytes:
-        from mailintake.samples.forms import make_form_docx
+        from mailintake.demo.samples.forms import make_form_docx
 
         key = (table, variant, length)
         if key not in self._templates:
@@ -141,7 +141,7 @@ def generate(count: int, *, seed: int = 7, big_every: int = 0) -> Iterator[Gener
     Mix: ~70 % one .docx, ~15 % two or three, ~10 % a zip of 5–10 forms (GBK member names), ~5 % a
     question without a form or an auto-reply; client styles rotate (QQ, 163, Outlook, Foxmail, …).
     """
-    from mailintake.samples.mails import CLIENTS, MessageBuilder, zip_archive
+    from mailintake.demo.samples.mails import CLIENTS, MessageBuilder, zip_archive
 
     rng = random.Random(seed)
     factory = FormFactory(rng)
@@ -396,9 +396,9 @@ class StageTimer:
         import mailintake.intake.read as read
         import mailintake.intake.record as record
         import mailintake.outbox.sender as sender
-        from mailintake.mailbox import MailboxClient
-        from mailintake.sandbox import ParserPool
-        from mailintake.storage import Storage
+        from mailintake.db.storage import Storage
+        from mailintake.intake.sandbox import ParserPool
+        from mailintake.mailbox.client import MailboxClient
 
         for attr in ("connect", "select", "uids_above", "fetch_meta", "fetch_raw", "fetch_headers"):
             self.wrap(MailboxClient, attr, "fetch")
@@ -430,7 +430,7 @@ class StageTimer:
 
 
 def settings_for(cfg: dict[str, Any], workdir: Path, user: str) -> Any:
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
 
     overrides: dict[str, dict[str, Any]] = {
         "database": {"url": cfg.get("database_url") or f"sqlite:///{workdir / 'mailintake.db'}"},
@@ -657,7 +657,7 @@ def run_child(target: Callable[..., None], *args: Any) -> Any:
 
 
 def start_servers(kind: str, workdir: Path, sink: Any = None) -> tuple[Any, Any, dict[str, Any]]:
-    from mailintake.devservers import dovecot_binary, start_dovecot, start_imap_server, start_smtp_sink
+    from tests.support.servers import dovecot_binary, start_dovecot, start_imap_server, start_smtp_sink
 
     if kind == "auto":
         kind = "dovecot" if dovecot_binary() else "pymap"

@@ -9,7 +9,7 @@ import argparse
 import statistics
 import time
 
-from mailintake.samples.forms import make_form_docx
+from mailintake.demo.samples.forms import make_form_docx
 from parsers import load_definitions, parse_document
 
 

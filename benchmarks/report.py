@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import func, select
 
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
     from mailintake.db.engine import open_database
     from mailintake.db.models import Submission
 

@@ -90,9 +90,9 @@ def form_rows(rng: random.Random, units: list[str], mails: int, forms: int, doc_
 def fill(factory: Any, settings: Any, mails: int, forms: int) -> dict[str, Any]:
     """Insert mails, attachments, submissions, replies, reports and audit rows in bulk."""
     from mailintake.db.models import AttachmentRow, AuditEntry, Message, OutboxItem, Report, Submission
+    from mailintake.db.storage import Storage
+    from mailintake.demo.samples.forms import make_form_docx
     from mailintake.report.sources import load_sources
-    from mailintake.samples.forms import make_form_docx
-    from mailintake.storage import Storage
 
     rng = random.Random(7)
     units = [u.name for u in load_sources(settings).roster]
@@ -164,9 +164,9 @@ def time_pages(url: str, paths: list[str], repeat: int) -> dict[str, dict[str, f
 
 
 def time_polls(settings: Any, factory: Any, server: Any, rounds: int) -> dict[str, float]:
-    from mailintake.demo import sample_mails
-    from mailintake.devservers import append_mail
+    from mailintake.demo.session import sample_mails
     from mailintake.intake.cycle import make_pool, poll_once
+    from tests.support.servers import append_mail
 
     with make_pool(settings) as pool:
         idle, cpu = [], []
@@ -203,13 +203,13 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     args = arguments()
 
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
+    from mailintake.db.audit import Actor
     from mailintake.db.engine import open_database
-    from mailintake.demo import OFFICE, sample_mails, start_servers, write_config
-    from mailintake.devservers import append_mail, free_port
+    from mailintake.demo.session import OFFICE, sample_mails, start_servers, write_config
     from mailintake.intake.cycle import poll_once
-    from mailintake.office.audit import Actor
     from mailintake.office.users import add_user
+    from tests.support.servers import append_mail, free_port
 
     with tempfile.TemporaryDirectory(prefix="mi-web-bench-") as tmp:
         servers = start_servers()

@@ -1,7 +1,7 @@
 """Command-line entry point.
 
 Commands live in ``mailintake.commands.<name>`` and are imported only when invoked, so
-``mailintake --help`` and a poll started by cron stay quick to start.
+``mailintake --help`` and the light commands start without loading the intake or the report stack.
 """
 
 from __future__ import annotations

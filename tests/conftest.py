@@ -1,8 +1,8 @@
-"""Shared fixtures live in tests/fixtures/*; each is a pytest plugin owned by one area."""
+"""Shared fixtures live in tests/support/fixtures/*; each is a pytest plugin owned by one area."""
 
 pytest_plugins = [
-    "tests.fixtures.servers",
-    "tests.fixtures.database",
-    "tests.fixtures.env",
-    "tests.fixtures.processes",
+    "tests.support.fixtures.servers",
+    "tests.support.fixtures.database",
+    "tests.support.fixtures.env",
+    "tests.support.fixtures.processes",
 ]

@@ -14,7 +14,7 @@ from mailintake.errors import DatabaseError, MailintakeError
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from mailintake.config import Settings
+    from mailintake.config.settings import Settings
 
 
 def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = False) -> Settings:
@@ -24,7 +24,7 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
     instead of failing every cycle. Warns (one stderr line) when the file holds a password and every user
     on the machine can read it.
     """
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
     from mailintake.errors import ConfigError
 
     obj = ctx.find_root().obj or {}
@@ -39,7 +39,7 @@ def load(ctx: click.Context, *, warn_permissions: bool = True, mailbox: bool = F
 
 def warn_world_readable(config_option: str | None) -> None:
     """One stderr line when the config file holds a password and every user on the machine can read it."""
-    from mailintake.config_file import resolve_config_path, world_readable_secret
+    from mailintake.config.file import resolve_config_path, world_readable_secret
 
     path = resolve_config_path(config_option)
     if path is not None and world_readable_secret(path):
@@ -63,7 +63,7 @@ def user_errors() -> Iterator[None]:
         click.echo(str(err), err=True)
         sys.exit(err.exit_code)
     except Exception as err:
-        # SQLAlchemy is imported only by the commands that use it (not by an idle poll)
+        # SQLAlchemy is imported only by the commands that use it
         errors = sys.modules.get("sqlalchemy.exc")
         if errors is None or not isinstance(err, errors.OperationalError):
             raise

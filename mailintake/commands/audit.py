@@ -16,7 +16,7 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def audit_cmd(ctx: click.Context, since: dt.datetime | None, limit: int | None) -> None:
     """Show the audit trail of office actions, newest first."""
-    from mailintake.office.audit import list_actions
+    from mailintake.db.audit import list_actions
 
     with user_errors():
         settings = load(ctx)

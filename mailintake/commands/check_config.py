@@ -10,7 +10,7 @@ from collections.abc import Callable
 import click
 
 from mailintake.commands._common import load
-from mailintake.config import Settings, SmtpSettings
+from mailintake.config.settings import Settings, SmtpSettings
 from mailintake.errors import ConfigError, MailintakeError, SmtpError
 
 
@@ -71,7 +71,7 @@ def check_smtp(settings: SmtpSettings) -> str:
 
 
 def check_imap(settings: Settings) -> str:
-    from mailintake.mailbox import MailboxClient
+    from mailintake.mailbox.client import MailboxClient
 
     with MailboxClient(settings.mailbox) as box:
         state = box.select()
@@ -105,11 +105,11 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
-    from mailintake.campaign import campaign_rules
+    from mailintake.campaign.quotas import load_quotas
+    from mailintake.campaign.roster import load_roster
+    from mailintake.campaign.rules import campaign_rules
+    from mailintake.config.shipped import campaign_path, shipped
     from mailintake.outbox.templates import check_templates
-    from mailintake.quotas import load_quotas
-    from mailintake.resources import campaign_path, shipped
-    from mailintake.roster import load_roster
     from parsers.definitions import load_definitions
 
     forms_path = campaign_path(settings, "forms")
@@ -145,8 +145,8 @@ def check_storage(settings: Settings) -> str:
 @click.option("--no-network", is_flag=True, help="Skip the IMAP and SMTP connections.")
 @click.pass_context
 def check_config_cmd(ctx: click.Context, no_network: bool) -> None:
-    from mailintake.config import resolve_config_path, world_readable_secret
-    from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
+    from mailintake.config.settings import resolve_config_path, world_readable_secret
+    from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
     setup_logging(2 if verbosity_of(ctx) >= 2 else 0)
     try:

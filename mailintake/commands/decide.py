@@ -18,7 +18,7 @@ def decide_cmd(ctx: click.Context, submission_id: int, kind: str | None, reason:
     """Record the office's decision on a submission (the record and its flags stay)."""
     if kind is None:
         raise click.UsageError("add --accept (同意受理) or --withdraw (撤回)")
-    from mailintake.office.audit import Actor
+    from mailintake.db.audit import Actor
     from mailintake.office.decisions import decide
 
     with user_errors():

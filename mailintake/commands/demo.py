@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from mailintake.commands._common import user_errors
-from mailintake.vocabulary import MailStatus
+from mailintake.db.vocabulary import MailStatus
 
 STATUS_STYLE = {MailStatus.accepted: "green", MailStatus.needs_correction: "yellow", MailStatus.late: "red",
                 MailStatus.no_form: "cyan", MailStatus.ignored: "dim", MailStatus.failed: "bold red",
@@ -79,7 +79,7 @@ def render(result: Any, console: Any) -> None:
 
 
 def _watch_sink(sink: Any, console: Any, start: int, stop: threading.Event) -> None:
-    from mailintake.demo import sent_replies
+    from mailintake.demo.session import sent_replies
 
     seen = start
     while not stop.wait(1.0):
@@ -116,8 +116,8 @@ def _require_demo_servers() -> None:
 def demo_cmd(ctx: click.Context, directory: Path, as_json: bool, keep_running: bool, no_doc: bool) -> None:
     from rich.console import Console
 
-    from mailintake.demo import run_demo
-    from mailintake.logging_setup import setup_logging, verbosity_of
+    from mailintake.demo.session import run_demo
+    from mailintake.util.logging_setup import setup_logging, verbosity_of
 
     verbosity = verbosity_of(ctx)
     setup_logging(2 if verbosity >= 2 else 0)
@@ -158,11 +158,11 @@ def demo_cmd(ctx: click.Context, directory: Path, as_json: bool, keep_running: b
 
 
 def _keep_running(result: Any, servers: Any, worker: Any, console: Any, verbosity: int) -> None:
-    from mailintake.config import load_settings
-    from mailintake.demo import DEMO_PASSWORD, OFFICE
-    from mailintake.locking import worker_lock
-    from mailintake.logging_setup import setup_logging
-    from mailintake.worker import Worker
+    from mailintake.config.settings import load_settings
+    from mailintake.db.locking import worker_lock
+    from mailintake.demo.session import DEMO_PASSWORD, OFFICE
+    from mailintake.util.logging_setup import setup_logging
+    from mailintake.worker.service import Worker
 
     settings = load_settings(result.config_path, environ={},
                              overrides={"mailbox": {"idle": True}, "schedule": {"poll_interval": 60}})

@@ -18,7 +18,7 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def export_cmd(ctx: click.Context, fmt: str, out: Path | None) -> None:
     """Export mails, submissions and replies as JSON, CSV or Excel."""
-    from mailintake.export import export_csv, export_xlsx, write_json
+    from mailintake.report.export import export_csv, export_xlsx, write_json
 
     with user_errors():
         settings = load(ctx)

@@ -1,14 +1,14 @@
-"""`mailintake poll`: one intake cycle, delivering the replies as the mails are committed."""
+"""`mailintake poll`: one intake cycle — the same cycle `mailintake run` schedules — run once, delivering
+the replies as the mails are committed. For a first fill or a manual check; the service is `run`."""
 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import click
 
-from mailintake.commands._common import database, load, user_errors, warn_world_readable
+from mailintake.commands._common import database, load, user_errors
 
 
 @click.command("poll")
@@ -23,33 +23,16 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
     Exit 0 on success; non-zero with one line when the mailbox cannot be reached or the login fails.
     """
     with user_errors():
-        from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
-        from mailintake.quickcheck import idle_poll, record_full_poll
-        from mailintake.quicksettings import read_inputs, remembered
+        from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
-        config_option = (ctx.find_root().obj or {}).get("config_path")
-        inputs = read_inputs(config_option)
-        # nothing new, nothing due (the usual cron run): answered without loading the intake or pydantic,
-        # for a configuration validated by an earlier poll and unchanged since
-        known = remembered(inputs)
-        if known is not None:
-            warn_world_readable(config_option)
-            register_settings_secrets(SimpleNamespace(mailbox=known.mailbox, smtp=None,
-                                                      database=SimpleNamespace(url=known.database_url)))
-            setup_logging(verbosity_of(ctx))
-            idle = idle_poll(known, send=not no_send, wait=wait_seconds)
-            if idle is not None:
-                _print(idle, None if no_send else {"sent": 0, "retried": 0, "failed": 0}, as_json)
-                return
-        settings = load(ctx, mailbox=True, warn_permissions=known is None)
+        settings = load(ctx, mailbox=True)
         register_settings_secrets(settings)
         setup_logging(verbosity_of(ctx))
+        from mailintake.db.locking import worker_lock
         from mailintake.intake.cycle import poll_once
-        from mailintake.locking import worker_lock
+        from mailintake.util.progress import progress_bar
 
         session_factory = database(settings)
-        from mailintake.progress import progress_bar
-
         with worker_lock(settings, wait=True, timeout=wait_seconds), \
                 progress_bar("Reading new mail", enabled=verbosity_of(ctx) > 0) as progress:
             delivery = None
@@ -62,15 +45,13 @@ def poll_cmd(ctx: click.Context, no_send: bool, as_json: bool, wait_seconds: flo
                 with ReplyStream(settings, session_factory) as stream:
                     result = poll_once(settings, session_factory, progress=progress, on_commit=stream.nudge)
                 delivery = stream.finish()
-        if not result.errors:
-            record_full_poll(settings, inputs)
     replies = None if delivery is None else {"sent": delivery.sent, "retried": delivery.retried,
                                              "failed": delivery.failed}
     _print(result.summary(), replies, as_json)
 
 
 def _print(summary: dict[str, Any], replies: dict[str, int] | None, as_json: bool) -> None:
-    """The poll's one line (or its JSON): the same for the idle check and the full poll."""
+    """The poll's one line (or its JSON)."""
     if replies is not None:
         summary["replies"] = replies
     if as_json:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailintake.commands._common import database, load, user_errors
-from mailintake.vocabulary import MailStatus
+from mailintake.db.vocabulary import MailStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -53,10 +53,10 @@ def message_pks_with_status(session_factory: sessionmaker[Session], status: str)
               help="Reprocess every stored mail that has this status (e.g. needs_correction after a parser fix).")
 @click.pass_context
 def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | None) -> None:
+    from mailintake.db.audit import Actor
     from mailintake.errors import MailintakeError
-    from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
-    from mailintake.office.audit import Actor
     from mailintake.office.replies import reprocess
+    from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
     with user_errors():
         settings = load(ctx)
@@ -87,8 +87,8 @@ def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | 
         if not pks:
             click.echo(f"no stored mail has status {status_filter}")
         # deliver the reply now unless a running worker will (it holds the lock)
+        from mailintake.db.locking import worker_lock
         from mailintake.errors import WorkerBusyError
-        from mailintake.locking import worker_lock
 
         try:
             with worker_lock(settings, wait=False):

@@ -1,4 +1,4 @@
-"""``mailintake run``: the unattended worker (see mailintake.worker)."""
+"""``mailintake run``: the unattended worker (see mailintake.worker.service)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from mailintake.commands._common import database, load, user_errors
 
 if TYPE_CHECKING:
-    from mailintake.config import Settings
+    from mailintake.config.settings import Settings
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT), 2 bad configuration, 5 database unusable, "
@@ -19,7 +19,7 @@ EXIT_CODES_HELP = (
 
 def check_storage(settings: Settings) -> None:
     """Fail early, with one line, when the storage directory cannot be written."""
-    from mailintake.storage import Storage
+    from mailintake.db.storage import Storage
 
     Storage(settings.path(settings.storage.dir)).ensure_writable()
 
@@ -27,9 +27,9 @@ def check_storage(settings: Settings) -> None:
 @click.command("run", help="Run the worker: poll, deliver replies and send the daily report.\n\n" + EXIT_CODES_HELP)
 @click.pass_context
 def run_cmd(ctx: click.Context) -> None:
-    from mailintake.locking import worker_lock
-    from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
-    from mailintake.worker import Worker
+    from mailintake.db.locking import worker_lock
+    from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
+    from mailintake.worker.service import Worker
 
     with user_errors():
         settings = load(ctx, mailbox=True)

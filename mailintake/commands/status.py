@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from mailintake.commands._common import database, load, user_errors
-from mailintake.config import Settings
-from mailintake.vocabulary import MailStatus, OutboxStatus
+from mailintake.config.settings import Settings
+from mailintake.db.vocabulary import MailStatus, OutboxStatus
 
 
 def _local(value: dt.datetime | None, settings: Settings) -> str | None:
@@ -19,8 +19,8 @@ def _local(value: dt.datetime | None, settings: Settings) -> str | None:
 
 def worker_state(settings: Settings) -> dict[str, Any]:
     """Whether a worker holds this database's lock right now (and its pid when known)."""
+    from mailintake.db.locking import worker_lock
     from mailintake.errors import WorkerBusyError
-    from mailintake.locking import worker_lock
 
     try:
         with worker_lock(settings, wait=False):

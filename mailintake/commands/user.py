@@ -27,7 +27,7 @@ def user_cmd() -> None:
 @click.pass_context
 def add_cmd(ctx: click.Context, login: str, role: str, password_stdin: bool) -> None:
     """Create an account (the password is prompted for twice unless --password-stdin)."""
-    from mailintake.office.audit import Actor
+    from mailintake.db.audit import Actor
     from mailintake.office.users import add_user
 
     with user_errors():
@@ -64,7 +64,7 @@ def list_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def passwd_cmd(ctx: click.Context, login: str, password_stdin: bool) -> None:
     """Set a new password (and enable the account again)."""
-    from mailintake.office.audit import Actor
+    from mailintake.db.audit import Actor
     from mailintake.office.users import set_password
 
     with user_errors():
@@ -81,7 +81,7 @@ def passwd_cmd(ctx: click.Context, login: str, password_stdin: bool) -> None:
 @click.pass_context
 def disable_cmd(ctx: click.Context, login: str) -> None:
     """Disable an account: it can no longer log in, its sessions end at their next request."""
-    from mailintake.office.audit import Actor
+    from mailintake.db.audit import Actor
     from mailintake.office.users import disable_user
 
     with user_errors():

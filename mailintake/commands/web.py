@@ -13,7 +13,7 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def web_cmd(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the office's web console beside the worker, on the same database."""
-    from mailintake.logging_setup import register_settings_secrets, setup_logging, verbosity_of
+    from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
     from mailintake.web.app import create_app, require_secret
     from mailintake.web.server import serve
 

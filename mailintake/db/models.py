@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from mailintake.vocabulary import OutboxStatus
+from mailintake.db.vocabulary import OutboxStatus
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

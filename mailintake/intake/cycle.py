@@ -22,19 +22,19 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings
+from mailintake.campaign.identity import load_unit_namer
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import MailboxState, Message, PollRun, utcnow
+from mailintake.db.storage import Storage
+from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import ConfigError, MailintakeError
 from mailintake.intake import fetch, parse, read, record
 from mailintake.intake.fetch import FetchedMail
 from mailintake.intake.parse import ParsedFiles
 from mailintake.intake.read import ReadMail
-from mailintake.mailbox import MailboxClient
-from mailintake.office.audit import Actor, record_action
-from mailintake.sandbox import ParserPool
-from mailintake.storage import Storage
-from mailintake.submissions import load_unit_namer
-from mailintake.vocabulary import MailStatus
+from mailintake.intake.sandbox import ParserPool
+from mailintake.mailbox.client import MailboxClient
 
 log = logging.getLogger("mailintake.pipeline")
 

@@ -11,12 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from mailintake.config import Settings
+from mailintake.campaign.identity import UnitNamer, normalise_unit
+from mailintake.config.settings import Settings
+from mailintake.db.vocabulary import MailStatus
 from mailintake.mail.model import ParsedMail
 from mailintake.rules.base import FileOutcome, Findings, MailContext, Quota
 from mailintake.rules.chain import AFTER_PARSE, BEFORE_PARSE, decide, run_chain
-from mailintake.submissions import UnitNamer, normalise_unit
-from mailintake.vocabulary import MailStatus
 from parsers.records import Flag
 
 if TYPE_CHECKING:  # the read stage imports this module

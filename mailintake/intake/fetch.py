@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from mailintake.config import MailboxSettings
-from mailintake.mailbox import MailboxClient, MessageMeta
+from mailintake.config.settings import MailboxSettings
+from mailintake.mailbox.client import MailboxClient, MessageMeta
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import campaign_path
 from mailintake.intake.read import ReadMail, StoredFile
-from mailintake.resources import campaign_path
-from mailintake.sandbox import ParseJob, run_job
+from mailintake.intake.sandbox import ParseJob, run_job
 from parsers.records import FileResult, Flag, Form
 
 #: runs parse jobs, results in job order (``ParserPool.parse_many``; ``run_job`` in-process in tests)

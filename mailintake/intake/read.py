@@ -13,15 +13,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.storage import Storage, sha256_hex
 from mailintake.errors import StorageError
 from mailintake.intake.decide import screen
 from mailintake.intake.fetch import FetchedMail
+from mailintake.intake.sandbox import ParserPool, ReadJob
 from mailintake.mail.archives import ArchiveLimits
 from mailintake.mail.model import Attachment, ParsedMail
 from mailintake.rules.base import Findings
-from mailintake.sandbox import ParserPool, ReadJob
-from mailintake.storage import Storage, sha256_hex
 from parsers.records import Flag
 
 log = logging.getLogger("mailintake.pipeline")

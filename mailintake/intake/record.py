@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.campaign.identity import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
+from mailintake.config.settings import Settings
 from mailintake.db.models import AttachmentRow, Counter, Ledger, MailboxState, Message, Submission, utcnow
+from mailintake.db.vocabulary import MailStatus
 from mailintake.intake.decide import Decision, decide_mail
 from mailintake.intake.fetch import FetchedMail
 from mailintake.intake.parse import ParsedFiles
@@ -25,8 +27,6 @@ from mailintake.office.decisions import withdrawn_ids
 from mailintake.outbox.queue import enqueue_reply as enqueue
 from mailintake.rules.base import Quota
 from mailintake.rules.quota import quota_units
-from mailintake.submissions import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
-from mailintake.vocabulary import MailStatus
 from parsers.records import Flag
 
 

@@ -23,7 +23,7 @@ from parsers.records import Flag
 from parsers.sniff import ARCHIVES, detect_format
 
 if TYPE_CHECKING:
-    from mailintake.config import LimitsSettings
+    from mailintake.config.settings import LimitsSettings
 
 MiB = 1024 * 1024
 #: the other names noted on a file attached several times (a hostile mail may repeat one 10,000 times)

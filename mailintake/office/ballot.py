@@ -17,7 +17,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 
 if TYPE_CHECKING:
     from docx.document import Document as DocumentObject

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 
 log = logging.getLogger("mailintake.worker")
 

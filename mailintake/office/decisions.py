@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import Decision, Submission, utcnow
 from mailintake.errors import MailintakeError
-from mailintake.office.audit import Actor, record_action
 
 DECISION_LABELS: dict[str, str] = {"accept": "同意受理", "withdraw": "撤回"}
 #: submission flags that keep a form off the candidate list unless the office accepts it

@@ -18,15 +18,15 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mailintake.config import Settings
+from mailintake.campaign.roster import UNMATCHED
+from mailintake.config.settings import Settings
 from mailintake.db.models import Submission
+from mailintake.db.storage import Storage
+from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import StorageError
 from mailintake.office.decisions import DecisionInfo, counts_as_candidate, latest_decisions
 from mailintake.report.labels import flag_codes
 from mailintake.report.sources import Sources
-from mailintake.roster import UNMATCHED
-from mailintake.storage import Storage
-from mailintake.vocabulary import MailStatus
 
 WORKBOOK_NAME = "公示名单.xlsx"
 BALLOT_NAME = "民主测评票.docx"

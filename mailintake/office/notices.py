@@ -11,12 +11,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import OutboxItem
+from mailintake.db.vocabulary import OutboxStatus
 from mailintake.outbox import REPLY_KINDS
 from mailintake.outbox.queue import POLICY, build_mail, replies_last_hour
 from mailintake.outbox.recipients import header_text, machine_reason, parse_address
-from mailintake.vocabulary import OutboxStatus
 
 #: outbox kinds of the office's own mail
 NOTICE_KINDS: tuple[str, ...] = ("reminder", "decision")

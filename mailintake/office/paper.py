@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.roster import Roster
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import PaperCopy, Submission
 from mailintake.errors import MailintakeError
-from mailintake.office.audit import Actor, record_action
-from mailintake.roster import Roster
 
 #: suggestions offered when a typed name matches no applying unit
 MAX_SUGGESTIONS = 5

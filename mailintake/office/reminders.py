@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import Message, ReminderSent
-from mailintake.office.audit import Actor, record_action
 from mailintake.office.notices import queue_notice, usable_address
 from mailintake.office.unit_state import NEEDS_CORRECTION, UnitState, bounced_addresses, unit_states
 from mailintake.outbox import templates

@@ -10,10 +10,10 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import Message, OutboxItem
-from mailintake.office.audit import Actor, record_action
-from mailintake.sandbox import ParserPool
+from mailintake.intake.sandbox import ParserPool
 
 _TRAILING_DIGITS = re.compile(r"\d+$")
 

@@ -17,9 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailintake.db.audit import Actor, record_action
 from mailintake.db.models import AuditEntry, User, utcnow
 from mailintake.errors import MailintakeError
-from mailintake.office.audit import Actor, record_action
 
 ROLES = ("clerk", "viewer")
 ROLE_LABELS = {"clerk": "经办人", "viewer": "查看人"}

@@ -9,16 +9,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailintake.campaign import CampaignRules, campaign_rules, default_campaign
-from mailintake.config import Settings
+from mailintake.campaign.rules import CampaignRules, campaign_rules, default_campaign
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import warn_once
 from mailintake.db.models import Message, Submission
+from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import ConfigError
 from mailintake.mail.model import is_junk_path
 from mailintake.outbox import templates
 from mailintake.outbox.recipients import header_text
-from mailintake.resources import warn_once
-from mailintake.text import cn_datetime as local_cn_datetime
-from mailintake.vocabulary import MailStatus
+from mailintake.util.text import cn_datetime as local_cn_datetime
 
 if TYPE_CHECKING:
     from parsers.definitions import FormSet

@@ -22,14 +22,14 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, utcnow
+from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import MailintakeError
 from mailintake.outbox import REPLY_KINDS
 from mailintake.outbox.compose import RenderedReply, render_reply, reply_campaign, reply_kind
 from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
-from mailintake.vocabulary import OutboxStatus
-from mailintake.wire import office_mail
+from mailintake.outbox.wire import office_mail
 
 POLICY = email.policy.SMTP
 

@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailintake.config import Settings, SmtpSettings
+from mailintake.config.settings import Settings, SmtpSettings
 from mailintake.db.models import OutboxItem, utcnow
+from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import SmtpError
-from mailintake.text import one_line
-from mailintake.tls import client_context
-from mailintake.vocabulary import OutboxStatus
+from mailintake.util.text import one_line
+from mailintake.util.tls import client_context
 
 log = logging.getLogger(__name__)
 

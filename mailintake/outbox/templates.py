@@ -13,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import campaign_path, shipped, warn_once
 from mailintake.errors import ConfigError
-from mailintake.resources import campaign_path, shipped, warn_once
 
 if TYPE_CHECKING:
     from jinja2 import Environment

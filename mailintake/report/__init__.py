@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import Report
 from mailintake.report.data import ReportData, gather
 from mailintake.report.html import render_html

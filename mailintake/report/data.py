@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.quotas import Quotas
+from mailintake.campaign.roster import CATEGORIES, Roster, Unit
 from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
+from mailintake.db.vocabulary import MailStatus, OutboxStatus
 from mailintake.office.decisions import counts_for_quota, latest_decisions
-from mailintake.quotas import Quotas
 from mailintake.report.labels import ISSUE_CODES, flag_codes, local, report_title
 from mailintake.report.rows import (
     Counts,
@@ -42,8 +44,6 @@ from mailintake.report.sections import (
     unit_order,
     unreadable_files,
 )
-from mailintake.roster import CATEGORIES, Roster, Unit
-from mailintake.vocabulary import MailStatus, OutboxStatus
 from parsers.definitions import FormSet
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from jinja2 import Environment, TemplateNotFound
 
+from mailintake.campaign.roster import UNMATCHED
+from mailintake.config.shipped import html_environment
 from mailintake.errors import ConfigError
 from mailintake.report.data import ReportData
 from mailintake.report.labels import ISSUE_CODES, STATUS_LABELS
-from mailintake.resources import html_environment
-from mailintake.roster import UNMATCHED
 
 TEMPLATE = "report.html.j2"
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from mailintake.vocabulary import MailStatus, OutboxStatus
+from mailintake.db.vocabulary import MailStatus, OutboxStatus
 
 STATUS_LABELS: dict[str, str] = {
     MailStatus.accepted: "已受理",

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.db.models import OutboxItem, Report
+from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import ConfigError
 from mailintake.report.labels import report_title
-from mailintake.text import one_line
-from mailintake.vocabulary import OutboxStatus
+from mailintake.util.text import one_line
 
 if TYPE_CHECKING:
     from mailintake.report import ReportFiles

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailintake.campaign.roster import UNMATCHED, Roster, Unit
 from mailintake.db.models import Message, OutboxItem, Submission
+from mailintake.db.vocabulary import MailStatus
 from mailintake.office.decisions import DecisionInfo
 from mailintake.report.labels import (
     CORRECTION_CODES,
@@ -19,8 +21,6 @@ from mailintake.report.labels import (
     flag_messages,
     local,
 )
-from mailintake.roster import UNMATCHED, Roster, Unit
-from mailintake.vocabulary import MailStatus
 
 
 @dataclass

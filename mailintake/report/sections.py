@@ -6,8 +6,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 
+from mailintake.campaign.quotas import HonourQuota, Quotas
+from mailintake.campaign.roster import UNMATCHED, Roster, Unit, normalise
 from mailintake.db.models import Message, PaperCopy, Submission
-from mailintake.quotas import HonourQuota, Quotas
+from mailintake.db.vocabulary import MailStatus
 from mailintake.report.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.report.rows import (
     CategoryCount,
@@ -19,8 +21,6 @@ from mailintake.report.rows import (
     SubmissionView,
     UnitGap,
 )
-from mailintake.roster import UNMATCHED, Roster, Unit, normalise
-from mailintake.vocabulary import MailStatus
 from parsers.definitions import FormDefinition, FormSet
 
 

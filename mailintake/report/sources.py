@@ -1,7 +1,7 @@
 """The data files the report reads: roster, quotas, form definitions, templates.
 
 Each is looked for where the configuration points (relative to ``base_dir``); a key left at its
-default uses the shipped copy (mailintake.resources), so a fresh install reports out of the box.
+default uses the shipped copy (mailintake.config.shipped), so a fresh install reports out of the box.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailintake.campaign import campaign_rules
-from mailintake.config import Settings
+from mailintake.campaign.quotas import Quotas, load_quotas
+from mailintake.campaign.roster import Roster, load_roster
+from mailintake.campaign.rules import campaign_rules
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import campaign_path, shipped, warn_once
 from mailintake.errors import ConfigError
-from mailintake.quotas import Quotas, load_quotas
-from mailintake.resources import campaign_path, shipped, warn_once
-from mailintake.roster import Roster, load_roster
 from parsers.definitions import FormSet, load_definitions
 
 REPORT_TEMPLATE = "report.html.j2"

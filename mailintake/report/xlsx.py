@@ -24,9 +24,9 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from mailintake.db.vocabulary import OutboxStatus
 from mailintake.report.data import ReportData
 from mailintake.report.rows import SubmissionView
-from mailintake.vocabulary import OutboxStatus
 from parsers.definitions import FormDefinition
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mailintake.config import Settings
+from mailintake.campaign.identity import UnitNamer, normalise_unit
+from mailintake.config.settings import Settings
 from mailintake.mail.model import Attachment, ParsedMail
-from mailintake.submissions import UnitNamer, normalise_unit
 from parsers.records import FileResult, Flag, Form
 
 #: per-form flags added by mail-level rules, keyed by (file index, form index)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mailintake.db.vocabulary import MailStatus
 from mailintake.rules.automatic import AutomaticRule
 from mailintake.rules.base import Findings, MailContext, Rule
 from mailintake.rules.file_defects import FileDefectsRule
 from mailintake.rules.late import LateRule
 from mailintake.rules.pages import AttachedPagesRule
 from mailintake.rules.quota import QuotaRule
-from mailintake.vocabulary import MailStatus
 
 #: before parsing: a mail these rules ignore is recorded, never parsed nor answered
 BEFORE_PARSE: tuple[Rule, ...] = (AutomaticRule(),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mailintake.rules.base import Findings, MailContext
-from mailintake.text import cn_datetime
+from mailintake.util.text import cn_datetime
 from parsers.records import Flag
 
 

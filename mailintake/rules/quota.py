@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailintake.quotas import unit_limit
+from mailintake.campaign.identity import UnitNamer, identity_key
+from mailintake.campaign.quotas import unit_limit
 from mailintake.rules.base import Findings, MailContext
-from mailintake.submissions import UnitNamer, identity_key
 from parsers.records import FileResult, Flag
 
 

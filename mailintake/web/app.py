@@ -11,10 +11,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.db.storage import Storage
 from mailintake.errors import ConfigError
 from mailintake.report.sources import load_sources
-from mailintake.storage import Storage
 from mailintake.web.context import Console, template_environment
 from mailintake.web.routes import all_routes
 from mailintake.web.security import AuthMiddleware, SecurityHeaders

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
+from mailintake.config.shipped import html_environment
+from mailintake.db.storage import Storage
 from mailintake.report.sources import Sources
-from mailintake.resources import html_environment
-from mailintake.storage import Storage
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).parent / "templates"

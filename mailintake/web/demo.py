@@ -16,16 +16,16 @@ DEMO_WEB_PASSWORD = "demo-console"
 
 def web_section() -> dict[str, str]:
     """The demo config's [web] section: a fresh secret and the free port the console will take."""
-    from mailintake.devservers import free_port
+    from mailintake.demo.servers.base import free_port
 
     return {"secret_key": secrets.token_urlsafe(32), "base_url": f"http://127.0.0.1:{free_port()}"}
 
 
 def start_demo_console(config_path: Path) -> RunningConsole:
     """Add the demo account (audited as the demo) and serve the console on the configured port."""
-    from mailintake.config import load_settings
+    from mailintake.config.settings import load_settings
+    from mailintake.db.audit import Actor
     from mailintake.db.engine import open_database
-    from mailintake.office.audit import Actor
     from mailintake.office.users import add_user, find_user
     from mailintake.web.app import create_app
     from mailintake.web.server import start_in_thread

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.office.ballot import write_ballot
 from mailintake.office.handoff import BALLOT_NAME, WORKBOOK_NAME, TableList, candidate_lists, write_workbook
 from mailintake.report.sources import Sources

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailintake.db.audit import list_actions
 from mailintake.db.models import AuditEntry, Message, Report, Submission
-from mailintake.office.audit import list_actions
 from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.report.labels import STATUS_LABELS, flag_messages
 

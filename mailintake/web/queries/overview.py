@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.campaign.roster import UNMATCHED
+from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
+from mailintake.db.vocabulary import MailStatus, OutboxStatus
 from mailintake.report.labels import STATUS_LABELS
 from mailintake.report.sources import Sources
-from mailintake.roster import UNMATCHED
-from mailintake.vocabulary import MailStatus, OutboxStatus
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from mailintake.config import Settings
+from mailintake.config.settings import Settings
 from mailintake.office.reminders import Reminder, preview_reminders
 from mailintake.report.sources import Sources
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailintake.office.audit import Actor
+from mailintake.db.audit import Actor
 from mailintake.office.users import LoginResult, check_login, end_sessions
 from mailintake.web.context import CurrentUser, console_of
 from mailintake.web.render import page

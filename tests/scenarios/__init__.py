@@ -1,0 +1,1 @@
+"""End-to-end scenarios across packages: crashes, faults, corpora, hostile input, install, an invented campaign."""

@@ -1,0 +1,1 @@
+"""What the tests (and the benchmarks) share: local servers, pytest fixtures, helpers, the invented campaign."""
