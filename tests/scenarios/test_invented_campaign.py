@@ -189,7 +189,7 @@ def test_the_ballot_offers_the_invented_campaigns_own_evaluator_categories(tmp_p
     from mailintake.office.ballot import write_ballot
     from mailintake.office.handoff import Candidate, TableList
     from parsers.convert import find_soffice
-    from tests.test_handoff import ballot_pages
+    from tests.unit.office.test_handoff import ballot_pages
 
     settings = make_settings(tmp_path, campaign={"forms": str(CAMPAIGN / "forms.toml")})
     assert settings.campaign.evaluators == ("理事会成员", "志愿者代表", "受助群众代表")

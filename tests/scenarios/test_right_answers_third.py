@@ -19,24 +19,24 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailintake.db.models import AttachmentRow, Message, Submission
-from mailintake.devservers import SmtpSink, append_mail
-from mailintake.devservers.pymap_server import PymapServer
+from mailintake.db.storage import Storage
+from mailintake.demo.samples.attachments import jpeg_image, png_image
+from mailintake.demo.samples.forms import FormSpec, make_form_docx, make_multi_form_docx, split_form_table
+from mailintake.demo.samples.mails import MessageBuilder
+from mailintake.demo.servers.pymap_server import PymapServer
 from mailintake.mail.reader import read_mail
 from mailintake.report import build_report
-from mailintake.samples.attachments import jpeg_image, png_image
-from mailintake.samples.forms import FormSpec, make_form_docx, make_multi_form_docx, split_form_table
-from mailintake.samples.mails import MessageBuilder
-from mailintake.storage import Storage
 from mailintake.web.queries.files import attachment_file
 from mailintake.web.queries.mails import mail_detail
 from parsers import parse_document
 from parsers.definitions import load_definitions
 from parsers.docx_grid import Table, read_docx
-from tests.fixtures.env import Env
-from tests.helpers import at
-from tests.test_right_answers import CONTACT, SIGNATURE, body_lines, run_poll
+from tests.scenarios.test_right_answers import CONTACT, SIGNATURE, body_lines, run_poll
+from tests.support.fixtures.env import Env
+from tests.support.helpers import at
+from tests.support.servers import SmtpSink, append_mail
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "foreign-corpus"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "foreign-corpus"
 OFFICE = "苏州市行政审批局办公室"
 PROJECT_A = {"project": "“一窗通办、集成服务”改革", "unit": "苏州工业园区行政审批局"}
 PROJECT_B = {"project": "“不见面审批”全程网办", "unit": "苏州工业园区行政审批局"}
