@@ -394,7 +394,10 @@ def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
 def _expand_msg(name: str, data: bytes, budget: Budget, depth: int) -> None:
     from mailintake.mail.outlook import expand_msg
 
-    expand_msg(name, data, budget, depth, _add)
+    def add(member: str, content: bytes) -> bool:
+        return _add(f"{name}/{clean_member_path(member) or '未命名文件'}", content, budget, depth)
+
+    expand_msg(name, data, budget, add)
 
 
 _EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], None]] = {

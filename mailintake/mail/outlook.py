@@ -3,7 +3,8 @@
 It is read like a forwarded message/rfc822 part, through extract-msg: its files (and the files of the
 items inside it) become candidates named ``item.msg/file.docx``, within the same bounds as archives
 (members, bytes, depth). The sender, subject and body are read, so damage there is found too; like a
-forwarded mail's, the body is not the mail's own. The caller keeps the .msg itself on the record.
+forwarded mail's, the body is not the mail's own. The caller (``archives``) keeps the .msg itself on
+the record, names the members and expands what they hold; this module imports nothing of it.
 """
 
 from __future__ import annotations
@@ -11,16 +12,30 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mailintake.mail.headers import clean_text
 from parsers.records import Flag
 
-if TYPE_CHECKING:
-    from mailintake.mail.archives import Budget
+#: adds one file found inside the item by its name there; False once the mail's cap is reached
+AddFile = Callable[[str, bytes], bool]
 
-#: adds one file found inside the item (``archives._add``: expands archives and nested items)
-AddFile = Callable[[str, bytes, "Budget", int], bool]
+
+class _Limits(Protocol):
+    @property
+    def max_members(self) -> int: ...
+    @property
+    def max_member_bytes(self) -> int: ...
+
+
+class Allowance(Protocol):
+    """What is left of the mail's allowance (``archives.Budget``)."""
+
+    flags: list[Flag]
+    bytes_left: int
+
+    @property
+    def limits(self) -> _Limits: ...
 
 
 def damaged(name: str) -> Flag:
@@ -44,15 +59,13 @@ def _open(data: bytes) -> Any:
 
 
 def _member_name(attachment: Any, index: int) -> str:
-    from mailintake.mail.archives import clean_member_path
-
     for attribute in ("longFilename", "shortFilename", "displayName", "name"):
         try:
             value = getattr(attachment, attribute, None)
         except Exception:  # a damaged name stream
             value = None
         if isinstance(value, str) and value.strip("\x00 "):
-            return clean_member_path(clean_text(value.strip("\x00 "), limit=255)) or f"未命名文件{index}"
+            return clean_text(value.strip("\x00 "), limit=255)
     return f"未命名文件{index}"
 
 
@@ -76,7 +89,7 @@ def _content(attachment: Any) -> bytes | None:
     return None
 
 
-def expand_msg(name: str, data: bytes, budget: Budget, depth: int, add: AddFile) -> None:
+def expand_msg(name: str, data: bytes, budget: Allowance, add: AddFile) -> None:
     """Hand each file of the Outlook item ``name`` to ``add``; damage becomes a flag, never an exception."""
     try:
         item = _open(data)
@@ -107,7 +120,7 @@ def expand_msg(name: str, data: bytes, budget: Budget, depth: int, add: AddFile)
                                                        f"请直接发送 Word 申报表。"))
                 return
             budget.bytes_left -= len(content)
-            if not add(f"{name}/{member}", content, budget, depth):
+            if not add(member, content):
                 return
     except Exception:
         logging.getLogger(__name__).info("Outlook item %s is damaged", name, exc_info=True)
