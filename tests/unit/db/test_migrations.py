@@ -55,7 +55,29 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
         assert columns() == {"ix_outbox_recipient_key": ["recipient_key", "created_at"],
                              "ix_outbox_cc_key": ["cc_key", "created_at"]}
         upgrade(engine)
-        assert current_revision(engine) == HEAD_REVISION == "0008"
+        assert current_revision(engine) == HEAD_REVISION
         assert columns()["ix_outbox_cc_key"] == ["cc_key", "created_at", "kind", "status"]
+    finally:
+        engine.dispose()
+
+
+def test_a24_adds_the_other_names_of_a_file_attached_twice_and_back(db_url):
+    """GIVEN a database at head WHEN downgraded to 0008 and upgraded again THEN ``attachments.other_names``
+    goes and comes back."""
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+
+        def has_column() -> bool:
+            return "other_names" in {column["name"] for column in inspect(engine).get_columns("attachments")}
+
+        assert has_column()
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0008")
+        assert not has_column()
+        upgrade(engine)
+        assert current_revision(engine) == HEAD_REVISION == "a24_other_names" and has_column()
     finally:
         engine.dispose()
