@@ -73,10 +73,6 @@ class Budget:
     def __post_init__(self) -> None:
         self.bytes_left = self.limits.max_total_bytes
 
-    def holds(self, data: bytes) -> bool:
-        """Whether a file with these bytes is kept already."""
-        return hashlib.sha256(data).hexdigest() in self.by_digest
-
     def add_file(self, attachment: Attachment) -> bool:
         """Keep a candidate file; False once the per-mail cap is reached (flagged once).
 

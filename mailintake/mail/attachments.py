@@ -215,14 +215,12 @@ def walk(message: Message, budget: Budget) -> WalkResult:
                 with_cid.append(_Image(filename, data, content_type, fmt, content_id))
                 continue
         if not filename:
-            if budget.holds(data):  # the same bytes again: one file, no new name
-                continue
             unnamed += 1
             filename = f"未命名附件{unnamed}.{_EXT.get(fmt, fmt)}"
         add_candidate(filename, data, budget, content_type, fmt=fmt)
     referenced = _cid_references(html_parts) if with_cid else set()
     for image in with_cid:
-        if image.content_id in referenced or budget.capped or (not image.filename and budget.holds(image.data)):
+        if image.content_id in referenced or budget.capped:
             continue
         if not image.filename:
             unnamed += 1
