@@ -5,7 +5,7 @@
   at once (a rename each, well under a second for 2,000). Reported: the first and the last receipt's
   arrival at the SMTP sink after the burst, the intake time (burst → the last mail's database
   write), their ratio, and the peak RSS of the ``run`` process tree (sampled every 100 ms).
-* grow — the real intake path (``_Cycle.process_batch``: children read and parse, the main process
+* grow — the real intake path (``IntakeCycle.process_batch``: children read and parse, the main process
   stores and queues) fills one database; at each checkpoint (0, 1k, 5k, 10k processed mails) a
   window of mails is timed: wall and main-process CPU per mail.
 
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ingest
+import common
 
 ROOT = Path(__file__).resolve().parent.parent
 GROW_CHECKPOINTS = (0, 1000, 5000, 10000)
@@ -38,7 +38,7 @@ GROW_CHECKPOINTS = (0, 1000, 5000, 10000)
 def start_postgres() -> tuple[Any, str]:
     """A throwaway PostgreSQL server (fsync on, synchronous_commit off) and a database URL on it."""
     sys.path.insert(0, str(ROOT))
-    from tests.support.fixtures.database import PostgresUnavailable, new_server
+    from tests.support.postgres import PostgresUnavailable, new_server
 
     try:
         server = new_server("-c synchronous_commit=off", prefix="mi-bench-pg-")
@@ -48,7 +48,7 @@ def start_postgres() -> tuple[Any, str]:
 
 
 def stop_postgres(server: Any) -> None:
-    from tests.support.fixtures.database import remove_server
+    from tests.support.postgres import remove_server
 
     remove_server(server)
 
@@ -82,13 +82,9 @@ def stage_child(cfg: dict[str, Any], count: int, seed: int, queue: Any) -> None:
         os.chown(path, owner.pw_uid, owner.pw_gid)
         replies += mail.kind != "auto"
 
-    info = ingest._account(ingest.generate(count, seed=seed), put)
+    info = common.account(common.generate(count, seed=seed), put)
     info["replies_expected"] = replies
     queue.put(info)
-
-
-def _tree_rss_kb(pid: int) -> int:
-    return sum(ingest.TreeMemory._status(p)[0] for p in [pid, *ingest.TreeMemory._descendants(pid)])
 
 
 def _progress(url: str) -> tuple[int, int, dt.datetime | None]:
@@ -132,13 +128,13 @@ def run_burst(cfg: dict[str, Any], sink: Any, count: int, seed: int, db: str) ->
     workdir.mkdir(parents=True, exist_ok=True)
     servers: list[Any] = []
     url = database_url(db, workdir, servers)
-    maildir = Path(cfg["maildir_root"]) / ingest.OFFICE
+    maildir = Path(cfg["maildir_root"]) / common.OFFICE
     try:
-        stage = ingest.run_child(stage_child, dict(cfg, staging=str(maildir / "tmp" / "burst")), count, seed)
-        config = write_config(workdir, imap_host=cfg["host"], imap_port=cfg["port"], username=ingest.OFFICE,
-                              password=ingest.USERS[ingest.OFFICE], smtp_host=cfg["smtp_host"],
+        stage = common.run_child(stage_child, dict(cfg, staging=str(maildir / "tmp" / "burst")), count, seed)
+        config = write_config(workdir, imap_host=cfg["host"], imap_port=cfg["port"], username=common.OFFICE,
+                              password=common.USERS[common.OFFICE], smtp_host=cfg["smtp_host"],
                               smtp_port=cfg["smtp_port"], database_url=url, extra={
-                                  "mailbox": {"idle": True, "fetch_batch": ingest.FETCH_BATCH},
+                                  "mailbox": {"idle": True, "fetch_batch": common.FETCH_BATCH},
                                   "smtp": {"max_replies_per_hour": 100000}, "report": {"recipients": []},
                                   "schedule": {"poll_interval": 300}})
         sink.clear()
@@ -167,7 +163,7 @@ def _measure(process: subprocess.Popen[bytes], maildir: Path, sink: Any, url: st
     messages = pending = 0
     last_write: dt.datetime | None = None
     while time.monotonic() < deadline:
-        peak_kb = max(peak_kb, _tree_rss_kb(process.pid))
+        peak_kb = max(peak_kb, common.tree_rss_kb(process.pid))
         if len(sink.messages) >= stage["replies_expected"]:
             messages, pending, last_write = _progress(url)
             if messages >= count and pending == 0:
@@ -192,7 +188,7 @@ def _measure(process: subprocess.Popen[bytes], maildir: Path, sink: Any, url: st
 
 
 def _replicated(count: int, seed: int) -> list[bytes]:
-    base = [mail.raw for mail in ingest.generate(100, seed=seed)]
+    base = [mail.raw for mail in common.generate(100, seed=seed)]
     return [base[i % len(base)].replace(b"@example.cn>", f".g{i}@example.cn>".encode(), 1) for i in range(count)]
 
 
@@ -200,13 +196,13 @@ def grow_child(cfg: dict[str, Any], queue: Any) -> None:
     """Fill one database through the real intake path; time a window of mails at each checkpoint."""
     from mailintake.config.settings import load_settings
     from mailintake.db.engine import open_database
-    from mailintake.intake.cycle import _Cycle, make_pool
-    from mailintake.intake.fetch import FetchedMail
+    from mailintake.intake.cycle import IntakeCycle, make_pool
+    from mailintake.intake.model import FetchedMail
 
     workdir = Path(cfg["workdir"])
     settings = load_settings(environ={}, overrides={
         "database": {"url": cfg["url"]}, "storage": {"dir": str(workdir / "storage")},
-        "smtp": {"sender": ingest.OFFICE, "max_replies_per_hour": 100000}, "mailbox": {"username": ingest.OFFICE}})
+        "smtp": {"sender": common.OFFICE, "max_replies_per_hour": 100000}, "mailbox": {"username": common.OFFICE}})
     session_factory = open_database(settings.database.url)
     checkpoints = [c for c in GROW_CHECKPOINTS if c < cfg["grow_to"]] + [cfg["grow_to"]]
     window = cfg["window"]
@@ -220,13 +216,13 @@ def grow_child(cfg: dict[str, Any], queue: Any) -> None:
         # start the children before timing (their start-up is not a cost per mail)
         warm = [read_job(raw, settings) for raw in raws[:4]]
         pool.read_many(warm, lambda index, reason: unreadable_mail(warm[index].raw, reason, settings))
-        cycle = _Cycle(settings, session_factory, pool)
+        cycle = IntakeCycle(settings, session_factory, pool)
 
         def process(upto: int) -> tuple[float, float]:
             nonlocal done
             wall0, cpu0 = time.perf_counter(), time.process_time()
             while done < upto:
-                batch = range(done, min(upto, done + ingest.FETCH_BATCH))
+                batch = range(done, min(upto, done + common.FETCH_BATCH))
                 cycle.process_batch([FetchedMail("INBOX", 1, i + 1, received, len(raws[i]), raws[i]) for i in batch])
                 done = batch[-1] + 1
             return time.perf_counter() - wall0, time.process_time() - cpu0
@@ -247,7 +243,7 @@ def run_grow(cfg: dict[str, Any], db: str, grow_to: int, window: int, seed: int)
     servers: list[Any] = []
     try:
         url = database_url(db, workdir, servers)
-        return ingest.run_child(grow_child, dict(cfg, workdir=str(workdir), url=url, db=db, grow_to=grow_to,
+        return common.run_child(grow_child, dict(cfg, workdir=str(workdir), url=url, db=db, grow_to=grow_to,
                                                  window=window, seed=seed))
     finally:
         for server in servers:

@@ -2,7 +2,7 @@
 
     uv run python benchmarks/report.py [--forms 1000] [--json OUT]
 
-The database is filled through the real intake path (``_Cycle.process_batch``: MIME, parsing in
+The database is filled through the real intake path (``IntakeCycle.process_batch``: MIME, parsing in
 the sandboxed children, rules, per-mail transactions, queued replies) from the mails of
 benchmarks/ingest.py, without an IMAP server; that part is not measured. Then ``build_report`` runs
 twice in the same process: the first call includes importing Jinja2/openpyxl and loading the
@@ -22,18 +22,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import generate
+from common import generate
 
 
 def fill(settings: Any, session_factory: Any, forms: int) -> dict[str, Any]:
     """Store generated mails until at least ``forms`` submissions exist."""
-    from mailintake.intake.cycle import _Cycle, make_pool
-    from mailintake.intake.fetch import FetchedMail
+    from mailintake.intake.cycle import IntakeCycle, make_pool
+    from mailintake.intake.model import FetchedMail
 
     made = mails = 0
     batch: list[FetchedMail] = []
     with make_pool(settings) as pool:
-        cycle = _Cycle(settings, session_factory, pool)
+        cycle = IntakeCycle(settings, session_factory, pool)
         cycle.storage.ensure_writable()
         for mail in generate(forms * 2, seed=23):
             mails += 1
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         with session_factory() as session:
             filled["submissions"] = session.scalar(select(func.count()).select_from(Submission))
 
-        from mailintake.report import build_report
+        from mailintake.report.build import build_report
 
         runs: list[dict[str, Any]] = []
         for label in ("first (cold imports)", "second (warm)"):

@@ -89,7 +89,7 @@ def database(kind: str, directory: Path, servers: list[Any]) -> str:
     if kind == "sqlite":
         return f"sqlite:///{directory / 'mailintake.db'}"
     sys.path.insert(0, str(PROJECT))
-    from tests.support.fixtures.database import PostgresUnavailable, new_server
+    from tests.support.postgres import PostgresUnavailable, new_server
 
     try:
         server = new_server(prefix="mi-startup-pg-")
@@ -171,7 +171,7 @@ def main() -> None:
             rows = [measure(count, args.runs, Path(tmp), kind, servers) for kind in kinds for count in args.mails]
     finally:
         if servers:
-            from tests.support.fixtures.database import remove_server
+            from tests.support.postgres import remove_server
 
             for server in servers:
                 remove_server(server)

@@ -89,10 +89,10 @@ def form_rows(rng: random.Random, units: list[str], mails: int, forms: int, doc_
 
 def fill(factory: Any, settings: Any, mails: int, forms: int) -> dict[str, Any]:
     """Insert mails, attachments, submissions, replies, reports and audit rows in bulk."""
+    from mailintake.campaign.sources import load_sources
     from mailintake.db.models import AttachmentRow, AuditEntry, Message, OutboxItem, Report, Submission
     from mailintake.db.storage import Storage
     from mailintake.demo.samples.forms import make_form_docx
-    from mailintake.report.sources import load_sources
 
     rng = random.Random(7)
     units = [u.name for u in load_sources(settings).roster]

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.cache import cached
 from mailintake.campaign.roster import normalise
-from mailintake.campaign.rules import UNIT, CampaignRules, campaign_rules, default_campaign
+from mailintake.campaign.rules import UNIT, CampaignRules, campaign_rules, default_campaign, load_campaign
 from mailintake.db.models import Submission
 from mailintake.errors import ConfigError
 
@@ -75,34 +76,25 @@ def roster_namer(roster: Roster | None, campaign: CampaignRules | None = None) -
     return UnitNamer(campaign, roster)
 
 
-#: roster file -> (its version and the campaign's rules, its namer): reloaded only when either changed
-_NAMERS: dict[Path, tuple[tuple[int, int, int], UnitNamer]] = {}
+def _namer(roster: Path, forms: Path) -> UnitNamer:
+    from mailintake.campaign.roster import load_roster
+
+    campaign = load_campaign(forms)
+    return roster_namer(cached(load_roster, roster, campaign.units), campaign)
 
 
 def load_unit_namer(settings: Settings) -> UnitNamer:
-    """The configured campaign's namer with its roster; without a readable roster, plain normalisation
-    (and a warning). The roster is read again only when its file's modification time or size changed."""
-    from mailintake.campaign.roster import load_roster
-    from mailintake.config.shipped import campaign_path
+    """The configured campaign's namer with its roster (read again only when the roster or the campaign file
+    changed). A roster path that does not exist is a ConfigError, as everywhere; a roster that cannot be
+    read falls back to plain normalisation (and a warning)."""
+    from mailintake.campaign.files import campaign_path
 
-    campaign = campaign_rules(settings)
+    roster, forms = campaign_path(settings, "roster"), campaign_path(settings, "forms")
     try:
-        path = campaign_path(settings, "roster")
-        try:
-            stat = path.stat()
-            key = (stat.st_mtime_ns, stat.st_size, id(campaign))
-        except OSError:
-            key = None
-        cached = _NAMERS.get(path)
-        if key is not None and cached is not None and cached[0] == key:
-            return cached[1]
-        namer = roster_namer(load_roster(path, campaign.units), campaign)
-        if key is not None:
-            _NAMERS[path] = (key, namer)
-        return namer
+        return cached(_namer, roster, forms)
     except ConfigError as exc:
         log.warning("%s; units are grouped by the names as typed", exc)
-        return UnitNamer(campaign)
+        return UnitNamer(campaign_rules(settings))
 
 
 def submission_unit(table: int, fields: dict[str, str], namer: UnitNamer = normalise_unit) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.campaign.cache import cached
 from mailintake.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -137,19 +138,13 @@ def read_toml(path: Path, what: str, missing: str) -> dict[str, Any]:
         raise ConfigError(f"{what}: cannot read {path} ({exc}); fix the file") from None
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: Path, _version: tuple[int, int]) -> CampaignRules:
+def _read_campaign(path: Path) -> CampaignRules:
     return parse_campaign(read_toml(path, "campaign", "fix [campaign] forms"), path)
 
 
 def load_campaign(path: str | Path) -> CampaignRules:
     """The rules of the campaign file ``path``, read again only when the file changed."""
-    source = Path(path)
-    try:
-        stat = source.stat()
-    except OSError:
-        return _load(source, (0, 0))
-    return _load(source, (stat.st_mtime_ns, stat.st_size))
+    return cached(_read_campaign, Path(path))
 
 
 @functools.cache
@@ -162,6 +157,6 @@ def default_campaign() -> CampaignRules:
 
 def campaign_rules(settings: Settings) -> CampaignRules:
     """The configured campaign's rules ([campaign] forms)."""
-    from mailintake.config.shipped import campaign_path
+    from mailintake.campaign.files import campaign_path
 
     return load_campaign(campaign_path(settings, "forms"))

@@ -92,8 +92,8 @@ def check_database(settings: Settings) -> str:
 def check_report_template(settings: Settings) -> None:
     from jinja2 import TemplateError
 
+    from mailintake.campaign.sources import REPORT_TEMPLATE, template_dir
     from mailintake.report.html import environment
-    from mailintake.report.sources import REPORT_TEMPLATE, template_dir
 
     directory = template_dir(settings)
     try:
@@ -105,21 +105,20 @@ def check_report_template(settings: Settings) -> None:
 
 def check_campaign(settings: Settings) -> str:
     """Forms, roster, quotas and templates load; ConfigError (one line naming the key) otherwise."""
-    from mailintake.campaign.quotas import load_quotas
-    from mailintake.campaign.roster import load_roster
+    from mailintake.campaign.files import campaign_path, load_forms
     from mailintake.campaign.rules import campaign_rules
-    from mailintake.config.shipped import campaign_path, shipped
+    from mailintake.campaign.sources import campaign_quotas, campaign_roster
+    from mailintake.config.shipped import shipped
     from mailintake.outbox.templates import check_templates
-    from parsers.definitions import load_definitions
 
     forms_path = campaign_path(settings, "forms")
     try:
-        forms = load_definitions(forms_path)
+        forms = load_forms(forms_path)
     except Exception as exc:  # DefinitionError, TOML syntax, unreadable: all one line
         raise ConfigError(f"config: [campaign] forms {forms_path} is broken ({exc}); fix the file") from None
-    rules = campaign_rules(settings)  # the per-table rules of the same file: one line naming the problem
-    roster = load_roster(campaign_path(settings, "roster"), rules.units)
-    quotas = load_quotas(campaign_path(settings, "quotas"), rules.units.categories)
+    campaign_rules(settings)  # the per-table rules of the same file: one line naming the problem
+    roster = campaign_roster(settings)
+    quotas = campaign_quotas(settings)
     names = sorted(p.name for p in shipped("templates").iterdir() if p.name.startswith("reply_"))
     problems = check_templates(settings, names)
     broken = [p for p in problems if "does not compile" in p]

@@ -134,7 +134,7 @@ def demo_cmd(ctx: click.Context, directory: Path, as_json: bool, keep_running: b
                     progress=lambda text: status.update(text))
         web = None
         try:
-            from mailintake.web.demo import DEMO_LOGIN, DEMO_WEB_PASSWORD, start_demo_console
+            from mailintake.demo.console import DEMO_LOGIN, DEMO_WEB_PASSWORD, start_demo_console
 
             web = start_demo_console(result.config_path)
             if as_json:

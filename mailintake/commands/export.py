@@ -18,6 +18,7 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def export_cmd(ctx: click.Context, fmt: str, out: Path | None) -> None:
     """Export mails, submissions and replies as JSON, CSV or Excel."""
+    from mailintake.campaign.files import campaign_forms
     from mailintake.report.export import export_csv, export_xlsx, write_json
 
     with user_errors():
@@ -36,7 +37,7 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None) -> None:
                 if fmt == "json":
                     write_json(session, sys.stdout, tz=tz)
                 else:
-                    export_csv(session, sys.stdout, tz=tz)
+                    export_csv(session, sys.stdout, campaign_forms(settings), tz=tz)
                 return
             try:
                 # utf-8-sig: Excel on Windows opens a CSV with a BOM as UTF-8
@@ -44,7 +45,7 @@ def export_cmd(ctx: click.Context, fmt: str, out: Path | None) -> None:
                     if fmt == "json":
                         write_json(session, handle, tz=tz)
                     else:
-                        export_csv(session, handle, tz=tz)
+                        export_csv(session, handle, campaign_forms(settings), tz=tz)
             except OSError as exc:
                 raise click.ClickException(f"cannot write {out} ({exc.strerror})") from None
         click.echo(str(out), err=True)

@@ -15,8 +15,8 @@ from mailintake.commands._common import database, load, user_errors
 @click.pass_context
 def handoff_cmd(ctx: click.Context, out_dir: Path) -> None:
     """Write the hand-off files from the current candidate lists."""
+    from mailintake.campaign.sources import load_sources
     from mailintake.office.handoff import write_handoff
-    from mailintake.report.sources import load_sources
 
     with user_errors():
         settings = load(ctx)

@@ -27,9 +27,9 @@ def paper_cmd(ctx: click.Context, unit: str, received: bool, undo: bool, on: dt.
     if received == undo:
         raise click.UsageError("add --received to record that the paper copies have arrived, or --undo to remove "
                                "a mistaken record")
+    from mailintake.campaign.sources import load_sources
     from mailintake.db.audit import Actor
     from mailintake.office.paper import record_received, undo_received
-    from mailintake.report.sources import load_sources
 
     with user_errors():
         settings = load(ctx)

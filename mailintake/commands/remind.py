@@ -21,9 +21,9 @@ def remind_cmd(ctx: click.Context, mode: str | None, text: bool, at: dt.datetime
     """Preview or queue the reminders (催报) due now; units without an address are listed as 需电话催报."""
     if mode is None:
         raise click.UsageError("add --preview to list the reminders due now, or --send to queue them")
+    from mailintake.campaign.sources import load_sources
     from mailintake.db.audit import Actor
     from mailintake.office.reminders import preview_reminders, send_reminders
-    from mailintake.report.sources import load_sources
 
     with user_errors():
         settings = load(ctx)

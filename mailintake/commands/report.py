@@ -22,7 +22,8 @@ from mailintake.errors import ConfigError
 @click.pass_context
 def report_cmd(ctx: click.Context, out_dir: Path | None, send: bool) -> None:
     """Write (and optionally send) the intake report; only a sent one becomes the next report's baseline."""
-    from mailintake.report import build_report, queue_report_mail
+    from mailintake.report.build import build_report
+    from mailintake.report.mail import queue_report_mail
 
     with user_errors():
         settings = load(ctx)

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mailintake.config.file import DEFAULT_FORMS, campaign_file_table
+from mailintake.config.file import campaign_file_table
+from mailintake.config.shipped import CAMPAIGN_DEFAULTS
 
 #: the campaign file: form definitions, per-table rules, and the [campaign] keys a config file leaves out
 
@@ -38,10 +39,10 @@ class CampaignSettings(Section):
     receipt_format: str = "{prefix}-{n:04d}"
     #: the name of the report's workbook as mailed and downloaded: <report_file>-2019-12-19.xlsx
     report_file: str = "汇总表"
-    forms: str = DEFAULT_FORMS
-    roster: str = "config/units.csv"
-    quotas: str = "config/quotas.toml"
-    templates: str = "config/templates"
+    forms: str = CAMPAIGN_DEFAULTS["forms"]
+    roster: str = CAMPAIGN_DEFAULTS["roster"]
+    quotas: str = CAMPAIGN_DEFAULTS["quotas"]
+    templates: str = CAMPAIGN_DEFAULTS["templates"]
     office_name: str
     office_contact: str
     office_address: str

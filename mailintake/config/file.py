@@ -12,8 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-#: the campaign file (forms, wording, quotas' rules), relative to the base directory
-DEFAULT_FORMS = "config/forms.toml"
+from mailintake.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/mailintake.toml")
 ENV_PREFIX = "MAILINTAKE_"
@@ -67,17 +66,13 @@ def world_readable_secret(path: Path) -> bool:
 def campaign_file_table(data: dict[str, Any]) -> dict[str, Any]:
     """The ``[campaign]`` table of the campaign file that ``[campaign] forms`` of the raw configuration
     ``data`` names (the shipped config/forms.toml by default); {} when the file cannot be read."""
-    from mailintake.config.shipped import shipped
+    from mailintake.config.shipped import CAMPAIGN_DEFAULTS, campaign_file
 
     campaign = data.get("campaign")
-    value = str((campaign if isinstance(campaign, dict) else {}).get("forms") or DEFAULT_FORMS)
-    path = Path(value)
-    if not path.is_absolute():
-        path = Path(str(data.get("base_dir", "."))) / path
-    if not path.exists() and value == DEFAULT_FORMS:
-        path = shipped("forms.toml")
+    value = str((campaign if isinstance(campaign, dict) else {}).get("forms") or CAMPAIGN_DEFAULTS["forms"])
     try:
+        path = campaign_file("forms", value, str(data.get("base_dir", ".")))
         table = tomllib.loads(path.read_text("utf-8")).get("campaign", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (ConfigError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
     return dict(table) if isinstance(table, dict) else {}

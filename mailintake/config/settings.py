@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from mailintake.config.campaign import DEFAULT_FORMS, CampaignSettings, Section, campaign_file_defaults
+from mailintake.config.campaign import CampaignSettings, Section, campaign_file_defaults
 from mailintake.config.file import (  # re-exported: the CLI reads them from here
     DEFAULT_CONFIG_PATH,
     ENV_PREFIX,
@@ -25,9 +25,9 @@ from mailintake.config.file import (  # re-exported: the CLI reads them from her
 )
 from mailintake.config.file import env_overrides as _env_overrides
 from mailintake.errors import ConfigError
-from mailintake.outbox.recipients import valid_address
+from mailintake.util.addresses import valid_address
 
-__all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_FORMS", "ENV_PREFIX", "CampaignSettings", "Settings", "base_dir_for",
+__all__ = ["DEFAULT_CONFIG_PATH", "ENV_PREFIX", "CampaignSettings", "Settings", "base_dir_for",
            "campaign_file_defaults", "load_settings", "resolve_config_path", "world_readable_secret"]
 
 #: a remote mailbox polled more often than this gets the account blocked (QQ Mail does)

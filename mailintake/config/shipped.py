@@ -20,21 +20,18 @@ from mailintake.errors import ConfigError
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-    from mailintake.config.settings import Settings
-
 log = logging.getLogger(__name__)
 
 CampaignFile = Literal["forms", "roster", "quotas", "templates"]
-CAMPAIGN_FILES: tuple[CampaignFile, ...] = ("forms", "roster", "quotas", "templates")
-
-
-@functools.cache
-def _default_value(key: CampaignFile) -> str:
-    """What ``[campaign] key`` names when left at its default (config is imported only when asked:
-    the idle poll reads the campaign file without pydantic)."""
-    from mailintake.config.settings import CampaignSettings
-
-    return str(CampaignSettings.model_fields[key].default)
+#: where ``[campaign] <key>`` points when a config file leaves it out (relative to the base directory);
+#: the settings model takes its defaults from here, so reading a default needs no model
+CAMPAIGN_DEFAULTS: dict[CampaignFile, str] = {
+    "forms": "config/forms.toml",
+    "roster": "config/units.csv",
+    "quotas": "config/quotas.toml",
+    "templates": "config/templates",
+}
+CAMPAIGN_FILES: tuple[CampaignFile, ...] = tuple(CAMPAIGN_DEFAULTS)
 
 
 @functools.cache
@@ -55,17 +52,17 @@ def shipped(name: str) -> Path:
     return shipped_dir() / name
 
 
-def campaign_path(settings: Settings, key: CampaignFile) -> Path:
-    """The file ``[campaign] <key>`` points at; its shipped copy when the key keeps its default value.
+def campaign_file(key: CampaignFile, value: str, base_dir: str | Path) -> Path:
+    """The file ``[campaign] <key> = value`` names, relative paths under ``base_dir``: the one fallback policy.
 
-    Raises ConfigError (one line naming the key) when a path the office chose does not exist.
+    A key left at its default that does not exist there means the shipped copy; any other path that does
+    not exist is a ConfigError (one line naming the key).
     """
-    value = getattr(settings.campaign, key)
-    configured = settings.path(value)
+    configured = Path(value) if Path(value).is_absolute() else Path(base_dir) / value
     if configured.exists():
         return configured
-    if value == _default_value(key):
-        return shipped(Path(_default_value(key)).name)
+    if value == CAMPAIGN_DEFAULTS[key]:
+        return shipped(Path(value).name)
     raise ConfigError(f"config: [campaign] {key}: {configured} not found; fix the path, or remove the key "
                       "to use the shipped copy")
 

@@ -247,9 +247,9 @@ def stored_mails(settings: Settings, session_factory: Any) -> list[dict[str, Any
 
 def calendar_steps(settings: Settings, session_factory: Any, out_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The 催报 preview at REMINDER_AT (nothing sent) and the hand-off files (公示名单, 测评票, originals)."""
+    from mailintake.campaign.sources import load_sources
     from mailintake.office.handoff import write_handoff
     from mailintake.office.reminders import preview_reminders
-    from mailintake.report.sources import load_sources
 
     sources = load_sources(settings)
     with session_factory() as session:
@@ -304,7 +304,7 @@ def run_demo(
     step("starting the local IMAP server and SMTP sink")
     servers = servers or start_servers()
     try:
-        from mailintake.web.demo import web_section
+        from mailintake.demo.console import web_section
 
         web = web_section()
         config_path = write_config(directory, imap_host=servers.imap.host, imap_port=servers.imap.port,

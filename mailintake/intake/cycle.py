@@ -30,9 +30,7 @@ from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import ConfigError, MailintakeError
 from mailintake.intake import fetch, parse, read, record
-from mailintake.intake.fetch import FetchedMail
-from mailintake.intake.parse import ParsedFiles
-from mailintake.intake.read import ReadMail
+from mailintake.intake.model import FetchedMail, ParsedFiles, ReadMail
 from mailintake.intake.sandbox import ParserPool
 from mailintake.mailbox.client import MailboxClient
 
@@ -69,8 +67,10 @@ def make_pool(settings: Settings) -> ParserPool:
     return ParserPool(memory_mb=settings.limits.parse_memory_mb, timeout=settings.limits.parse_timeout)
 
 
-class _Cycle:
-    """State of one poll: the settings, the database, the storage and the parser pool."""
+class IntakeCycle:
+    """State of one poll: the settings, the database, the storage and the parser pool.
+
+    ``process_batch`` is the intake path for a batch of fetched mails (the benchmarks fill databases with it)."""
 
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session], pool: ParserPool,
                  on_commit: Callable[[], None] | None = None) -> None:
@@ -223,7 +223,7 @@ def poll_once(
     started = time.monotonic()
     own_pool = pool is None
     parser_pool = pool or make_pool(settings)
-    cycle = _Cycle(settings, session_factory, parser_pool, on_commit)
+    cycle = IntakeCycle(settings, session_factory, parser_pool, on_commit)
     cycle.storage.ensure_writable()
     with session_factory() as session, session.begin():
         run = PollRun(started_at=utcnow())
@@ -248,7 +248,7 @@ def poll_once(
     return cycle.result
 
 
-def _finish(cycle: _Cycle, session_factory: sessionmaker[Session], run_id: int, duration: float,
+def _finish(cycle: IntakeCycle, session_factory: sessionmaker[Session], run_id: int, duration: float,
             error: str | None) -> None:
     """Note the poll's outcome on its PollRun row and on the folder's state."""
     cycle.result.counts = dict(cycle.counter)

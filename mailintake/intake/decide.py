@@ -1,41 +1,21 @@
 """Intake stage 4, decide (rules): a parsed mail's status and flags, from the rule chains.
 
-``screen`` runs the before-parse rules on a read mail (an ignored mail is not parsed);
+(The before-parse rules ran in the read stage: ``mailintake.rules.chain.screen``.)
 ``decide_mail`` runs the after-parse rules on its files and turns all findings into a status.
 The quota counts come in from the record stage, which holds the database session.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from mailintake.campaign.identity import UnitNamer, normalise_unit
 from mailintake.config.settings import Settings
 from mailintake.db.vocabulary import MailStatus
-from mailintake.mail.model import ParsedMail
-from mailintake.rules.base import FileOutcome, Findings, MailContext, Quota
-from mailintake.rules.chain import AFTER_PARSE, BEFORE_PARSE, decide, run_chain
+from mailintake.intake.model import Decision, ParsedFiles
+from mailintake.rules.base import FileOutcome, MailContext, Quota
+from mailintake.rules.chain import AFTER_PARSE, decide, run_chain
 from parsers.records import Flag
-
-if TYPE_CHECKING:  # the read stage imports this module
-    from mailintake.intake.parse import ParsedFiles
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the rules made of a mail: its status, its mail-level flags, all findings, its files."""
-
-    status: MailStatus
-    flags: tuple[Flag, ...]
-    found: Findings
-    files: tuple[FileOutcome, ...]
-
-
-def screen(mail: ParsedMail, received_at: dt.datetime, settings: Settings) -> Findings:
-    """The before-parse rules: why the mail is ignored (automatic mail), if it is."""
-    return run_chain(BEFORE_PARSE, MailContext(mail=mail, received_at=received_at, settings=settings))[1]
 
 
 def too_large_flag(size: int, settings: Settings) -> Flag:

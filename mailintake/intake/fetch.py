@@ -8,26 +8,13 @@ commit of a batch.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailintake.config.settings import MailboxSettings
+from mailintake.intake.model import FetchedMail
 from mailintake.mailbox.client import MailboxClient, MessageMeta
-
-
-@dataclass(frozen=True)
-class FetchedMail:
-    """A mail as it came from IMAP. ``raw`` is None when it was too large to fetch."""
-
-    folder: str
-    uidvalidity: int
-    uid: int
-    received_at: dt.datetime
-    size: int
-    raw: bytes | None
-    header: bytes = b""
 
 
 @dataclass(frozen=True)

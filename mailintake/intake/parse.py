@@ -8,24 +8,15 @@ files are the candidates, are recorded, never parsed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from mailintake.campaign.files import campaign_path
 from mailintake.config.settings import Settings
-from mailintake.config.shipped import campaign_path
-from mailintake.intake.read import ReadMail, StoredFile
+from mailintake.intake.model import ParsedFiles, ReadMail, StoredFile
 from mailintake.intake.sandbox import ParseJob, run_job
 from parsers.records import FileResult, Flag, Form
 
 #: runs parse jobs, results in job order (``ParserPool.parse_many``; ``run_job`` in-process in tests)
 ParseMany = Callable[[list[ParseJob]], list[FileResult]]
-
-
-@dataclass(frozen=True)
-class ParsedFiles:
-    """A read mail and what the parser made of each of its files (same order as ``read.files``)."""
-
-    read: ReadMail
-    results: tuple[FileResult, ...] = ()
 
 
 def make_job(name: str, data: bytes, settings: Settings) -> ParseJob:

@@ -11,46 +11,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from mailintake.config.settings import Settings
 from mailintake.db.storage import Storage, sha256_hex
 from mailintake.errors import StorageError
-from mailintake.intake.decide import screen
-from mailintake.intake.fetch import FetchedMail
+from mailintake.intake.model import FetchedMail, ReadMail, StoredFile
 from mailintake.intake.sandbox import ParserPool, ReadJob
 from mailintake.mail.archives import ArchiveLimits
-from mailintake.mail.model import Attachment, ParsedMail
-from mailintake.rules.base import Findings
+from mailintake.mail.model import ParsedMail
+from mailintake.rules.chain import screen
 from parsers.records import Flag
 
 log = logging.getLogger("mailintake.pipeline")
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """One candidate file of a mail, kept in storage."""
-
-    attachment: Attachment
-    sha256: str
-    storage_path: str | None
-
-
-@dataclass(frozen=True)
-class ReadMail:
-    """A fetched mail, read. ``error`` set: reading it broke (recorded as failed, retried later)."""
-
-    fetched: FetchedMail
-    sha256: str
-    raw_path: str | None
-    mail: ParsedMail
-    #: the files to parse (none for ignored mail)
-    files: tuple[StoredFile, ...] = ()
-    #: what the before-parse rules found (an ignore reason)
-    screened: Findings = field(default_factory=Findings)
-    #: the id of an already recorded mail with the same bytes (nothing to read, parse or answer)
-    duplicate_of: int | None = None
-    error: str | None = None
 
 
 def read_in_process(raw: bytes, settings: Settings) -> ParsedMail:

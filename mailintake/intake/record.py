@@ -15,15 +15,13 @@ from collections.abc import Iterable
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.decisions import withdrawn_ids
 from mailintake.campaign.identity import UnitNamer, identity_key, normalise_unit, submission_unit, supersede
 from mailintake.config.settings import Settings
 from mailintake.db.models import AttachmentRow, Counter, Ledger, MailboxState, Message, Submission, utcnow
 from mailintake.db.vocabulary import MailStatus
-from mailintake.intake.decide import Decision, decide_mail
-from mailintake.intake.fetch import FetchedMail
-from mailintake.intake.parse import ParsedFiles
-from mailintake.intake.read import ReadMail
-from mailintake.office.decisions import withdrawn_ids
+from mailintake.intake.decide import decide_mail
+from mailintake.intake.model import Decision, FetchedMail, ParsedFiles, ReadMail
 from mailintake.outbox.queue import enqueue_reply as enqueue
 from mailintake.rules.base import Quota
 from mailintake.rules.quota import quota_units

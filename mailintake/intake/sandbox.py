@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import functools
 import multiprocessing
 import os
 import select
@@ -130,21 +129,10 @@ def _unreadable(name: str, reason: str) -> FileResult:
 
 
 def _definitions(path: str) -> FormSet | None:
-    """The form definitions at ``path`` (None: the shipped ones), read again only when the file changed."""
-    if not path:
-        return None
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return _load_definitions(path, stat.st_mtime_ns, stat.st_size)
+    """The form definitions at ``path`` (None: the shipped ones), through the campaign's one cache."""
+    from mailintake.campaign.files import load_forms
 
-
-@functools.lru_cache(maxsize=4)
-def _load_definitions(path: str, _mtime: int, _size: int) -> FormSet:
-    from parsers.definitions import load_definitions
-
-    return load_definitions(path)
+    return load_forms(path) if path else None
 
 
 def run_job(job: ParseJob) -> FileResult:

@@ -18,11 +18,10 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
 from mailintake.config.settings import Settings
+from mailintake.office.candidates import Candidate, TableList
 
 if TYPE_CHECKING:
     from docx.document import Document as DocumentObject
-
-    from mailintake.office.handoff import Candidate, TableList
 
 FONT = "宋体"
 #: the box an evaluator ticks beside their category

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -18,15 +17,16 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.decisions import counts_as_candidate, latest_decisions
 from mailintake.campaign.roster import UNMATCHED
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
+from mailintake.db.labels import flag_codes
 from mailintake.db.models import Submission
 from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import StorageError
-from mailintake.office.decisions import DecisionInfo, counts_as_candidate, latest_decisions
-from mailintake.report.labels import flag_codes
-from mailintake.report.sources import Sources
+from mailintake.office.candidates import Candidate, TableList
 
 WORKBOOK_NAME = "公示名单.xlsx"
 BALLOT_NAME = "民主测评票.docx"
@@ -34,33 +34,6 @@ ORIGINALS_DIR = "申报原件"
 _WORD_FORMATS = {"docx", "docm", "doc", "wps", "rtf", "odt"}
 _UNSAFE = re.compile(r"[^\w\-()（）·]+")
 _NAME_LIMIT = 60
-
-
-@dataclass(frozen=True)
-class Candidate:
-    seq: int
-    table: int
-    submission_id: int
-    #: 单位或姓名: the unit for 表1/表2, the person for 表3/表4
-    name: str
-    unit: str
-    #: 所在单位及职务 (表3/表4)
-    position: str
-    #: 项目名称 (表1)
-    project: str
-    category: str
-    decision: DecisionInfo | None
-    storage_path: str | None
-    file_format: str
-
-
-@dataclass
-class TableList:
-    table: int
-    name: str
-    title: str
-    quota_text: str
-    candidates: list[Candidate] = field(default_factory=list)
 
 
 def project_name(text: str) -> str:
@@ -184,7 +157,7 @@ def copy_originals(lists: list[TableList], settings: Settings, out_dir: Path) ->
 
 def write_handoff(session: Session, settings: Settings, sources: Sources, out_dir: Path) -> list[Path]:
     """Write the 公示名单 workbook, the 民主测评票 and the originals under ``out_dir``; return every file."""
-    from mailintake.office.ballot import write_ballot
+    from mailintake.office.ballot import write_ballot  # python-docx only when a hand-off is written
 
     lists = candidate_lists(session, settings, sources)
     out_dir.mkdir(parents=True, exist_ok=True)

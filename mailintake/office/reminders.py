@@ -21,15 +21,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.db.audit import Actor, record_action
+from mailintake.db.labels import flag_messages
 from mailintake.db.models import Message, ReminderSent
 from mailintake.office.notices import queue_notice, usable_address
 from mailintake.office.unit_state import NEEDS_CORRECTION, UnitState, bounced_addresses, unit_states
 from mailintake.outbox import templates
 from mailintake.outbox.compose import cn_datetime
-from mailintake.report.labels import flag_messages
-from mailintake.report.sources import Sources
 
 REMINDER_LABELS: dict[str, str] = {
     "not_applied": "尚未报送",

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.decisions import counts_for_quota, latest_decisions
 from mailintake.campaign.roster import Roster, Unit, normalise
 from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
 from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
 from mailintake.errors import StorageError
-from mailintake.office.decisions import counts_for_quota, latest_decisions
 
 #: statuses of a mail that count as applying (forms sent, possibly needing correction)
 APPLYING = frozenset({MailStatus.accepted, MailStatus.needs_correction, MailStatus.too_large})

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.campaign.files import campaign_path, load_forms
 from mailintake.campaign.rules import CampaignRules, campaign_rules, default_campaign
 from mailintake.config.settings import Settings
 from mailintake.config.shipped import warn_once
@@ -61,12 +60,10 @@ def reply_subject(original: str, receipt_no: str | None, settings: Settings) -> 
     return header_text(f"{base} {tag}" if tag else base, 250)
 
 
-@functools.lru_cache(maxsize=8)
-def _definitions(path: str) -> FormSet | None:
-    from parsers.definitions import load_definitions
-
+def _forms(settings: Settings) -> FormSet | None:
+    path = campaign_path(settings, "forms")  # a path that does not exist: ConfigError, as everywhere
     try:
-        return load_definitions(path) if Path(path).exists() else load_definitions()
+        return load_forms(path)
     except Exception:  # a broken forms file must not stop a reply; labels fall back to keys
         return None
 
@@ -145,7 +142,7 @@ class Composer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.forms = _definitions(str(settings.path(settings.campaign.forms)))
+        self.forms = _forms(settings)
         self.campaign = reply_campaign(settings)
 
     def label(self, table: int, key: str) -> str:

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from mailintake.mail.classify import machine_address
+from mailintake.util.addresses import valid_address
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _BARE_BREAK = re.compile(r"[\r\n](?![ \t\r\n])")
 _SPACES = re.compile(r"\s{2,}")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDR_SPEC = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 
 
@@ -29,11 +27,6 @@ def header_text(value: object, limit: int = 200) -> str:
     """One safe line of header text: line breaks and control characters become spaces, length capped."""
     text = _CONTROL.sub(" ", str(value or ""))
     return _SPACES.sub(" ", text).strip()[:limit]
-
-
-def valid_address(addr: str) -> bool:
-    """A plain ASCII ``local@domain.tld`` of sane length (what we are willing to send to)."""
-    return len(addr) <= 254 and bool(_ADDR_SPEC.match(addr)) and ".." not in addr
 
 
 def parse_address(value: object) -> tuple[str, str] | None:

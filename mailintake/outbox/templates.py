@@ -13,8 +13,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake.campaign.files import campaign_path
 from mailintake.config.settings import Settings
-from mailintake.config.shipped import campaign_path, shipped, warn_once
+from mailintake.config.shipped import shipped, warn_once
 from mailintake.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -2,25 +2,26 @@
 
 Both the HTML and the workbook render from ``ReportData``; nothing here formats for a medium. The rows
 are in :mod:`mailintake.report.rows`, the sections computed from them in :mod:`mailintake.report.sections`,
-the labels in :mod:`mailintake.report.labels`.
+the labels in :mod:`mailintake.db.labels`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.decisions import counts_for_quota, latest_decisions
 from mailintake.campaign.quotas import Quotas
 from mailintake.campaign.roster import CATEGORIES, Roster, Unit
+from mailintake.db.labels import ISSUE_CODES, flag_codes, local, report_title
 from mailintake.db.models import Message, OutboxItem, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
-from mailintake.office.decisions import counts_for_quota, latest_decisions
-from mailintake.report.labels import ISSUE_CODES, flag_codes, local, report_title
 from mailintake.report.rows import (
     Counts,
     HonourSummary,
@@ -45,6 +46,15 @@ from mailintake.report.sections import (
     unreadable_files,
 )
 from parsers.definitions import FormSet
+
+
+@dataclass
+class ReportFiles:
+    html_path: Path
+    xlsx_path: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+    report_id: int | None = None
+    for_date: dt.date = dt.date(1970, 1, 1)
 
 
 @dataclass

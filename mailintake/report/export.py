@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mailintake.config.settings import Settings, default_settings
+from mailintake.campaign.decisions import DECISION_LABELS, latest_decisions
+from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, PaperCopy, ReminderSent, Submission
-from mailintake.office.decisions import DECISION_LABELS, latest_decisions
-from parsers.definitions import FormSet, load_definitions
+from parsers.definitions import FormSet
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 #: outbox kinds that answer a mail (the report is not a reply)
@@ -138,9 +138,10 @@ def csv_columns(forms: FormSet) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def export_csv(session: Session, out: TextIO, *, tz: dt.tzinfo = DEFAULT_TZ, forms: FormSet | None = None) -> int:
-    """One row per submission; form fields as columns (key names in the header). Returns the row count."""
-    definitions = forms or load_definitions()
+def export_csv(session: Session, out: TextIO, forms: FormSet, *, tz: dt.tzinfo = DEFAULT_TZ) -> int:
+    """One row per submission; the campaign's form fields (``forms``) as columns (key names in the header).
+    Returns the row count."""
+    definitions = forms
     field_columns = csv_columns(definitions)
     known = {key for key, _ in field_columns}
     data = export_json(session, tz=tz)
@@ -171,11 +172,10 @@ def _decision_text(decision: dict[str, Any] | None) -> str:
     return f"{label}：{decision['reason']}（{decision['by']}，{decision['at']}）"
 
 
-def export_xlsx(session: Session, path: str | Path, *, settings: Settings | None = None,
-                now: dt.datetime | None = None) -> Path:
+def export_xlsx(session: Session, path: str | Path, *, settings: Settings, now: dt.datetime | None = None) -> Path:
     """The report's workbook (汇总, 表1–表4 with every current record, 邮件) without recording a report."""
-    from mailintake.report import collect
-    from mailintake.report.xlsx import write_workbook
+    from mailintake.report.build import collect
+    from mailintake.report.workbook import write_workbook
 
-    data = collect(settings or default_settings(), session, now=now, since=None)
+    data = collect(settings, session, now=now, since=None)
     return write_workbook(data, Path(path))

@@ -10,9 +10,9 @@ from jinja2 import Environment, TemplateNotFound
 
 from mailintake.campaign.roster import UNMATCHED
 from mailintake.config.shipped import html_environment
+from mailintake.db.labels import ISSUE_CODES, STATUS_LABELS
 from mailintake.errors import ConfigError
 from mailintake.report.data import ReportData
-from mailintake.report.labels import ISSUE_CODES, STATUS_LABELS
 
 TEMPLATE = "report.html.j2"
 

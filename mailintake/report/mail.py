@@ -12,14 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailintake.config.settings import Settings
+from mailintake.db.labels import report_title
 from mailintake.db.models import OutboxItem, Report
 from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import ConfigError
-from mailintake.report.labels import report_title
 from mailintake.util.text import one_line
 
 if TYPE_CHECKING:
-    from mailintake.report import ReportFiles
+    from mailintake.report.data import ReportFiles
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailintake.campaign.decisions import DecisionInfo
 from mailintake.campaign.roster import UNMATCHED, Roster, Unit
-from mailintake.db.models import Message, OutboxItem, Submission
-from mailintake.db.vocabulary import MailStatus
-from mailintake.office.decisions import DecisionInfo
-from mailintake.report.labels import (
+from mailintake.db.labels import (
     CORRECTION_CODES,
     NO_UNIT,
     OUTBOX_STATUS_LABELS,
@@ -21,6 +19,8 @@ from mailintake.report.labels import (
     flag_messages,
     local,
 )
+from mailintake.db.models import Message, OutboxItem, Submission
+from mailintake.db.vocabulary import MailStatus
 
 
 @dataclass

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from mailintake.campaign.quotas import HonourQuota, Quotas
 from mailintake.campaign.roster import UNMATCHED, Roster, Unit, normalise
+from mailintake.db.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.db.models import Message, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus
-from mailintake.report.labels import NO_UNIT, STATUS_LABELS, flag_messages
 from mailintake.report.rows import (
     CategoryCount,
     Counts,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
+from mailintake.config.settings import Settings
+from mailintake.db.labels import CORRECTION_CODES
 from mailintake.db.vocabulary import MailStatus
+from mailintake.mail.model import ParsedMail
 from mailintake.rules.automatic import AutomaticRule
 from mailintake.rules.base import Findings, MailContext, Rule
 from mailintake.rules.file_defects import FileDefectsRule
@@ -17,8 +21,6 @@ BEFORE_PARSE: tuple[Rule, ...] = (AutomaticRule(),)
 #: after parsing, every rule runs, in this order (a page linked by one is a form's for the next)
 AFTER_PARSE: tuple[Rule, ...] = (LateRule(), AttachedPagesRule(), FileDefectsRule(), QuotaRule())
 
-#: flag codes that make a form need correction
-CORRECTION_CODES = frozenset({"incomplete", "overlong", "unreadable", "unsupported_format", "quota_exceeded"})
 
 
 def run_chain(rules: tuple[Rule, ...], ctx: MailContext) -> tuple[MailContext, Findings]:
@@ -47,3 +49,8 @@ def decide(ctx: MailContext, found: Findings) -> MailStatus:
         if any(f.code in CORRECTION_CODES for f in found.all_form_flags(file_index, form_index, form)):
             return MailStatus.needs_correction
     return MailStatus.accepted
+
+
+def screen(mail: ParsedMail, received_at: dt.datetime, settings: Settings) -> Findings:
+    """The before-parse rules: why the mail is ignored (automatic mail), if it is."""
+    return run_chain(BEFORE_PARSE, MailContext(mail=mail, received_at=received_at, settings=settings))[1]

@@ -9,13 +9,12 @@ carry is flagged incomplete.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import replace
-from pathlib import Path
 
+from mailintake.campaign.files import campaign_forms
 from mailintake.rules.base import FileOutcome, Findings, MailContext
-from parsers.definitions import FieldDefinition, FormDefinition, FormSet, load_definitions
+from parsers.definitions import FieldDefinition, FormDefinition
 from parsers.records import FileResult, Flag, Form
 from parsers.rules import overlong
 from parsers.wordcount import count_chars
@@ -25,12 +24,6 @@ REFERENCE = re.compile(r"(详见|见|另附|单独)\s*(附页|附件|附表|另�
 #: a box this short that names a page holds only the reference
 REFERENCE_CHARS = 30
 PAGE_FIELD = "附页"
-
-
-@functools.lru_cache(maxsize=4)
-def _definitions(path: str) -> FormSet:
-    """The configured forms file, else the shipped one (as the reply composer does)."""
-    return load_definitions(path) if Path(path).exists() else load_definitions()
 
 
 def _narrative(definition: FormDefinition) -> list[FieldDefinition]:
@@ -49,7 +42,7 @@ class AttachedPagesRule:
         forms = ctx.forms()
         if not forms:
             return Findings()
-        definitions = _definitions(str(ctx.settings.path(ctx.settings.campaign.forms)))
+        definitions = campaign_forms(ctx.settings)
         files = list(ctx.files)
         pages = [(index, outcome) for index, outcome in enumerate(files)
                  if not outcome.result.forms and outcome.result.page_text]

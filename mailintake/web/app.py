@@ -11,13 +11,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from mailintake.campaign.sources import load_sources
 from mailintake.config.settings import Settings
 from mailintake.db.storage import Storage
 from mailintake.errors import ConfigError
-from mailintake.report.sources import load_sources
-from mailintake.web.context import Console, template_environment
-from mailintake.web.routes import all_routes
-from mailintake.web.security import AuthMiddleware, SecurityHeaders
+from mailintake.web.page.context import Console, template_environment
+from mailintake.web.page.security import AuthMiddleware, SecurityHeaders
+from mailintake.web.routes import all_routes, navigation
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "mailintake_session"
@@ -44,7 +44,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
         session_factory = open_database(settings.database.url, settings.base_dir)
     console = Console(settings=settings, factory=session_factory, sources=load_sources(settings),
                       templates=template_environment(settings),
-                      storage=Storage(settings.path(settings.storage.dir)))
+                      storage=Storage(settings.path(settings.storage.dir)), nav=navigation())
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=secret, session_cookie=COOKIE,

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from mailintake.intake.sandbox import ParserPool
     from mailintake.mailbox.client import MailboxClient
     from mailintake.outbox.sender import DeliveryResult
-    from mailintake.report import ReportFiles
+    from mailintake.report.data import ReportFiles
 
 log = logging.getLogger("mailintake.worker")
 
@@ -255,7 +255,8 @@ class Worker:
 
     def daily_report(self, for_date: dt.date | None = None) -> ReportFiles | None:
         """Build today's report, queue it for ``[report] recipients`` and deliver. Never raises."""
-        from mailintake.report import build_report, queue_report_mail
+        from mailintake.report.build import build_report
+        from mailintake.report.mail import queue_report_mail
 
         with self._work_lock:
             try:
@@ -274,8 +275,8 @@ class Worker:
             return files
 
     def final_report(self, now: dt.datetime | None = None) -> Any:
-        """Write and queue the 截止报告 once it is due (see mailintake.office.calendar). Never raises."""
-        from mailintake.office.calendar import final_report_job
+        """Write and queue the 截止报告 once it is due (see mailintake.worker.calendar). Never raises."""
+        from mailintake.worker.calendar import final_report_job
 
         with self._work_lock:
             marker = final_report_job(self.settings, self.session_factory, now or dt.datetime.now(dt.UTC))
@@ -285,7 +286,7 @@ class Worker:
 
     def scheduled_reminders(self, now: dt.datetime | None = None) -> Any:
         """Queue the reminders (催报) due now and deliver them. Never raises."""
-        from mailintake.office.calendar import reminders_job
+        from mailintake.worker.calendar import reminders_job
 
         with self._work_lock:
             result = reminders_job(self.settings, self.session_factory, now or dt.datetime.now(dt.UTC))
@@ -338,7 +339,7 @@ class Worker:
         report_at = self.settings.report.time
         scheduler.add_job(self.daily_report, CronTrigger(hour=report_at.hour, minute=report_at.minute, timezone=tz),
                           id="report", name="daily report")
-        from mailintake.office.calendar import add_calendar_jobs
+        from mailintake.worker.calendar import add_calendar_jobs
 
         add_calendar_jobs(scheduler, self.settings, now, self.final_report, self.scheduled_reminders)
         return scheduler

@@ -31,7 +31,7 @@ from mailintake.demo.samples.forms import make_form_docx
 from mailintake.errors import MailboxError
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail
 from tests.support.servers import PymapServer, SmtpSink, append_mail, reset_uidvalidity
 
@@ -296,7 +296,7 @@ def test_smtp_550_is_recorded_failed_and_shown_in_export_and_report(imap_server,
     assert [c for c in cells if "550 Mailbox unavailable" in c] == [
         "回执：发送失败（recipient refused: u0@qq.com: 550 Mailbox unavailable） → u0@qq.com"]
 
-    from mailintake.report import build_report
+    from mailintake.report.build import build_report
 
     with session_factory() as session, session.begin():
         files = build_report(settings, session, out_dir=tmp_path / "report")

@@ -32,7 +32,7 @@ from mailintake.intake.parse import make_job
 from mailintake.outbox.sender import deliver_due
 from parsers.convert import resolve_soffice
 from parsers.sniff import detect_format
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.servers import SmtpSink
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "foreign-corpus"

@@ -28,7 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from mailintake.db.models import Message, OutboxItem
 from tests.support import hostile
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at
 from tests.support.servers import PymapServer, append_mail, start_imap_server, start_smtp_sink
 
@@ -330,7 +330,7 @@ def test_reply_headers_carry_no_injected_header_or_recipient(outcome):
 
 def test_report_escapes_scripts(outcome):
     """GIVEN <script> in a subject, a sender name, a filename and a form field THEN the report shows it as text."""
-    from mailintake.report import build_report
+    from mailintake.report.build import build_report
 
     settings = outcome.env.settings()
     with outcome.session_factory() as session, session.begin():

@@ -5,6 +5,7 @@ the real pipeline, answered over real SMTP (aiosmtpd), and reported in a workboo
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import email
 import io
@@ -24,7 +25,7 @@ from mailintake.db.models import AttachmentRow, Message, Submission
 from mailintake.demo.samples.forms import make_letter_docx
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
-from mailintake.report import build_report
+from mailintake.report.build import build_report
 from mailintake.report.mail import build_report_message
 from tests.support.helpers import mail, make_settings
 from tests.support.servers import PymapServer, SmtpSink, append_mail
@@ -222,3 +223,49 @@ def test_a_campaign_file_naming_an_unknown_field_fails_check_config_in_one_line(
     result = invoke("--config", str(config), "check-config", "--no-network")
     assert result.stdout.splitlines()[1] == ("OK   campaign  forms 2 tables, roster 3 units, quotas 2 honours, "
                                              "templates OK")
+
+
+def test_the_export_carries_the_invented_campaign_s_own_columns(imap_server: PymapServer, smtp_sink: SmtpSink,
+                                                                tmp_path: Path) -> None:
+    """GIVEN the invented campaign configured by path WHEN its mails are polled and exported THEN the CSV's
+    field columns and the workbook's sheets are its own (姓名/服务时长/岗位名称…), none of the shipped 表1–表4."""
+    from tests.unit.config.test_config import invoke
+
+    campaign = shutil.copytree(CAMPAIGN, tmp_path / "campaign")
+    config = tmp_path / "mailintake.toml"  # only the campaign's paths: its name, deadline, office come from its file
+    config.write_text(
+        f'[mailbox]\nhost = "{imap_server.host}"\nport = {imap_server.port}\nsecurity = "none"\n'
+        f'username = "{imap_server.username}"\npassword = "{imap_server.password}"\n'
+        f'[smtp]\nhost = "{smtp_sink.host}"\nport = {smtp_sink.port}\nsecurity = "none"\n'
+        'sender = "office@example.gov.cn"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "mailintake.db"}"\n[storage]\ndir = "{tmp_path / "storage"}"\n'
+        f'[report]\nrecipients = []\n[campaign]\nforms = "{campaign / "forms.toml"}"\n'
+        f'roster = "{campaign / "units.csv"}"\n'
+        f'quotas = "{campaign / "quotas.toml"}"\ntemplates = "{campaign / "templates"}"\n', "utf-8")
+    config.chmod(0o600)
+    append_mail(imap_server, mail("第一医院团委 <tw@yy.example.cn>", "志愿者推荐", message_id="<a@yy>", attachments={
+        "张三.docx": volunteer("张三", "市一院", "320小时", "坚持十年社区义诊。"),
+        "急诊岗.docx": post("急诊志愿服务岗", "示例市第一医院", "李四", "全天候导诊。")}),
+        dt.datetime(2026, 3, 20, 9, 30, tzinfo=CST))
+    polled = invoke("--config", str(config), "poll", "--no-send")
+    assert polled.exit_code == 0, polled.output
+
+    exported = invoke("--config", str(config), "export", "--format", "csv")
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.reader(io.StringIO(exported.stdout)))
+    assert rows[0] == ["id", "table", "current", "word_count", "flags", "message_id", "from", "received_at", "status",
+                       "attachment", "decision", "name", "org", "hours", "story", "post", "head", "intro",
+                       "paper_received_on"]
+    assert [row[11:18] for row in rows[1:]] == [
+        ["张三", "市一院", "320小时", "坚持十年社区义诊。", "", "", ""],
+        ["", "示例市第一医院", "", "", "急诊志愿服务岗", "李四", "全天候导诊。"]]
+
+    out = tmp_path / "export.xlsx"
+    assert invoke("--config", str(config), "export", "--format", "xlsx", "--out", str(out)).exit_code == 0
+    book = load_workbook(out, read_only=True)
+    assert book.sheetnames[:3] == ["汇总", "表1 优秀志愿者", "表2 示范岗"]
+    assert [row[:5] for row in book["表1 优秀志愿者"].iter_rows(values_only=True)] == [
+        ("序号", "姓名", "单位", "服务时长", "事迹"), (1, "张三", "市一院", "320小时", "坚持十年社区义诊。")]
+    assert [row[:5] for row in book["表2 示范岗"].iter_rows(values_only=True)] == [
+        ("序号", "岗位名称", "所在单位", "负责人", "简介"),
+        (1, "急诊志愿服务岗", "示例市第一医院", "李四", "全天候导诊。")]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from mailintake.db.models import Message
 from mailintake.demo.samples.forms import make_form_docx
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail, poll_config
 from tests.support.processes import descendants, wait_gone
 from tests.support.servers import PymapServer, append_mail

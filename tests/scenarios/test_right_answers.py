@@ -17,7 +17,7 @@ from mailintake.demo.samples.forms import make_form_docx
 from mailintake.demo.servers.pymap_server import PymapServer
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.sender import deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail
 from tests.support.servers import SmtpSink, append_mail
 

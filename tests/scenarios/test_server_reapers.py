@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.dovecot import dovecot_binary
-from tests.support.fixtures.database import _pg_bindir
+from tests.support.postgres import pg_bindir
 from tests.support.processes import descendants, wait_gone
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ if kind == "dovecot":
     server = DovecotServer(Path(sys.argv[2]), {"office": "secret"})
     print(server.port, server.work, flush=True)
 else:
-    from tests.support.fixtures.database import new_server
+    from tests.support.postgres import new_server
     server = new_server(prefix="mi-pg-reaper-")
     print(server.port, server.datadir.parent, flush=True)
 time.sleep(600)
@@ -39,7 +39,7 @@ time.sleep(600)
 def test_sigkill_of_the_run_leaves_no_server(kind: str, tmp_path: Path) -> None:
     if kind == "dovecot" and dovecot_binary() is None:
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
-    if kind == "postgres" and _pg_bindir() is None:
+    if kind == "postgres" and pg_bindir() is None:
         pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     run = subprocess.Popen([sys.executable, "-c", RUN, kind, str(tmp_path / "dovecot")], cwd=PROJECT,
                            stdout=subprocess.PIPE, text=True)

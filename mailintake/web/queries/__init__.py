@@ -1,17 +1,12 @@
-"""The console's reads, one module per area; each function takes a Session and returns plain data."""
+"""The console's reads, one module per area; each function takes a Session and returns plain data.
+
+Here: the pager the list pages share."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-
-
-def validity(current: bool, superseded_by: int | None) -> str:
-    """How a parsed form counts: 有效, replaced by a later one, or never counted (e.g. a late mail)."""
-    if current:
-        return "有效"
-    return "已被后来的申报替代" if superseded_by is not None else "不计入（邮件逾期或未受理）"
 
 
 @dataclass(frozen=True)

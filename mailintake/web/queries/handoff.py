@@ -7,10 +7,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.office.ballot import write_ballot
-from mailintake.office.handoff import BALLOT_NAME, WORKBOOK_NAME, TableList, candidate_lists, write_workbook
-from mailintake.report.sources import Sources
+from mailintake.office.candidates import TableList
+from mailintake.office.handoff import BALLOT_NAME, WORKBOOK_NAME, candidate_lists, write_workbook
 
 #: what the console offers for download: name -> (file name, writer, media type)
 DOCUMENTS = {

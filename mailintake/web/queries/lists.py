@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.decisions import DecisionInfo, latest_decisions
 from mailintake.db.audit import list_actions
+from mailintake.db.labels import STATUS_LABELS, flag_messages
 from mailintake.db.models import AuditEntry, Message, Report, Submission
-from mailintake.office.decisions import DecisionInfo, latest_decisions
-from mailintake.report.labels import STATUS_LABELS, flag_messages
 
 #: sort key -> column
 SORTS: dict[str, Any] = {

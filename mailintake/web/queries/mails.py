@@ -12,12 +12,12 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailintake.campaign.decisions import DecisionInfo, latest_decisions
 from mailintake.campaign.identity import normalise_text
+from mailintake.db.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.mail.text import text_body
-from mailintake.office.decisions import DecisionInfo, latest_decisions
-from mailintake.report.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
-from mailintake.web.queries import validity
+from mailintake.web.queries.forms import validity
 from parsers.definitions import FormSet
 from parsers.wordcount import count_chars
 

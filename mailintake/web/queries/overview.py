@@ -10,11 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailintake.campaign.roster import UNMATCHED
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
+from mailintake.db.labels import STATUS_LABELS
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
-from mailintake.report.labels import STATUS_LABELS
-from mailintake.report.sources import Sources
 
 
 @dataclass

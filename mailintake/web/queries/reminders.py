@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.office.reminders import Reminder, preview_reminders
-from mailintake.report.sources import Sources
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.decisions import DecisionInfo, latest_decisions
 from mailintake.campaign.roster import UNMATCHED, Roster
+from mailintake.db.labels import STATUS_LABELS, flag_messages
 from mailintake.db.models import Message, Submission
-from mailintake.office.decisions import DecisionInfo, latest_decisions
 from mailintake.office.paper import received_dates
-from mailintake.report.labels import STATUS_LABELS, flag_messages
-from mailintake.web.queries import validity
+from mailintake.web.queries.forms import validity
 from mailintake.web.queries.mails import MailRow, sender_of
 
 

@@ -1,7 +1,7 @@
 """One module per area. Each exports ``ROUTES`` (Starlette routes) and may export ``NAV``
 (path, label) to appear in the navigation bar, in the order of ``MODULES``.
 
-POST handlers are written with ``mailintake.web.security.action`` (CSRF token + role checked).
+POST handlers are written with ``mailintake.web.page.security.action`` (CSRF token + role checked).
 """
 
 from __future__ import annotations

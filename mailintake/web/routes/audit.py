@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import PAGE_SIZE, page, page_number, with_query
 from mailintake.web.queries import Pager
 from mailintake.web.queries.lists import audit_page, count_actions
-from mailintake.web.render import PAGE_SIZE, page, page_number, with_query
 
 NAV = ("/audit", "操作记录")
 ACTION_LABELS = {

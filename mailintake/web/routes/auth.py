@@ -9,9 +9,9 @@ from starlette.routing import Route
 
 from mailintake.db.audit import Actor
 from mailintake.office.users import LoginResult, check_login, end_sessions
-from mailintake.web.context import CurrentUser, console_of
-from mailintake.web.render import page
-from mailintake.web.security import action, csrf_token, csrf_valid, forbidden, safe_next
+from mailintake.web.page.context import CurrentUser, console_of
+from mailintake.web.page.render import page
+from mailintake.web.page.security import action, csrf_token, csrf_valid, forbidden, safe_next
 
 
 def client_ip(request: Request) -> str:

@@ -7,10 +7,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailintake.office.decisions import DECISION_LABELS, DecisionError, decide
-from mailintake.web.context import console_of
+from mailintake.campaign.decisions import DECISION_LABELS
+from mailintake.office.decisions import DecisionError, decide
+from mailintake.web.page.context import console_of
+from mailintake.web.page.security import action, flash, safe_next
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash, safe_next
 
 REASON_LIMIT = 500
 

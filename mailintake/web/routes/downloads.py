@@ -17,9 +17,9 @@ from starlette.routing import Route
 
 from mailintake.errors import StorageError
 from mailintake.report.mail import attachment_name
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import not_found
 from mailintake.web.queries.files import attachment_file, raw_mail_file, report_files
-from mailintake.web.render import not_found
 
 #: the daily report is our own escaped HTML with inline styles, and no script
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import not_found, page
 from mailintake.web.queries.handoff import DOCUMENTS, handoff_document, handoff_lists
-from mailintake.web.render import not_found, page
 from mailintake.web.routes.downloads import download
 
 NAV = ("/handoff", "名单移交")

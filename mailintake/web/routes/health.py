@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailintake.db.models import PollRun
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
 
 
 def last_poll(session: Session) -> str | None:

@@ -7,15 +7,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mailintake.db.labels import STATUS_LABELS
 from mailintake.errors import MailintakeError
 from mailintake.office.replies import reprocess, resend_reply
-from mailintake.report.labels import STATUS_LABELS
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import PAGE_SIZE, not_found, page, page_number, with_query
+from mailintake.web.page.security import action, flash
 from mailintake.web.queries import Pager
 from mailintake.web.queries.mails import mail_detail, search_mails
-from mailintake.web.render import PAGE_SIZE, not_found, page, page_number, with_query
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash
 
 NAV = ("/mails", "邮件")
 

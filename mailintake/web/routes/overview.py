@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import page
 from mailintake.web.queries.overview import overview
-from mailintake.web.render import page
 
 NAV = ("/", "总览")
 

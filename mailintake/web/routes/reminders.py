@@ -8,11 +8,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.office.reminders import send_reminders
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import page
+from mailintake.web.page.security import action, flash
 from mailintake.web.queries.reminders import parse_keys, reminder_preview
-from mailintake.web.render import page
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash
 
 NAV = ("/reminders", "催报")
 

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import not_found, page, page_number, with_query
 from mailintake.web.queries import Pager
 from mailintake.web.queries.lists import SORTS, count_submissions, list_submissions
-from mailintake.web.render import not_found, page, page_number, with_query
 
 NAV = ("/submissions", "申报表")
 SIZE = 100

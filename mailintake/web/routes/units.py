@@ -10,11 +10,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.office.paper import PaperError, record_received, undo_received
-from mailintake.web.context import console_of
+from mailintake.web.page.context import console_of
+from mailintake.web.page.render import not_found, page
+from mailintake.web.page.security import action, flash
 from mailintake.web.queries.units import unit_detail, units_overview
-from mailintake.web.render import not_found, page
 from mailintake.web.routes.auth import actor_of
-from mailintake.web.security import action, flash
 
 NAV = ("/units", "单位")
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from mailintake.cli import cli
 from mailintake.db.models import OutboxItem, PollRun
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.unit.outbox.test_replies import add_message
 
 

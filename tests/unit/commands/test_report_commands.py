@@ -9,41 +9,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import lxml.html
-from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from mailintake.cli import cli
 from mailintake.db.models import OutboxItem, PaperCopy, Report
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
+from tests.support.report_story import run, seeded
 from tests.support.servers import SmtpSink
-from tests.unit.report.test_report_rows import build_story
-
-
-def write_config(env: Env, *, smtp_port: int = 9, recipients: tuple[str, ...] = ()) -> Path:
-    config = env.root / "config" / "mailintake.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    listed = ", ".join(f'"{r}"' for r in recipients)
-    config.write_text(
-        f'[database]\nurl = "{env.url}"\n'
-        f'[report]\ndir = "{env.root / "reports"}"\nrecipients = [{listed}]\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\nsender = "office@example.cn"\n',
-        "utf-8",
-    )
-    return config
-
-
-def run(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], env={"MAILINTAKE_CONFIG": None})
-    return result.exit_code, result.stdout, result.stderr
-
-
-def seeded(env: Env, **kwargs: object) -> Path:
-    config = write_config(env, **kwargs)  # type: ignore[arg-type]
-    with env.session_factory() as session:
-        build_story(session)
-        session.commit()
-    return config
 
 
 def test_report_writes_files_and_prints_paths(tmp_path: Path, env: Env) -> None:

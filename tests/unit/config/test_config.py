@@ -236,7 +236,8 @@ def test_a_missing_template_is_warned_about_once_not_per_reply(tmp_path: Path,
 
 
 def test_default_campaign_paths_beside_a_config_elsewhere_use_the_shipped_copies(tmp_path: Path) -> None:
-    from mailintake.config.shipped import campaign_path, shipped
+    from mailintake.campaign.files import campaign_path
+    from mailintake.config.shipped import shipped
 
     etc = tmp_path / "etc"
     etc.mkdir()

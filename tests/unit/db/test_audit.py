@@ -6,7 +6,7 @@ import pytest
 
 from mailintake.db.audit import CLI_ORIGIN, Actor, list_actions, record_action
 from mailintake.db.models import AuditEntry
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 
 
 def test_actions_are_listed_newest_first_and_cannot_be_changed(db_env: Env) -> None:

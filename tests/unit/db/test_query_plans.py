@@ -1,7 +1,7 @@
 """Every query made per new mail uses an index: no whole-table scan on the hot path at 10,000 rows.
 
 The tables are filled with 10,000 rows each (bulk inserts) and analysed; then one real mail goes
-through the intake's store path (``_Cycle.commit_one``: ledger, duplicate check, rules, receipt
+through the intake's store path (``IntakeCycle.commit_one``: ledger, duplicate check, rules, receipt
 number, reply with its loop guard) and its reply through ``deliver_due`` to a real SMTP sink, while
 every statement sent to the database is recorded. Each recorded SELECT/UPDATE/DELETE is then
 explained on the same back-end: SQLite's EXPLAIN QUERY PLAN must show no ``SCAN`` of a big table,
@@ -22,14 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailintake.db.models import AttachmentRow, Ledger, Message, OutboxItem, Submission, utcnow
 from mailintake.db.storage import Storage
 from mailintake.demo.samples.forms import make_form_docx
-from mailintake.intake.cycle import _Cycle
-from mailintake.intake.fetch import FetchedMail
-from mailintake.intake.parse import ParsedFiles, parse_batch, parse_in_process
+from mailintake.intake.cycle import IntakeCycle
+from mailintake.intake.model import FetchedMail, ParsedFiles
+from mailintake.intake.parse import parse_batch, parse_in_process
 from mailintake.intake.read import read_one
 from mailintake.intake.record import known_digests
 from mailintake.outbox.queue import replies_last_hour
 from mailintake.outbox.sender import deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail, make_settings
 
 ROWS = 10_000
@@ -118,7 +118,7 @@ def test_per_mail_queries_use_indexes_at_10000_rows(db_env: Env, tmp_path: Path,
     try:
         _fill(session_factory)
         parsed = _one_mail(tmp_path, settings)
-        cycle = _Cycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # no parsing here
+        cycle = IntakeCycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # no parsing here
         seen = _record(engine)
         with session_factory() as session:
             assert known_digests(session, {_sha(5), _sha(9999), parsed.read.sha256}) == {_sha(5): 5, _sha(9999): 9999}

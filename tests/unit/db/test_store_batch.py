@@ -9,17 +9,17 @@ from sqlalchemy import select
 from mailintake.db.models import Message, Submission
 from mailintake.db.storage import Storage
 from mailintake.demo.samples.forms import make_form_docx
-from mailintake.intake.cycle import _Cycle
-from mailintake.intake.fetch import FetchedMail
+from mailintake.intake.cycle import IntakeCycle
+from mailintake.intake.model import FetchedMail
 from mailintake.intake.parse import parse_batch, parse_in_process
 from mailintake.intake.read import read_one
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail
 
 UNIT = "苏州工业园区行政审批局"
 
 
-def _commit(cycle: _Cycle, tmp_path: Path, uid: int, files: dict[str, bytes]) -> None:
+def _commit(cycle: IntakeCycle, tmp_path: Path, uid: int, files: dict[str, bytes]) -> None:
     raw = mail(f"园区 <yq{uid}@sipac.gov.cn>", "表2申报", message_id=f"<m{uid}@sip>", attachments=files)
     fetched = FetchedMail(folder="INBOX", uidvalidity=1, uid=uid, received_at=at(16, 10, uid), size=len(raw), raw=raw)
     read = read_one(fetched, cycle.settings, Storage(tmp_path / "storage"))
@@ -32,7 +32,7 @@ def test_two_versions_in_one_mail_the_later_file_wins(db_env: Env, tmp_path: Pat
     second file is current; the first supersedes the earlier mail's and is superseded by the second."""
     settings = db_env.settings()
     session_factory = db_env.session_factory
-    cycle = _Cycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # parsed in-process here
+    cycle = IntakeCycle(settings, session_factory, pool=None)  # type: ignore[arg-type]  # parsed in-process here
     _commit(cycle, tmp_path, 1, {"表2.docx": make_form_docx(2, {"unit": UNIT, "deeds": "第一版"})})
     _commit(cycle, tmp_path, 2, {"表2-a.docx": make_form_docx(2, {"unit": UNIT, "deeds": "第二版"}),
                                  "表2-b.docx": make_form_docx(2, {"unit": UNIT, "deeds": "第三版"})})

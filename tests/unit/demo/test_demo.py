@@ -126,7 +126,7 @@ def test_demo_starts_the_console_with_a_demo_account_and_stops_it(demo: dict[str
     import re
     import socket
 
-    from mailintake.web.demo import DEMO_LOGIN, DEMO_WEB_PASSWORD
+    from mailintake.demo.console import DEMO_LOGIN, DEMO_WEB_PASSWORD
 
     console = demo["console"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", console["url"])

@@ -21,12 +21,12 @@ from mailintake.config.settings import Settings
 from mailintake.db.audit import Actor
 from mailintake.db.models import AuditEntry, Decision, OutboxItem, Submission
 from mailintake.office.decisions import DecisionError, decide
-from mailintake.report import build_report, collect
+from mailintake.report.build import build_report, collect
 from mailintake.report.export import export_csv, export_json
-from tests.support.fixtures.env import Env
+from parsers.definitions import load_definitions
+from tests.support.env import Env
+from tests.support.report_story import at, build_story, report_settings, seeded
 from tests.support.servers import PymapServer, SmtpSink
-from tests.unit.commands.test_report_commands import seeded
-from tests.unit.report.test_report_rows import at, build_story, report_settings
 
 NOW = at(19, 9)
 CLERK = Actor("wangyan", "10.0.0.7")
@@ -84,7 +84,7 @@ def test_decisions_change_quota_count_report_workbook_and_export(db_env: Env) ->
         assert by_number[number[late.id][1]] == "同意受理（wangyan，2019-12-19 08:30）：经领导同意，逾期材料予以受理"
 
         buffer = io.StringIO()
-        export_csv(session, buffer)
+        export_csv(session, buffer, load_definitions())
         decided = {int(r["id"]): r["decision"] for r in csv.DictReader(io.StringIO(buffer.getvalue()))}
         assert decided[third.id] == "撤回：太仓市行政审批局来电撤回（wangyan，2019-12-19T08:40:00+08:00）"
         assert decided[third.id - 1] == ""

@@ -15,17 +15,18 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.sources import load_sources
 from mailintake.cli import cli
 from mailintake.config.settings import Settings
 from mailintake.db.audit import Actor
 from mailintake.db.models import AttachmentRow, AuditEntry
 from mailintake.db.storage import Storage
 from mailintake.demo.samples.forms import make_form_docx
+from mailintake.office.candidates import TableList
 from mailintake.office.decisions import decide
-from mailintake.office.handoff import TableList, candidate_lists, write_handoff
-from mailintake.report.sources import load_sources
-from tests.support.fixtures.env import Env
-from tests.unit.report.test_report_rows import Story, at, build_story, t2
+from mailintake.office.handoff import candidate_lists, write_handoff
+from tests.support.env import Env
+from tests.support.report_story import Story, at, build_story, t2
 
 CLERK = Actor("wangyan", "127.0.0.1")
 HOSTILE_UNIT = "../../etc/某某/单位"

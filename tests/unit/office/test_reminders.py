@@ -13,18 +13,18 @@ import lxml.html
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailintake.campaign.sources import load_sources
 from mailintake.config.settings import Settings, load_settings
 from mailintake.db.audit import Actor
 from mailintake.db.engine import open_database
 from mailintake.db.models import AuditEntry, OutboxItem, ReminderSent
 from mailintake.office.reminders import Reminder, preview_reminders, send_reminders
 from mailintake.outbox.sender import deliver_due
-from mailintake.report import build_report
+from mailintake.report.build import build_report
 from mailintake.report.export import export_json
-from mailintake.report.sources import load_sources
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
+from tests.support.report_story import INCOMPLETE_T4, Story, at, t2, t34
 from tests.support.servers import PymapServer, SmtpSink
-from tests.unit.report.test_report_rows import INCOMPLETE_T4, Story, at, t2, t34
 
 PROJECT = Path(__file__).resolve().parents[3]
 

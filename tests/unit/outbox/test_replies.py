@@ -24,7 +24,7 @@ from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
 from mailintake.outbox.compose import cn_datetime, reply_subject
 from mailintake.outbox.queue import enqueue_reply
 from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 
 ROOT = Path(__file__).resolve().parents[3]
 RECEIVED = datetime(2019, 12, 10, 2, 5, tzinfo=UTC)  # 2019-12-10 10:05 in Shanghai

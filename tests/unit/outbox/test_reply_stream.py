@@ -13,7 +13,7 @@ from mailintake.demo.samples.forms import make_form_docx
 from mailintake.intake.cycle import poll_once
 from mailintake.outbox.queue import build_mail
 from mailintake.outbox.sender import ReplyStream, deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.helpers import at, mail
 from tests.support.servers import append_mail
 from tests.unit.outbox.test_replies import NOW

@@ -19,7 +19,7 @@ from mailintake.db.models import OutboxItem
 from mailintake.errors import SmtpError
 from mailintake.outbox.queue import OutboxError, build_mail, queue_again
 from mailintake.outbox.sender import backoff, deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.servers import SmtpSink, free_port
 from tests.unit.outbox.test_replies import NOW, add_attachment, add_form, add_message, queue, reply_settings
 

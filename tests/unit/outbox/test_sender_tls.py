@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 
 from mailintake.errors import SmtpError
 from mailintake.outbox.sender import deliver_due
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.servers import free_port
 from tests.unit.outbox.test_replies import NOW, reply_settings
 from tests.unit.outbox.test_sender import accepted_mail, get_row

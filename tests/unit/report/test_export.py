@@ -11,9 +11,9 @@ from typing import Any
 from openpyxl import load_workbook
 
 from mailintake.report.export import export_csv, export_json, export_xlsx
-from tests.support.fixtures.env import Env
-from tests.unit.commands.test_report_commands import run, seeded
-from tests.unit.report.test_report_rows import (
+from parsers.definitions import load_definitions
+from tests.support.env import Env
+from tests.support.report_story import (
     FORMULA,
     INCOMPLETE_T4,
     LATE,
@@ -22,6 +22,8 @@ from tests.unit.report.test_report_rows import (
     at,
     build_story,
     report_settings,
+    run,
+    seeded,
     t2,
 )
 
@@ -88,7 +90,7 @@ def test_csv_one_row_per_submission_and_formula_guard(db_env: Env) -> None:
         build_story(session)
         session.commit()
         buffer = io.StringIO()
-        assert export_csv(session, buffer) == 12
+        assert export_csv(session, buffer, load_definitions()) == 12
     table = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert len(table) == 12
     assert list(table[0])[:10] == ["id", "table", "current", "word_count", "flags", "message_id", "from",
@@ -109,7 +111,7 @@ def test_csv_neutralises_formulas(env: Env) -> None:
         Story(session).mail("accepted", at(16, 9), "a@example.cn", forms=[t2(FORMULA)])
         session.commit()
         buffer = io.StringIO()
-        export_csv(session, buffer)
+        export_csv(session, buffer, load_definitions())
     [row] = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert row["unit"] == "'" + FORMULA
 

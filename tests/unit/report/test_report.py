@@ -12,10 +12,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailintake.db.models import Report
-from mailintake.report import build_report
+from mailintake.report.build import build_report
 from parsers.definitions import load_definitions
-from tests.support.fixtures.env import Env
-from tests.unit.report.test_report_rows import FORMULA, SCRIPT, TZ, at, build_story, report_settings
+from tests.support.env import Env
+from tests.support.report_story import FORMULA, SCRIPT, TZ, at, build_story, report_settings
 
 NOW = at(19, 8)
 

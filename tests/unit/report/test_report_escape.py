@@ -5,10 +5,10 @@ from __future__ import annotations
 import lxml.html
 from openpyxl import load_workbook
 
-from mailintake.report import build_report
-from mailintake.report.xlsx import clean
-from tests.support.fixtures.env import Env
-from tests.unit.report.test_report_rows import Story, at, report_settings, t1, t34
+from mailintake.report.build import build_report
+from mailintake.report.xlsx.sheet import clean
+from tests.support.env import Env
+from tests.support.report_story import Story, at, report_settings, t1, t34
 
 EVIL_UNIT = "<script>alert(1)</script>某单位"
 EVIL_NAME = '<img src=x onerror="alert(2)">王五'

@@ -17,8 +17,8 @@ import pytest
 from openpyxl import load_workbook
 
 from parsers.convert import find_soffice
-from tests.support.fixtures.env import Env
-from tests.unit.report.test_report_rows import build_story, report_settings
+from tests.support.env import Env
+from tests.support.report_story import build_story, report_settings
 
 pytestmark = [
     pytest.mark.libreoffice,
@@ -60,8 +60,8 @@ def words(pdf: Path) -> tuple[list[tuple[float, float]], list[list[tuple[float, 
 
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mailintake.report import build_report
-    from tests.unit.report.test_report_rows import at
+    from mailintake.report.build import build_report
+    from tests.support.report_story import at
 
     tmp = tmp_path_factory.mktemp("print")
     env = Env.sqlite(tmp)

@@ -122,7 +122,7 @@ def test_log_in_search_open_a_mail_and_download_an_attachment(page: Any, filled:
 
 
 def test_paper_copies_button_changes_the_next_report(page: Any, filled: Filled, shots: Path) -> None:
-    from mailintake.report import build_report
+    from mailintake.report.build import build_report
 
     def report_paper_sections() -> tuple[str, str]:
         """The report's 纸质材料 section: the part listing the missing copies, and the received register."""

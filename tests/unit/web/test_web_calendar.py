@@ -15,9 +15,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from mailintake.campaign.sources import load_sources
 from mailintake.db.models import Decision, OutboxItem, ReminderSent, Submission
 from mailintake.office.handoff import candidate_lists
-from mailintake.report.sources import load_sources
 from mailintake.web.app import create_app
 from mailintake.web.routes.downloads import content_disposition
 from tests.support.web_support import CLERK, VIEWER, Filled, fill

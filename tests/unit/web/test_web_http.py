@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from mailintake.db.models import AttachmentRow, AuditEntry, Message, PaperCopy, User
 from mailintake.web.app import create_app
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 from tests.support.web_support import (
     CLERK,
     HOSTILE_FILE,

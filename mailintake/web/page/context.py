@@ -13,13 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.config.shipped import html_environment
 from mailintake.db.storage import Storage
-from mailintake.report.sources import Sources
 
 T = TypeVar("T")
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parents[1] / "templates"
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Console:
     sources: Sources
     templates: Environment
     storage: Storage
+    #: the navigation bar: (path, label) of every area that has one
+    nav: tuple[tuple[str, str], ...] = ()
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a query function ``fn(session, ...)`` in a worker thread (never blocking the event loop)."""

@@ -1,4 +1,5 @@
-"""Rows for the report and export tests, built directly with SQLAlchemy on a real SQLite file.
+"""Rows for the report and export tests, built directly with SQLAlchemy on a real SQLite file; and a
+configuration plus a CLI runner for the report commands over the same rows.
 
 One campaign story (times in Asia/Shanghai):
 - m1  张家港 accepted 12-16: 表1 ×2, 表2; paper copies received.
@@ -16,14 +17,17 @@ One campaign story (times in Asia/Shanghai):
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from mailintake.cli import cli
 from mailintake.config.settings import Settings
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, PaperCopy, Report, Submission
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
 
 TZ = ZoneInfo("Asia/Shanghai")
 SCRIPT = "<script>alert('x')</script>"
@@ -166,3 +170,29 @@ def build_story(session: Session) -> dict[str, Message]:
     session.add(PaperCopy(unit="张家港市行政审批局", received_on=dt.date(2019, 12, 18)))
     session.flush()
     return m
+
+
+def write_config(env: Env, *, smtp_port: int = 9, recipients: tuple[str, ...] = ()) -> Path:
+    config = env.root / "config" / "mailintake.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    listed = ", ".join(f'"{r}"' for r in recipients)
+    config.write_text(
+        f'[database]\nurl = "{env.url}"\n'
+        f'[report]\ndir = "{env.root / "reports"}"\nrecipients = [{listed}]\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\nsender = "office@example.cn"\n',
+        "utf-8",
+    )
+    return config
+
+
+def run(config: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args], env={"MAILINTAKE_CONFIG": None})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def seeded(env: Env, **kwargs: object) -> Path:
+    config = write_config(env, **kwargs)  # type: ignore[arg-type]
+    with env.session_factory() as session:
+        build_story(session)
+        session.commit()
+    return config

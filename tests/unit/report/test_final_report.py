@@ -10,16 +10,16 @@ from pathlib import Path
 import lxml.html
 from sqlalchemy import func, select
 
+from mailintake.campaign.sources import load_sources
 from mailintake.config.settings import Settings, load_settings
 from mailintake.db.engine import open_database
 from mailintake.db.models import FinalReport, OutboxItem
 from mailintake.demo.session import write_config
-from mailintake.office.final_report import send_final_report
-from mailintake.report.sources import load_sources
+from mailintake.report.final_report import send_final_report
 from mailintake.worker.service import Worker
-from tests.support.fixtures.env import Env
+from tests.support.env import Env
+from tests.support.report_story import at, build_story
 from tests.support.servers import PymapServer, SmtpSink
-from tests.unit.report.test_report_rows import at, build_story
 from tests.unit.worker.test_worker import Process
 
 DUE = at(18, 18, 30)  # the shipped deadline 17:30 + the default hour

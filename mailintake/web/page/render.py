@@ -8,21 +8,19 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from mailintake.web.context import console_of
-from mailintake.web.security import csrf_token, pop_flashes
+from mailintake.web.page.context import console_of
+from mailintake.web.page.security import csrf_token, pop_flashes
 
 PAGE_SIZE = 50
 
 
 def page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    from mailintake.web.routes import navigation
-
     console = console_of(request)
     values = {
         "request": request,
         "user": getattr(request.state, "user", None),
         "csrf": csrf_token(request),
-        "nav": navigation(),
+        "nav": console.nav,
         "flashes": pop_flashes(request),
         "campaign": console.settings.campaign.name,
         "path": request.url.path,

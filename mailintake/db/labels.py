@@ -1,4 +1,5 @@
-"""The report's vocabulary: status and kind labels, issue codes, and the small readers of stored flags."""
+"""The office's words for what is stored: status and kind labels, issue codes, and the small readers of stored flags
+(the report, the console, reminders and the hand-off all show them)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ ISSUE_CODES: dict[str, str] = {
     "quota_exceeded": "超出申报数量限制的申报",
 }
 NO_UNIT = "（未填写单位）"
-#: flag codes that leave a current form waiting for the applicant's correction
+#: flag codes that make a form need correction (the rules decide with them; the report lists them)
 CORRECTION_CODES = frozenset({"incomplete", "overlong", "unreadable", "unsupported_format", "quota_exceeded"})
 
 

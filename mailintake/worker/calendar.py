@@ -20,8 +20,8 @@ log = logging.getLogger("mailintake.worker")
 
 def final_report_job(settings: Settings, session_factory: sessionmaker[Session], now: dt.datetime) -> Any:
     """Write and queue the 截止报告 when due and not yet done; the marker row makes a restart harmless."""
-    from mailintake.office.final_report import send_final_report
-    from mailintake.report.sources import load_sources
+    from mailintake.campaign.sources import load_sources
+    from mailintake.report.final_report import send_final_report
 
     try:
         with session_factory() as session:
@@ -38,8 +38,8 @@ def final_report_job(settings: Settings, session_factory: sessionmaker[Session],
 
 def reminders_job(settings: Settings, session_factory: sessionmaker[Session], now: dt.datetime) -> Any:
     """Queue the reminders due now, as the worker."""
+    from mailintake.campaign.sources import load_sources
     from mailintake.office.reminders import WORKER, send_reminders
-    from mailintake.report.sources import load_sources
 
     try:
         with session_factory() as session:
@@ -58,7 +58,7 @@ def add_calendar_jobs(scheduler: Any, settings: Settings, now: dt.datetime, fina
     reminders at ``[reminders] times`` (a time missed by more than misfire_grace is skipped)."""
     from apscheduler.triggers.date import DateTrigger
 
-    from mailintake.office.final_report import due_at
+    from mailintake.report.final_report import due_at
 
     tz = settings.campaign.tz
     scheduler.add_job(final_report, DateTrigger(run_date=max(due_at(settings), now), timezone=tz),

@@ -19,16 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailintake.campaign.roster import UNMATCHED, Unit
+from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.config.shipped import shipped
 from mailintake.db.models import FinalReport, OutboxItem
 from mailintake.db.vocabulary import OutboxStatus
-from mailintake.office.handoff import TableList, candidate_lists, write_workbook
+from mailintake.office.candidates import TableList
+from mailintake.office.handoff import candidate_lists, write_workbook
 from mailintake.office.unit_state import unit_states
 from mailintake.outbox.queue import POLICY, build_mail
 from mailintake.outbox.recipients import parse_address
 from mailintake.report.html import environment
-from mailintake.report.sources import Sources
 
 TEMPLATE = "final_report.html.j2"
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
