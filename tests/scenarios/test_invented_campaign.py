@@ -188,9 +188,9 @@ def test_the_ballot_offers_the_invented_campaigns_own_evaluator_categories(tmp_p
     written and converted to PDF by LibreOffice THEN each table's ballot offers exactly those boxes and no
     signature line."""
     from mailintake.office.ballot import write_ballot
-    from mailintake.office.handoff import Candidate, TableList
+    from mailintake.office.candidates import Candidate, TableList
     from parsers.convert import find_soffice
-    from tests.unit.office.test_handoff import ballot_pages
+    from tests.support.ballot import ballot_pages
 
     settings = make_settings(tmp_path, campaign={"forms": str(CAMPAIGN / "forms.toml")})
     assert settings.campaign.evaluators == ("理事会成员", "志愿者代表", "受助群众代表")

@@ -25,7 +25,7 @@ from mailintake.demo.samples.forms import FormSpec, make_form_docx, make_multi_f
 from mailintake.demo.samples.mails import MessageBuilder
 from mailintake.demo.servers.pymap_server import PymapServer
 from mailintake.mail.reader import read_mail
-from mailintake.report import build_report
+from mailintake.report.build import build_report
 from mailintake.web.queries.files import attachment_file
 from mailintake.web.queries.mails import mail_detail
 from parsers import parse_document

@@ -25,6 +25,7 @@ from mailintake.demo.samples.forms import make_form_docx
 from mailintake.office.candidates import TableList
 from mailintake.office.decisions import decide
 from mailintake.office.handoff import candidate_lists, write_handoff
+from tests.support.ballot import ballot_pages
 from tests.support.env import Env
 from tests.support.report_story import Story, at, build_story, t2
 
@@ -146,16 +147,6 @@ def test_handoff_files(tmp_path: Path, env: Env) -> None:
     assert pdf.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 4  # one page per table
     assert ballot_pages(pdf_dir / "民主测评票.pdf") == [["□局领导", "□处室负责人", "□窗口负责人", "□第三方"]] * 4
-
-
-def ballot_pages(pdf: Path) -> list[list[str]]:
-    """Per page of a ballot PDF (poppler's pdftotext), the boxes to tick; asserts there is no signature line."""
-    if shutil.which("pdftotext") is None:
-        pytest.skip("poppler-utils (pdftotext) is not installed")
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    pages = text.split("\f")[: -1 if text.endswith("\f") else None]
-    assert all("签名" not in page and "____" not in page for page in pages)
-    return [[f"□{word}" for word in re.findall(r"□\s*(\S+)", page)] for page in pages]
 
 
 def test_handoff_writes_nothing_to_the_audit(tmp_path: Path, env: Env) -> None:
