@@ -25,9 +25,9 @@ from typing import Any
 
 OFFICE = "office@example.gov.cn"
 
-IDLE_USER = "idle@example.gov.cn"
+PROCESSED_USER = "processed@example.gov.cn"
 
-USERS = {OFFICE: "secret", IDLE_USER: "secret"}
+USERS = {OFFICE: "secret", PROCESSED_USER: "secret"}
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

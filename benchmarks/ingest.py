@@ -1,7 +1,7 @@
-"""End-to-end intake benchmark: full pipeline vs. the floor, idle poll, peak memory.
+"""End-to-end intake benchmark: full pipeline vs. the floor, empty poll, peak memory.
 
     uv run python benchmarks/ingest.py --mails 1000 [--json OUT] [--server dovecot|pymap]
-                                       [--idle-mails 10000] [--big]
+                                       [--empty-poll-mails 10000] [--big]
 
 Starts a local IMAP server (Dovecot when installed, else pymap) and an SMTP sink, loads N
 generated mails (not measured) and measures in one run:
@@ -10,7 +10,7 @@ generated mails (not measured) and measures in one run:
   opened with python-docx and every table cell read; nothing else (one process);
 * pipeline — ``poll_once`` + ``deliver_due`` until the outbox is empty: from the first FETCH to the
   last reply accepted by the SMTP sink, with the time per stage;
-* idle — ``poll_once`` on an already-processed mailbox of ``--idle-mails`` mails, in a warm process
+* empty poll — ``poll_once`` on an already-processed mailbox of ``--empty-poll-mails`` mails, in a warm process
   (wall and CPU time, median of several polls);
 * memory — peak RSS of each measured process (getrusage SELF + CHILDREN) and of its parser
   children (VmHWM, sampled), since the pool's workers are children of the forkserver.
@@ -42,8 +42,8 @@ from typing import Any
 
 from common import (
     FETCH_BATCH,
-    IDLE_USER,
     OFFICE,
+    PROCESSED_USER,
     USERS,
     GeneratedMail,
     TreeMemory,
@@ -102,7 +102,7 @@ def load_child(cfg: dict[str, Any], user: str, count: int, seed: int, big_every:
 def replicate_child(cfg: dict[str, Any], user: str, count: int, queue: Any) -> None:
     """Fill ``user``'s maildir with ``count`` mails: 100 generated ones repeated with fresh Message-IDs.
 
-    Used for the idle mailbox (10,000 mails): generating each from scratch would take minutes.
+    Used for the processed mailbox (10,000 mails): generating each from scratch would take minutes.
     """
     base = list(generate(100, seed=11))
     owner = pwd.getpwnam(cfg["mail_user"])
@@ -337,14 +337,14 @@ def floor_child(cfg: dict[str, Any], queue: Any) -> None:
                "counts": dict(counts), "memory": memory.report()})
 
 
-def idle_child(cfg: dict[str, Any], queue: Any) -> None:
-    """Process the idle mailbox (not measured), then time idle polls in the same warm process."""
+def empty_poll_child(cfg: dict[str, Any], queue: Any) -> None:
+    """Process the processed mailbox (not measured), then time empty polls in the same warm process."""
     from mailintake.db.engine import open_database
     from mailintake.intake.cycle import make_pool, poll_once
 
-    workdir = Path(cfg["workdir"]) / "idle"
+    workdir = Path(cfg["workdir"]) / "processed"
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = settings_for(cfg, workdir, IDLE_USER)
+    settings = settings_for(cfg, workdir, PROCESSED_USER)
     session_factory = open_database(settings.database.url)
     started = time.perf_counter()
     with make_pool(settings) as pool:
@@ -355,7 +355,7 @@ def idle_child(cfg: dict[str, Any], queue: Any) -> None:
     walls: list[float] = []
     cpus: list[float] = []
     fetched = 0
-    for _ in range(cfg["idle_polls"] + 1):  # the first one only warms caches
+    for _ in range(cfg["empty_polls"] + 1):  # the first one only warms caches
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = poll_once(settings, session_factory)
         walls.append(time.perf_counter() - wall0)
@@ -394,7 +394,7 @@ def idle_child(cfg: dict[str, Any], queue: Any) -> None:
         "setup_seconds": round(setup_seconds, 1),
         "setup_counts": first.summary()["counts"],
         "delivered": delivered,
-        "fetched_while_idle": fetched,
+        "fetched_when_empty": fetched,
         "polls": len(warm_walls),
         "wall_ms_median": round(statistics.median(warm_walls) * 1000, 1),
         "wall_ms_max": round(max(warm_walls) * 1000, 1),
@@ -482,14 +482,14 @@ def print_table(out: dict[str, Any]) -> None:
                        f"{mem['tree_sampled_peak_mb']:.0f} MB"))
     if floor:
         print(_fmt_row("peak RSS floor", f"{floor['memory']['self_peak_mb']:.0f} MB"))
-    idle = out.get("idle")
-    if idle:
-        print(_fmt_row(f"idle poll at {idle['mails']} processed mails (wall)", f"{idle['wall_ms_median']:.1f} ms",
-                       "< 100 ms", "OK" if idle["wall_ms_median"] < 100 else "MISSED"))
-        print(_fmt_row("  idle poll CPU time (main process)", f"{idle['cpu_ms_median']:.1f} ms"))
+    empty = out.get("empty_poll")
+    if empty:
+        print(_fmt_row(f"empty poll at {empty['mails']} processed mails (wall)", f"{empty['wall_ms_median']:.1f} ms",
+                       "< 100 ms", "OK" if empty["wall_ms_median"] < 100 else "MISSED"))
+        print(_fmt_row("  empty poll CPU time (main process)", f"{empty['cpu_ms_median']:.1f} ms"))
         print(_fmt_row("rescan after a UIDVALIDITY change (all mails fetched again)",
-                       f"{idle['rescan_seconds']:.1f} s",
-                       f"{idle['rescan_duplicates']} duplicates, {idle['rescan_new']} new"))
+                       f"{empty['rescan_seconds']:.1f} s",
+                       f"{empty['rescan_duplicates']} duplicates, {empty['rescan_new']} new"))
     cli = out.get("cli")
     if cli:
         print(_fmt_row("start-up: python / `mailintake --help`", f"{cli['python_bare_ms']:.0f} / "
@@ -503,8 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mails", type=int, default=200, help="mails in the measured mailbox")
     parser.add_argument("--json", dest="json_out", help="write the results here")
     parser.add_argument("--server", choices=["auto", "dovecot", "pymap"], default="auto")
-    parser.add_argument("--idle-mails", type=int, default=0, help="also measure an idle poll at this many mails")
-    parser.add_argument("--idle-polls", type=int, default=7, help="measured idle polls (median reported)")
+    parser.add_argument("--empty-poll-mails", type=int, default=0, help="also measure an empty poll at this many mails")
+    parser.add_argument("--empty-polls", type=int, default=7, help="measured empty polls (median reported)")
     parser.add_argument("--big", action="store_true", help="add a 60 MB scan to every --big-every-th mail")
     parser.add_argument("--big-every", type=int, default=100)
     parser.add_argument("--big-limit-mb", type=int, default=128,
@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-pipeline", action="store_true")
-    parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and idle polls) here")
+    parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and empty polls) here")
     parser.add_argument("--burst", type=int, default=0,
                         help="instead: a burst of this many mails through `mailintake run` with IDLE (Dovecot)")
     parser.add_argument("--grow", action="store_true",
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         pg_servers: list[Any] = []
         out["server"] = cfg["server"]
         cfg["big_limit_mb"] = args.big_limit_mb if args.big else 0
-        cfg["idle_polls"] = args.idle_polls
+        cfg["empty_polls"] = args.empty_polls
         try:
             if args.mails:
                 started = time.perf_counter()
@@ -556,14 +556,14 @@ def main(argv: list[str] | None = None) -> int:
                     out["pipeline"] = run_child(pipeline_child, pcfg)
                     out["pipeline"]["sink_messages"] = len(sink.messages)
                     print(f"pipeline: {out['pipeline']['seconds']} s", file=sys.stderr)
-            if args.idle_mails:
+            if args.empty_poll_mails:
                 started = time.perf_counter()
-                out["idle_load"] = run_child(replicate_child, cfg, IDLE_USER, args.idle_mails)
-                out["idle_load"]["seconds"] = round(time.perf_counter() - started, 1)
-                warm_server(cfg, IDLE_USER)
-                icfg = dict(cfg, profile=(args.profile + ".idle.txt") if args.profile else None)
-                out["idle"] = run_child(idle_child, icfg)
-                print(f"idle: {out['idle']['wall_ms_median']} ms", file=sys.stderr)
+                out["processed_load"] = run_child(replicate_child, cfg, PROCESSED_USER, args.empty_poll_mails)
+                out["processed_load"]["seconds"] = round(time.perf_counter() - started, 1)
+                warm_server(cfg, PROCESSED_USER)
+                icfg = dict(cfg, profile=(args.profile + ".empty-poll.txt") if args.profile else None)
+                out["empty_poll"] = run_child(empty_poll_child, icfg)
+                print(f"empty poll: {out['empty_poll']['wall_ms_median']} ms", file=sys.stderr)
             out["cli"] = _cli_startup()
         finally:
             sink.stop()

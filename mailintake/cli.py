@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "db-upgrade": ("db", "db_upgrade_cmd", "Create or upgrade the database schema."),
     "web": ("web", "web_cmd", "Serve the office's web console."),
     "user": ("user", "user_cmd", "Manage the console's accounts (add, list, passwd, disable)."),
+    "applicant": ("applicant", "applicant_cmd", "Revoke an applicant's status-page link."),
+    "forms": ("forms", "forms_cmd", "Write the blank application forms (附件1) sent to units without a form."),
 }
 
 

@@ -14,6 +14,24 @@ IMAGES = frozenset({"png", "jpeg", "gif", "bmp", "tiff", "webp"})
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: an Outlook item's property streams are named __substg1.0_XXXXXXXX (UTF-16 in the OLE directory)
 _MSG_STREAM = "__substg1.0_".encode("utf-16-le")
+#: what a Word form or an archive of forms is called; such a file that does not read is a failure
+_FORM_SUFFIXES = (".docx", ".docm", ".doc", ".wps", ".rtf", ".odt", ".zip", ".rar", ".7z", ".dat")
+#: the flag codes of a file that was tried as a form and could not be read
+READING_FAILURES = frozenset({"unreadable", "unsupported_format"})
+
+
+def tried_as_form(fmt: str, name: str) -> bool:
+    """True when the service tried to read the file as a form (a Word format, an archive, an encrypted or
+    empty file, or anything named like one); False for a scan, a photo, a PDF, a spreadsheet — files that
+    came beside a form (其他附件), whose flags only say why they hold no form."""
+    if fmt in {"docx", "encrypted", "empty"} | CONVERTIBLE | ARCHIVES:
+        return True
+    return fmt not in IMAGES and fmt != "pdf" and name.lower().endswith(_FORM_SUFFIXES)
+
+
+def reading_failure(code: str, fmt: str, name: str) -> bool:
+    """A flag that belongs in the report's 无法识别的附件: a form file that could not be read."""
+    return code in READING_FAILURES and tried_as_form(fmt, name)
 
 
 def _zip_names(data: bytes) -> list[str] | None:

@@ -125,6 +125,9 @@ def check_campaign(settings: Settings) -> str:
     if broken:
         raise ConfigError(f"config: [campaign] {broken[0]}")
     check_report_template(settings)
+    from mailintake.applicant.blank_forms import office_file
+
+    office_file(settings)  # a blank 附件1 the office named must exist (one line naming the key)
     missing = f", {len(problems)} templates missing (shipped copies used)" if problems else ""
     return (f"forms {len(forms.tables)} tables, roster {len(roster.units)} units, "
             f"quotas {len(quotas.honours)} honours, templates OK{missing}")

@@ -55,7 +55,7 @@ def message_pks_with_status(session_factory: sessionmaker[Session], status: str)
 def reprocess_cmd(ctx: click.Context, message: str | None, status_filter: str | None) -> None:
     from mailintake.db.audit import Actor
     from mailintake.errors import MailintakeError
-    from mailintake.office.replies import reprocess
+    from mailintake.office.redo import reprocess
     from mailintake.util.logging_setup import register_settings_secrets, setup_logging, verbosity_of
 
     with user_errors():

@@ -13,7 +13,7 @@ from mailintake.commands._common import database, load, user_errors
 def resend_cmd(ctx: click.Context, receipt: str) -> None:
     """Queue the reply of a receipt number again (RECEIPT: 2019-0005, or just 0005 or 5)."""
     from mailintake.db.audit import Actor
-    from mailintake.office.replies import resend_reply
+    from mailintake.office.redo import resend_reply
 
     with user_errors():
         settings = load(ctx)

@@ -43,6 +43,8 @@ class CampaignSettings(Section):
     roster: str = CAMPAIGN_DEFAULTS["roster"]
     quotas: str = CAMPAIGN_DEFAULTS["quotas"]
     templates: str = CAMPAIGN_DEFAULTS["templates"]
+    #: the office's own blank 附件1 (.docx) sent with the no-form reply and 催报; "" = generated from ``forms``
+    blank_forms: str = ""
     office_name: str
     office_contact: str
     office_address: str

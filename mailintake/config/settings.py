@@ -183,6 +183,23 @@ class WebSettings(_Section):
     #: the console's public address, e.g. https://intake.example.gov.cn (links in the report; https → Secure cookies)
     base_url: str = ""
     session_hours: float = Field(default=12.0, gt=0)
+    #: the applicant's status pages' public address (every reply links <applicant_url>/s/<token>); "" = off
+    applicant_url: str = ""
+
+    @field_validator("applicant_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if url and (not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url)):
+            raise ValueError(f"{value!r} is not a web address; write it as https://intake.example.gov.cn")
+        return url
+
+    @model_validator(mode="after")
+    def _applicant_links_need_a_secret(self) -> WebSettings:
+        if self.applicant_url and len(self.secret_key) < 16:
+            raise ValueError("applicant_url is set but secret_key is not (or is shorter than 16 characters): the "
+                             "links are signed with it; set MAILINTAKE_WEB__SECRET_KEY for the worker and the console")
+        return self
 
 
 class Settings(_Section):

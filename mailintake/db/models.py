@@ -9,6 +9,7 @@
 - ``Decision`` / ``ReminderSent`` / ``FinalReport``: the office's decisions, the reminder ledger, the
   final-report marker.
 - ``User``: console accounts.
+- ``ApplicantToken``: the link to a sender address's status page (found by its hash).
 """
 
 from __future__ import annotations
@@ -374,3 +375,17 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApplicantToken(Base):
+    """The status-page link of one sender address: only the SHA-256 of the token is kept; the token is
+    derived from the address and ``epoch`` under the server secret, so a revoke (epoch + 1) re-issues it."""
+
+    __tablename__ = "applicant_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the normalised (lower-cased) address
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

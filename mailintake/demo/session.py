@@ -189,7 +189,7 @@ def start_servers() -> DemoServers:
 
 def sent_replies(sink: SmtpSink, head_lines: int = 4) -> list[dict[str, Any]]:
     """What the SMTP sink received: recipients, subject, kind, first lines of the body."""
-    from mailintake.mail.text import text_body
+    from mailintake.mail.body import text_body
 
     replies = []
     for item in sink.messages:

@@ -53,14 +53,16 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
 
 
 def _unparsed(stored: StoredFile) -> bool:
-    """Archiver or Word junk, or an Outlook item kept beside its files: recorded, never parsed."""
-    return stored.attachment.junk or stored.attachment.container
+    """Archiver or Word junk, an Outlook item kept beside its files, or an archive that could not be
+    opened (kept with the reason): recorded, never parsed."""
+    attachment = stored.attachment
+    return attachment.junk or attachment.container or bool(attachment.flags)
 
 
 def _file_result(stored: StoredFile, results: list[FileResult], job_by_sha: dict[str, int]) -> FileResult:
     attachment = stored.attachment
-    if _unparsed(stored):  # nothing to say about it
-        return FileResult(file=attachment.path, format=attachment.format or "unknown")
+    if _unparsed(stored):  # junk and a readable item: nothing to say; a failed archive or item: the reason
+        return FileResult(file=attachment.path, format=attachment.format or "unknown", flags=list(attachment.flags))
     return _rename(results[job_by_sha[stored.sha256]], attachment.path)
 
 

@@ -122,6 +122,10 @@ def _corrupt(name: str) -> Flag:
     return Flag("unreadable", f"压缩包“{name}”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。")
 
 
+def _too_many(name: str, limit: int) -> Flag:
+    return Flag("unreadable", f"压缩包“{name}”中的文件超过 {limit} 个，已拒绝处理，请直接发送 Word 申报表。")
+
+
 def _member_corrupt(name: str, member: str) -> Flag:
     return Flag("unreadable", f"压缩包“{name}”中的“{member}”已损坏，无法读取，请重新发送该文件。")
 
@@ -188,23 +192,19 @@ def _too_big(declared: int, compressed: int, limits: ArchiveLimits, budget: Budg
     return declared >= limits.ratio_floor_bytes and declared > limits.max_ratio * max(compressed, 1)
 
 
-def _expand_zip(name: str, data: bytes, budget: Budget, depth: int) -> None:
+def _expand_zip(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
     limits = budget.limits
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        budget.flags.append(_corrupt(name))
-        return
+        return _corrupt(name)
     files = [i for i in infos if not i.is_dir()]
     if len(files) > limits.max_members:
-        budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
-                                               f"已拒绝处理，请直接发送 Word 申报表。"))
-        return
+        return _too_many(name, limits.max_members)
     declared = sum(i.file_size for i in files)
     if declared > budget.bytes_left or any(_too_big(i.file_size, i.compress_size, limits, budget) for i in files):
-        budget.flags.append(_bomb(name))
-        return
+        return _bomb(name)
     with archive:
         for info in files:
             member = clean_member_path(zip_member_name(info)) or f"未命名文件{files.index(info) + 1}"
@@ -226,7 +226,8 @@ def _expand_zip(name: str, data: bytes, budget: Budget, depth: int) -> None:
                 continue
             budget.bytes_left -= len(content)
             if not _add(f"{name}/{member}", content, budget, depth):
-                return
+                break
+    return None
 
 
 class _MemoryFactory:
@@ -248,7 +249,7 @@ class _MemoryFactory:
         return bytes(product.read())
 
 
-def _expand_7z(name: str, data: bytes, budget: Budget, depth: int) -> None:
+def _expand_7z(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
     import py7zr
     import py7zr.io
 
@@ -256,27 +257,21 @@ def _expand_7z(name: str, data: bytes, budget: Budget, depth: int) -> None:
     try:
         archive = py7zr.SevenZipFile(io.BytesIO(data), mode="r")
     except py7zr.PasswordRequired:
-        budget.flags.append(_encrypted(name))
-        return
+        return _encrypted(name)
     except Exception:  # py7zr raises a mix of its own, lzma, struct and value errors on damage
-        budget.flags.append(_corrupt(name))
-        return
+        return _corrupt(name)
     with archive:
         if archive.needs_password():
-            budget.flags.append(_encrypted(name))
-            return
+            return _encrypted(name)
         entries = [f for f in archive.files if not f.is_directory]
         if len(entries) > limits.max_members:
-            budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
-                                                   f"已拒绝处理，请直接发送 Word 申报表。"))
-            return
+            return _too_many(name, limits.max_members)
         declared = sum(f.uncompressed for f in entries)
         too_big = any(f.uncompressed > limits.max_member_bytes for f in entries)
         if too_big or declared > budget.bytes_left or (
             declared >= limits.ratio_floor_bytes and declared > limits.max_ratio * max(len(data), 1)
         ):
-            budget.flags.append(_bomb(name))
-            return
+            return _bomb(name)
         targets = []
         for entry in entries:
             member = clean_member_path(entry.filename)
@@ -291,50 +286,79 @@ def _expand_7z(name: str, data: bytes, budget: Budget, depth: int) -> None:
         try:
             archive.extract(targets=targets, factory=factory)  # type: ignore[arg-type]
         except Exception:  # see above: damage surfaces as many exception types
-            budget.flags.append(_corrupt(name))
-            return
+            return _corrupt(name)
         for written in factory.names:
             content = factory.read(written)
             budget.bytes_left -= len(content)
             if not _add(f"{name}/{clean_member_path(written)}", content, budget, depth):
-                return
+                break
+    return None
 
 
-def _expand_rar(name: str, data: bytes, budget: Budget, depth: int) -> None:
-    unsupported = Flag("unsupported_format",
-                       f"暂不支持读取 RAR 压缩包“{name}”，请改用 zip 格式压缩或直接发送 Word 申报表。")
-    try:
-        import rarfile  # optional: needs an unrar tool on the machine as well
-    except ImportError:
-        budget.flags.append(unsupported)
-        return
+def _rar_name(entry: Any, index: int) -> str:
+    """A member name as libarchive gives it: text when it decoded (RAR 5, RAR 4 Unicode names), else
+    the raw bytes of a RAR 4 name in the packer's code page (GBK on Chinese Windows) decoded here."""
+    name = entry.pathname
+    if isinstance(name, bytes):
+        name = decode_bytes(name)
+    return clean_member_path(name or "") or f"未命名文件{index}"
+
+
+def _rar_failure(name: str, exc: Exception) -> Flag:
+    text = str(exc).lower()
+    return _encrypted(name) if "encrypt" in text or "password" in text else _corrupt(name)
+
+
+def _expand_rar(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
+    """RAR 4 and RAR 5 through libarchive: the headers are listed first (limits checked on the declared
+    sizes), then the members are read, each bounded by its declared size."""
+    import libarchive
+    from libarchive.exception import ArchiveError
+
     limits = budget.limits
+    # named, not sniffed by libarchive: a stored .docx inside would win the bidding as a zip
+    kind = "rar5" if data.startswith(b"Rar!\x1a\x07\x01\x00") else "rar"
+    listing: list[tuple[str, int, bool]] = []
     try:
-        archive = rarfile.RarFile(io.BytesIO(data))
-        infos = [i for i in archive.infolist() if not i.is_dir()]
-        if archive.needs_password():
-            budget.flags.append(_encrypted(name))
-            return
-        if len(infos) > limits.max_members:
-            budget.flags.append(Flag("unreadable", f"压缩包“{name}”中的文件超过 {limits.max_members} 个，"
-                                                   f"已拒绝处理，请直接发送 Word 申报表。"))
-            return
-        if any(_too_big(i.file_size, i.compress_size, limits, budget) for i in infos):
-            budget.flags.append(_bomb(name))
-            return
-        for info in infos:
-            member = clean_member_path(info.filename)
-            if info.is_symlink():
-                budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”是符号链接，已忽略。"))
-                continue
-            content = archive.read(info)[: info.file_size]
-            budget.bytes_left -= len(content)
-            if not _add(f"{name}/{member}", content, budget, depth):
-                return
-    except rarfile.RarCannotExec:
-        budget.flags.append(unsupported)
-    except Exception:  # rarfile raises many error types on damage
-        budget.flags.append(_corrupt(name))
+        with libarchive.memory_reader(data, format_name=kind) as reader:
+            for index, entry in enumerate(reader, start=1):
+                if entry.isdir:
+                    continue
+                listing.append((_rar_name(entry, index), int(entry.size or 0), bool(entry.issym or entry.islnk)))
+                if len(listing) > limits.max_members:
+                    return _too_many(name, limits.max_members)
+    except ArchiveError as exc:
+        return _rar_failure(name, exc)
+    declared = sum(size for _, size, link in listing if not link)
+    if any(size > limits.max_member_bytes for _, size, _ in listing) or declared > budget.bytes_left or (
+        declared >= limits.ratio_floor_bytes and declared > limits.max_ratio * max(len(data), 1)
+    ):
+        return _bomb(name)
+    contents: list[tuple[str, bytes]] = []
+    try:
+        with libarchive.memory_reader(data, format_name=kind) as reader:
+            entries = (entry for entry in reader if not entry.isdir)
+            for (member, size, link), entry in zip(listing, entries, strict=False):
+                if link:
+                    budget.flags.append(Flag("unsupported_format", f"压缩包“{name}”中的“{member}”是符号链接，已忽略。"))
+                    continue
+                chunks: list[bytes] = []
+                read = 0
+                for block in entry.get_blocks():
+                    read += len(block)
+                    if read > size:  # more than its header declared: refused like a bomb
+                        return _bomb(name)
+                    chunks.append(block)
+                contents.append((member, b"".join(chunks)))
+    except ArchiveError as exc:
+        if not contents:
+            return _rar_failure(name, exc)
+        budget.flags.append(_rar_failure(name, exc))
+    for member, content in contents:
+        budget.bytes_left -= len(content)
+        if not _add(f"{name}/{member}", content, budget, depth):
+            break
+    return None
 
 
 def _tnef_name(attachment: Any, index: int) -> str:
@@ -356,7 +380,7 @@ def _tnef_name(attachment: Any, index: int) -> str:
 _TNEF_BODIES = ("body", "htmlbody", "rtfbody")
 
 
-def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
+def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
     from tnefparse import TNEF
 
     try:
@@ -367,36 +391,34 @@ def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> None:
     if tnef is None or (empty and depth <= 1):
         # damaged, or a winmail.dat the applicant sent with neither files nor a body (the signature was there,
         # the rest is damage); an empty TNEF object nested inside one is an embedded message's remnant
-        budget.flags.append(Flag("unreadable", f"附件“{name}”（Outlook 专用格式）无法解析，"
-                                               f"请在 Outlook 中改用 HTML 或纯文本格式重新发送。"))
-        return
+        return Flag("unreadable", f"附件“{name}”（Outlook 专用格式）无法解析，"
+                                  f"请在 Outlook 中改用 HTML 或纯文本格式重新发送。")
     if empty:
-        return
+        return None
     if len(tnef.attachments) > budget.limits.max_members:
-        budget.flags.append(Flag("unreadable",
-                                 f"附件“{name}”中的文件超过 {budget.limits.max_members} 个，已拒绝处理。"))
-        return
+        return Flag("unreadable", f"附件“{name}”中的文件超过 {budget.limits.max_members} 个，已拒绝处理。")
     for index, attachment in enumerate(tnef.attachments, start=1):
         content = attachment.data if isinstance(attachment.data, bytes) else b""
         member = clean_member_path(_tnef_name(attachment, index)) or f"未命名文件{index}"
         if len(content) > budget.bytes_left:
             budget.flags.append(_bomb(name))
-            return
+            break
         budget.bytes_left -= len(content)
         if not _add(f"{name}/{member}", content, budget, depth):
-            return
+            break
+    return None
 
 
-def _expand_msg(name: str, data: bytes, budget: Budget, depth: int) -> None:
+def _expand_msg(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
     from mailintake.mail.outlook import expand_msg
 
     def add(member: str, content: bytes) -> bool:
         return _add(f"{name}/{clean_member_path(member) or '未命名文件'}", content, budget, depth)
 
-    expand_msg(name, data, budget, add)
+    return expand_msg(name, data, budget, add)
 
 
-_EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], None]] = {
+_EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], Flag | None]] = {
     "zip": _expand_zip,
     "7z": _expand_7z,
     "rar": _expand_rar,
@@ -407,25 +429,37 @@ _EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], None]] = {
 
 def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str = "application/octet-stream",
          fmt: str | None = None) -> bool:
-    """Add one file, expanding it first if it is an archive. False when the mail's cap is reached."""
+    """Add one file, expanding it first if it is an archive. False when the mail's cap is reached.
+
+    An archive that cannot be opened (damaged, encrypted, over a limit, nested too deep, empty) is kept
+    as a file of the mail with the reason on it, so the office can download it and open it by hand."""
     fmt = fmt or detect_format(data)
     if fmt == "doc" and path.lower().endswith(".msg"):
         fmt = "msg"  # an OLE file olefile cannot open: the name says which container it was (as for .wps)
     if fmt in ARCHIVES and not is_junk_path(path):
+        kept: Attachment | None = None
+        if fmt == "msg":  # an Outlook item is a mail: kept on the record as it came, before its files
+            kept = Attachment(path=path, data=data, content_type=content_type, format=fmt, container=True)
+            if not budget.add_file(kept):
+                return False
         if depth >= budget.limits.max_depth:
-            budget.flags.append(Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
-                                                   f"未再解压，请直接发送 Word 申报表。"))
-            return True
-        kept = Attachment(path=path, data=data, content_type=content_type, format=fmt, container=True)
-        if fmt == "msg" and not budget.add_file(kept):  # a mail: kept on the record as it came, its files read
-            return False
-        files_before, flags_before = len(budget.files), len(budget.flags)
-        _EXPANDERS[fmt](path, data, budget, depth + 1)
-        # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive; an
-        # Outlook item without files is a mail without attachments
-        if fmt not in ("tnef", "msg") and len(budget.files) == files_before and len(budget.flags) == flags_before:
-            budget.flags.append(Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。"))
-        return not budget.capped
+            failure: Flag | None = Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
+                                                      f"未再解压，请直接发送 Word 申报表。")
+        else:
+            files_before, flags_before = len(budget.files), len(budget.flags)
+            failure = _EXPANDERS[fmt](path, data, budget, depth + 1)
+            # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive; an
+            # Outlook item without files is a mail without attachments
+            if failure is None and fmt not in ("tnef", "msg") and len(budget.files) == files_before \
+                    and len(budget.flags) == flags_before:
+                failure = Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。")
+        if failure is None:
+            return not budget.capped
+        if kept is not None:
+            kept.flags.append(failure)
+            return not budget.capped
+        return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt,
+                                          flags=[failure]))
     return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt))
 
 

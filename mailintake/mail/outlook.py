@@ -89,21 +89,20 @@ def _content(attachment: Any) -> bytes | None:
     return None
 
 
-def expand_msg(name: str, data: bytes, budget: Allowance, add: AddFile) -> None:
-    """Hand each file of the Outlook item ``name`` to ``add``; damage becomes a flag, never an exception."""
+def expand_msg(name: str, data: bytes, budget: Allowance, add: AddFile) -> Flag | None:
+    """Hand each file of the Outlook item ``name`` to ``add``. Returns why the item as a whole could not be
+    read (kept on the record with that reason), else None; a damaged file inside is flagged on its own."""
     try:
         item = _open(data)
     except Exception:  # extract-msg and olefile raise many types on damaged input
-        budget.flags.append(damaged(name))
-        return
+        return damaged(name)
     try:
         # read like a forwarded mail's headers and body: a damaged property stream shows here
         _ = (item.sender, item.subject, item.body)
         attachments = list(item.attachments)
         if len(attachments) > budget.limits.max_members:
-            budget.flags.append(Flag("unreadable", f"附件“{name}”中的文件超过 {budget.limits.max_members} 个，"
-                                                   f"已拒绝处理，请直接发送 Word 申报表。"))
-            return
+            return Flag("unreadable", f"附件“{name}”中的文件超过 {budget.limits.max_members} 个，"
+                                      f"已拒绝处理，请直接发送 Word 申报表。")
         for index, attachment in enumerate(attachments, start=1):
             member = _member_name(attachment, index)
             if _embedded(attachment) and not member.lower().endswith(".msg"):
@@ -116,15 +115,15 @@ def expand_msg(name: str, data: bytes, budget: Allowance, add: AddFile) -> None:
                 budget.flags.append(_member_damaged(name, member))
                 continue
             if len(content) > budget.limits.max_member_bytes or len(content) > budget.bytes_left:
-                budget.flags.append(Flag("unreadable", f"附件“{name}”中的“{member}”超出大小限制，已拒绝处理，"
-                                                       f"请直接发送 Word 申报表。"))
-                return
+                return Flag("unreadable", f"附件“{name}”中的“{member}”超出大小限制，已拒绝处理，"
+                                          f"请直接发送 Word 申报表。")
             budget.bytes_left -= len(content)
             if not add(member, content):
-                return
+                break
+        return None
     except Exception:
         logging.getLogger(__name__).info("Outlook item %s is damaged", name, exc_info=True)
-        budget.flags.append(damaged(name))
+        return damaged(name)
     finally:
         with contextlib.suppress(Exception):  # closing a damaged file may fail as well
             item.close()

@@ -96,5 +96,6 @@ def _notify(session: Session, settings: Settings, submission: Submission, kind: 
     if message.receipt_no:
         subject += f" [申报回执 {message.receipt_no}]"
     row = queue_notice(session, settings, kind="decision", to=address, name=message.from_name or "", subject=subject,
-                       text=text, now=now, message_pk=message.id, in_reply_to=message.message_id)
+                       text=text, now=now, message_pk=message.id, in_reply_to=message.message_id,
+                       status_for=message.from_addr)
     return row.id, None

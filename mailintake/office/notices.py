@@ -8,9 +8,11 @@ address, and counted against ``[smtp] max_replies_per_hour`` per address togethe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from mailintake.applicant.tokens import append_line, status_line
 from mailintake.config.settings import Settings
 from mailintake.db.models import OutboxItem
 from mailintake.db.vocabulary import OutboxStatus
@@ -33,10 +35,15 @@ def usable_address(settings: Settings, value: str | None) -> str | None:
 
 
 def queue_notice(session: Session, settings: Settings, *, kind: str, to: str, name: str, subject: str, text: str,
-                 now: dt.datetime, message_pk: int | None = None, in_reply_to: str | None = None) -> OutboxItem:
-    """Queue one notice to ``to`` (already checked with :func:`usable_address`); suppressed past the cap."""
+                 now: dt.datetime, message_pk: int | None = None, in_reply_to: str | None = None,
+                 status_for: str | None = None, attachments: Sequence[tuple[str, bytes]] = ()) -> OutboxItem:
+    """Queue one notice to ``to`` (already checked with :func:`usable_address`); suppressed past the cap.
+
+    The text ends with the link to the status page of ``status_for`` (default ``to``: the sender whose
+    mails the notice is about) when ``[web] applicant_url`` is set."""
+    text = append_line(text, status_line(session, settings, status_for or to))
     mail = build_mail(settings, to=[(header_text(name, 100), to)], subject=subject, text=text,
-                      in_reply_to=in_reply_to, auto_reply=False, now=now)
+                      in_reply_to=in_reply_to, auto_reply=False, now=now, attachments=attachments)
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
     row = OutboxItem(message_pk=message_pk, kind=kind, recipients=[to], cc=[], subject=str(mail["Subject"]),

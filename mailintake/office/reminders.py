@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailintake.applicant.blank_forms import blank_forms_for
 from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
 from mailintake.db.audit import Actor, record_action
@@ -129,7 +130,9 @@ def _reminder(settings: Settings, sources: Sources, state: UnitState, kind: str,
     address, reason = _address(settings, state, kind, bounced)
     campaign = settings.campaign
     latest = state.latest
+    attached = [name for name, _ in blank_forms_for(settings)] if kind == "not_applied" else []
     context = {
+        "attached_files": attached,
         "unit": state.name, "campaign_name": campaign.name, "office_name": campaign.office_name,
         "office_contact": campaign.office_contact, "office_address": campaign.office_address,
         "deadline": cn_datetime(campaign.deadline, settings), "paper_copies": campaign.paper_copies,
@@ -172,8 +175,10 @@ def send_reminders(session: Session, settings: Settings, sources: Sources, now: 
         if reminder.address is None:
             result.skipped.append(reminder)
             continue
+        # a unit that has not applied gets the blank 附件1 to fill in
+        files = blank_forms_for(settings) if reminder.kind == "not_applied" else ()
         row = queue_notice(session, settings, kind="reminder", to=reminder.address, name=reminder.unit,
-                           subject=reminder.subject, text=reminder.text, now=now)
+                           subject=reminder.subject, text=reminder.text, now=now, attachments=files)
         session.add(ReminderSent(unit=reminder.unit, kind=reminder.kind, day=day, address=reminder.address,
                                  outbox_id=row.id, created_at=now))
         record_action(session, actor, "reminder_sent", unit=reminder.unit,

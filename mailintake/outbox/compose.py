@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -258,9 +259,26 @@ def _unique(lines: Any) -> list[str]:
     return seen
 
 
-def render_reply(settings: Settings, message: Message, kind: str) -> RenderedReply:
-    """Subject, plain text and (when an HTML template exists) HTML of the reply ``kind`` to ``message``."""
-    context = Composer(settings).context(message, kind)
+def with_status_line(rendered: RenderedReply, line: str | None) -> RenderedReply:
+    """The reply with the status-page line appended (text, and HTML when there is one)."""
+    if not line:
+        return rendered
+    from mailintake.applicant.tokens import append_line
+
+    text = append_line(rendered.text, line)
+    html = rendered.html
+    if html is not None:
+        from markupsafe import escape
+
+        paragraph = f"<p>{escape(line)}</p>"
+        html = html.replace("</body>", paragraph + "</body>", 1) if "</body>" in html else html + paragraph
+    return replace(rendered, text=text, html=html)
+
+
+def render_reply(settings: Settings, message: Message, kind: str, attached: Sequence[str] = ()) -> RenderedReply:
+    """Subject, plain text and (when an HTML template exists) HTML of the reply ``kind`` to ``message``;
+    ``attached``: the names of the files the reply carries (the blank 附件1 with a no-form reply)."""
+    context = {**Composer(settings).context(message, kind), "attached_files": list(attached)}
     text = templates.render(settings, f"reply_{kind}.txt.j2", context)
     html = templates.render(settings, f"reply_{kind}.html.j2", context, optional=True)
     assert text is not None

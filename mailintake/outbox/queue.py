@@ -22,12 +22,14 @@ from email.utils import format_datetime, make_msgid
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from mailintake.applicant.blank_forms import blank_forms_for, mime_subtype
+from mailintake.applicant.tokens import status_line
 from mailintake.config.settings import Settings
 from mailintake.db.models import Message, OutboxItem, utcnow
 from mailintake.db.vocabulary import OutboxStatus
 from mailintake.errors import MailintakeError
 from mailintake.outbox import REPLY_KINDS
-from mailintake.outbox.compose import RenderedReply, render_reply, reply_campaign, reply_kind
+from mailintake.outbox.compose import RenderedReply, render_reply, reply_campaign, reply_kind, with_status_line
 from mailintake.outbox.recipients import choose_recipient, email_in_text, header_text, machine_reason, parse_address
 from mailintake.outbox.wire import office_mail
 
@@ -67,6 +69,7 @@ def build_mail(
     in_reply_to: str | None = None,
     auto_reply: bool = True,
     now: datetime | None = None,
+    attachments: Sequence[tuple[str, bytes]] = (),
 ) -> EmailMessage:
     """A complete RFC 5322 message from the office. ``to``/``cc`` are (name, address) pairs already
     validated with :func:`parse_address`; every header value is sanitised again here."""
@@ -88,6 +91,8 @@ def build_mail(
     mail.set_content(text, charset="utf-8")
     if html is not None:
         mail.add_alternative(html, subtype="html", charset="utf-8")
+    for name, data in attachments:
+        mail.add_attachment(data, maintype="application", subtype=mime_subtype(name), filename=name)
     return mail
 
 
@@ -171,7 +176,9 @@ def enqueue_reply(
     existing = [] if fresh else _existing_replies(session, message.id)
     if existing and not (again and existing[-1].kind != kind):
         return None
-    rendered = render_reply(settings, message, kind)
+    attachments = blank_forms_for(settings) if kind == "no_form" else ()
+    rendered = with_status_line(render_reply(settings, message, kind, [name for name, _ in attachments]),
+                                status_line(session, settings, message.from_addr))
     row = _row(message, kind, rendered.subject, now)
     recipient = choose_recipient(message.reply_to, message.from_addr, message.from_name, settings.own_addresses)
     if recipient.address:
@@ -184,7 +191,7 @@ def enqueue_reply(
         return row
     cc = _contact_cc(settings, message, recipient.address)
     row.cc = [cc[1]] if cc else []
-    row.raw = _render_raw(settings, message, rendered, (recipient.name, recipient.address), cc, now)
+    row.raw = _render_raw(settings, message, rendered, (recipient.name, recipient.address), cc, now, attachments)
     cap = settings.smtp.max_replies_per_hour
     if replies_last_hour(session, recipient.address, now, limit=cap) >= cap:
         row.status = OutboxStatus.suppressed
@@ -201,7 +208,12 @@ def _render_raw(
     to: tuple[str, str],
     cc: tuple[str, str] | None,
     now: datetime,
+    attachments: Sequence[tuple[str, bytes]] = (),
 ) -> bytes:
+    if attachments:  # office_mail writes text and HTML only; a mail with files goes the stdlib way
+        return build_mail(settings, to=[to], cc=[cc] if cc else [], subject=rendered.subject, text=rendered.text,
+                          html=rendered.html, in_reply_to=message.message_id, now=now,
+                          attachments=attachments).as_bytes(policy=POLICY)
     sender_name = header_text(settings.smtp.sender_name, 100)
     to_pair = (header_text(to[0], 100), to[1])
     cc_pairs = [(header_text(cc[0], 100), cc[1])] if cc else []

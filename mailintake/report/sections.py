@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from mailintake.campaign.quotas import HonourQuota, Quotas
 from mailintake.campaign.roster import UNMATCHED, Roster, Unit, normalise
 from mailintake.db.labels import NO_UNIT, STATUS_LABELS, flag_messages
-from mailintake.db.models import Message, PaperCopy, Submission
+from mailintake.db.models import AttachmentRow, Message, PaperCopy, Submission
 from mailintake.db.vocabulary import MailStatus
 from mailintake.report.rows import (
     CategoryCount,
@@ -22,6 +23,7 @@ from mailintake.report.rows import (
     UnitGap,
 )
 from parsers.definitions import FormDefinition, FormSet
+from parsers.sniff import reading_failure
 
 
 def _is_new(created: dt.datetime | None, since: dt.datetime | None) -> bool:
@@ -91,14 +93,21 @@ def _honour(definition: FormDefinition, quota: HonourQuota | None, of_table: lis
     )
 
 
+def reading_failures(attachment: AttachmentRow) -> list[dict[str, Any]]:
+    """The stored flags saying a file tried as a form could not be read (a scan's or a photo's note is not one)."""
+    return [flag for flag in attachment.flags or [] if isinstance(flag, dict)
+            and reading_failure(str(flag.get("code")), attachment.format, attachment.path)]
+
+
 def unreadable_files(messages: list[Message], views: dict[int, MailView]) -> list[tuple[MailView, str, str]]:
-    """Each flagged file of a mail that is not ignored: (its mail, its name, the flag's message)."""
+    """Each file of a mail (not ignored) that was tried as a form and could not be read: (its mail, its name,
+    the flag's message). Scans, photos and other files beside a form (其他附件) are never listed here."""
     unreadable: list[tuple[MailView, str, str]] = []
     for message in messages:
         if message.status == MailStatus.ignored:
             continue
         for attachment in message.attachments:
-            for text in flag_messages(attachment.flags):
+            for text in flag_messages(reading_failures(attachment)):
                 unreadable.append((views[message.id], attachment.path, text))
     return unreadable
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from mailintake.rules.base import Findings, MailContext
 from parsers.records import Flag
-from parsers.sniff import IMAGES
-
-#: a scan or photo is not a defect: welcome beside a readable Word form; without one, the mail goes to a
-#: person (需人工处理) and the reply asks for the Word file
-_SIDE_FORMATS = IMAGES | {"pdf"}
+from parsers.sniff import tried_as_form
 
 
 class FileDefectsRule:
@@ -19,9 +15,10 @@ class FileDefectsRule:
         defects: list[Flag] = list(ctx.mail.flags)
         notes: list[Flag] = []
         for outcome in ctx.files:
+            # a scan, photo, PDF or spreadsheet beside (or instead of) a form is 其他附件, never a defect:
+            # a mail with only such files has no form (需人工处理), one with a good form is accepted
+            other = not tried_as_form(outcome.result.format, outcome.attachment.path)
             for flag in outcome.result.flags:
-                informational = flag.code in ("no_form", "macro_ignored") or (
-                    flag.code == "unsupported_format" and outcome.result.format in _SIDE_FORMATS
-                )
+                informational = other or flag.code in ("no_form", "macro_ignored")
                 (notes if informational else defects).append(flag)
         return Findings(defects=tuple(defects), notes=tuple(notes))

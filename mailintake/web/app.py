@@ -18,6 +18,7 @@ from mailintake.errors import ConfigError
 from mailintake.web.page.context import Console, template_environment
 from mailintake.web.page.security import AuthMiddleware, SecurityHeaders
 from mailintake.web.routes import all_routes, navigation
+from mailintake.web.routes.applicant import install_log_filter
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "mailintake_session"
@@ -53,6 +54,7 @@ def create_app(settings: Settings, session_factory: sessionmaker[Session] | None
         Middleware(AuthMiddleware),
     ]
     routes = [*all_routes(), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    install_log_filter()  # no applicant's link in any log line
     app = Starlette(routes=routes, middleware=middleware)
     app.state.console = console
     return app

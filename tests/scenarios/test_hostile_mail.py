@@ -60,7 +60,7 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     "zip-symlink": ("needs_correction", ["unsupported_format"]),
     "zip-encrypted-member": ("needs_correction", ["unreadable"]),
     "7z-corrupt": ("needs_correction", ["unreadable"]),
-    "rar-corrupt": ("needs_correction", ["unsupported_format"]),
+    "rar-corrupt": ("needs_correction", ["unreadable"]),  # read by libarchive: damaged
     "tnef-corrupt": ("needs_correction", ["unreadable"]),
     "encrypted-docx": ("needs_correction", ["unreadable"]),
     "docm-macro": ("accepted", ["macro_ignored"]),

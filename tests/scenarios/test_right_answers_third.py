@@ -26,6 +26,7 @@ from mailintake.demo.samples.mails import MessageBuilder
 from mailintake.demo.servers.pymap_server import PymapServer
 from mailintake.mail.reader import read_mail
 from mailintake.report.build import build_report
+from mailintake.report.sections import reading_failures
 from mailintake.web.queries.files import attachment_file
 from mailintake.web.queries.mails import mail_detail
 from parsers import parse_document
@@ -174,6 +175,7 @@ def test_a_photo_alone_goes_to_a_person_and_the_reply_asks_for_the_word_file(
     with factory() as session:
         message = session.scalars(select(Message)).one()
         assert (message.status, [a.path for a in message.attachments]) == ("no_form", ["IMG_0424.JPG"])
+        assert reading_failures(message.attachments[0]) == []  # not in the report's 无法识别的附件
         files = build_report(env.settings(), session, now=at(17, 8), out_dir=tmp_path / "reports")
         session.commit()
     assert body_lines(replies["zs@example.cn"]) == [
@@ -184,6 +186,7 @@ def test_a_photo_alone_goes_to_a_person_and_the_reply_asks_for_the_word_file(
         "您的邮件已转交办公室工作人员阅处；如您提出了问题，办公室将另行答复，无需重复发送。",
         "如需申报，请将通知附件1中的申报表（表1至表4，Word 文件）填写完整后作为邮件附件发送至本邮箱，"
         "截止时间为2019年12月18日17:30。",
+        "空白申报表已随本邮件附上（附件1.“双争双创”活动先进荣誉申报表.docx），请只保留并填写拟申报的表格。",
         CONTACT, *SIGNATURE,
     ]
     manual = list(load_workbook(files.xlsx_path)["需人工处理"].iter_rows(values_only=True))

@@ -9,7 +9,7 @@
 """
 
 from mailintake.demo.servers.base import DEFAULT_USERS, ImapServer, free_port
-from mailintake.demo.servers.pymap_server import PymapServer, start_imap_server
+from mailintake.demo.servers.pymap_server import PymapServer as DemoPymapServer
 from mailintake.demo.servers.smtp_sink import SinkMessage, SmtpSink, start_smtp_sink
 from tests.support.dovecot import DovecotServer, DovecotUnavailable, dovecot_binary, start_dovecot
 from tests.support.imap import (
@@ -19,6 +19,8 @@ from tests.support.imap import (
     recreate_folder,
     reset_pymap_uidvalidity,
 )
+from tests.support.pymap import FaultyPymapServer as PymapServer
+from tests.support.pymap import start_imap_server
 
 __all__ = [
     "DEFAULT_USERS",
@@ -47,7 +49,7 @@ def reset_uidvalidity(server: ImapServer, folder: str = "INBOX", username: str |
     As a server does after its index is rebuilt: the messages get fresh UIDs (on pymap the same
     numbers as before, a good trap for code that trusts UIDs across UIDVALIDITY values).
     """
-    if isinstance(server, PymapServer):
+    if isinstance(server, DemoPymapServer):
         return reset_pymap_uidvalidity(server, folder, username or server.username)
     assert isinstance(server, DovecotServer), server
     return server.reset_uidvalidity(folder, username)

@@ -214,3 +214,11 @@ def test_at_most_six_plain_modules_at_the_top_and_no_second_poll() -> None:
     assert not [name for name in GRAPH.modules if name.rpartition(".")[2].startswith("quick")]
     assert not [path for path in (ROOT / "mailintake").rglob("*.py") if "CDLL" in path.read_text("utf-8")
                 and ("libpq" in path.read_text("utf-8") or "sqlite" in path.read_text("utf-8"))]
+
+
+def test_parsers_stay_pure_and_the_product_needs_no_test_code() -> None:
+    """parsers/ imports nothing of mailintake (bytes in, records out); mailintake/ imports nothing of tests/."""
+    wrong = [f"{source} -> {target}" for source, imported in sorted(GRAPH.edges.items()) for target in sorted(imported)
+             if (source.startswith("parsers") and target.startswith("mailintake"))
+             or (source.startswith("mailintake") and target.startswith("tests"))]
+    assert wrong == []

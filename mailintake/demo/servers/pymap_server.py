@@ -7,7 +7,7 @@ import contextlib
 import ssl
 import threading
 from collections.abc import Coroutine
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from mailintake.demo.servers.base import _T, DEFAULT_USERS, ImapServer
 
@@ -59,8 +59,6 @@ class PymapServer(ImapServer):
         self._connections: set[tuple[asyncio.StreamWriter, asyncio.Task[Any]]] = set()
         self._backend: Any = None
         self._config: Any = None
-        self._drop_rules: list[list[Any]] = []
-        self._drop_lock = threading.Lock()
         try:
             self._loop.run(self._setup())
             self._loop.run(self._listen())
@@ -111,6 +109,10 @@ class PymapServer(ImapServer):
         self.users[username] = password
         self._loop.run(self._add_user(username, password))
 
+    def _reader(self, reader: asyncio.StreamReader) -> asyncio.StreamReader:
+        """A connection's reader as the IMAP server reads it (the tests' server wraps it to inject faults)."""
+        return reader
+
     async def _listen(self) -> None:
         from proxyprotocol.reader import ProxyProtocolReader
         from pymap.imap import IMAPServer
@@ -123,7 +125,7 @@ class PymapServer(ImapServer):
             entry = (writer, task)
             self._connections.add(entry)
             try:
-                await imap_server(cast(asyncio.StreamReader, _TappedReader(reader, self)), writer, sock_info)
+                await imap_server(self._reader(reader), writer, sock_info)
             finally:
                 self._connections.discard(entry)
 
@@ -152,28 +154,6 @@ class PymapServer(ImapServer):
             await self._server.wait_closed()
             self._server = None
 
-    def drop_on(self, command: str = "FETCH", times: int = 1) -> None:
-        """Hang up (no answer) the next ``times`` connections that send ``command`` (UID prefix
-        ignored): a connection dropped mid-FETCH, as the fault tests need."""
-        with self._drop_lock:
-            self._drop_rules.append([command.upper().encode("ascii"), times])
-
-    def _should_drop(self, line: bytes) -> bool:
-        if not self._drop_rules:
-            return False
-        words = line.split(None, 3)
-        if len(words) < 2:
-            return False
-        command = words[2].upper() if words[1].upper() == b"UID" and len(words) > 2 else words[1].upper()
-        with self._drop_lock:
-            for rule in self._drop_rules:
-                if rule[0] == command:
-                    rule[1] -= 1
-                    if rule[1] <= 0:
-                        self._drop_rules.remove(rule)
-                    return True
-        return False
-
     def drop_connections(self) -> None:
         """Cut every open client connection; the server keeps listening."""
         self._loop.run(self._drop())
@@ -188,23 +168,6 @@ class PymapServer(ImapServer):
         with contextlib.suppress(Exception):
             self._loop.run(self._close())
         self._loop.close()
-
-
-class _TappedReader:
-    """Wraps a connection's StreamReader so the server can hang up on a chosen command."""
-
-    def __init__(self, reader: asyncio.StreamReader, server: PymapServer) -> None:
-        self._reader = reader
-        self._server = server
-
-    async def readline(self) -> bytes:
-        line = await self._reader.readline()
-        if self._server._should_drop(line):
-            return b""  # pymap treats a line without "\n" as EOF and closes the connection
-        return line
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._reader, name)
 
 
 def start_imap_server(

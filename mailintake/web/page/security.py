@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailintake.web.page.context import CurrentUser, console_of
 
 PUBLIC = frozenset({"/login", "/healthz", "/favicon.ico"})
+#: static files, and the applicants' status pages (a token in the path is their only key)
+PUBLIC_PREFIXES = ("/static/", "/s/")
 CSP = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 CSRF_FIELD = "csrf_token"
@@ -99,7 +101,7 @@ class AuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC or scope["path"].startswith("/static/"):
+        if scope["type"] != "http" or scope["path"] in PUBLIC or scope["path"].startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -136,7 +138,7 @@ class SecurityHeaders:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                if not scope["path"].startswith("/static/"):
+                if not scope["path"].startswith(("/static/", "/s/static/")):
                     headers.setdefault("Cache-Control", "no-store")
             await send(message)
 

@@ -16,7 +16,7 @@ from mailintake.campaign.decisions import DecisionInfo, latest_decisions
 from mailintake.campaign.identity import normalise_text
 from mailintake.db.labels import OUTBOX_STATUS_LABELS, REPLY_KIND_LABELS, STATUS_LABELS, flag_messages
 from mailintake.db.models import AttachmentRow, Message, OutboxItem, Submission
-from mailintake.mail.text import text_body
+from mailintake.mail.body import text_body
 from mailintake.web.queries.forms import validity
 from parsers.definitions import FormSet
 from parsers.wordcount import count_chars

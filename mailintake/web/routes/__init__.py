@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 MODULES = ("auth", "health", "overview", "mails", "units", "submissions", "decisions", "reminders", "handoff",
-           "reports", "audit", "downloads")
+           "reports", "audit", "downloads", "applicant")
 
 
 @cache

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from mailintake.db.labels import STATUS_LABELS
 from mailintake.errors import MailintakeError
-from mailintake.office.replies import reprocess, resend_reply
+from mailintake.office.redo import reprocess, resend_reply
 from mailintake.web.page.context import console_of
 from mailintake.web.page.render import PAGE_SIZE, not_found, page, page_number, with_query
 from mailintake.web.page.security import action, flash

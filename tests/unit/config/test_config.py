@@ -164,7 +164,8 @@ def test_without_a_config_file_every_command_names_how_to_make_one(tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     args = {"paper": ["某单位", "--received"], "resend": ["2019-0001"], "reprocess": ["1"],
             "decide": ["1", "--accept", "--reason", "经领导同意"], "remind": ["--preview"],
-            "handoff": ["--out", str(tmp_path / "handoff")], "user": ["list"]}.get(command, [])
+            "handoff": ["--out", str(tmp_path / "handoff")], "user": ["list"],
+            "applicant": ["revoke", "wz@example.cn"], "forms": ["--out", str(tmp_path / "forms")]}.get(command, [])
     result = invoke(command, *args)
     line = no_config_message()
     assert line == (f"config: no configuration file; copy {PROJECT / 'config' / 'mailintake.example.toml'} to "

@@ -62,7 +62,7 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
 
 
 def test_a24_adds_the_other_names_of_a_file_attached_twice_and_back(db_url):
-    """GIVEN a database at head WHEN downgraded to 0008 and upgraded again THEN ``attachments.other_names``
+    """GIVEN a database at head WHEN downgraded to 0010 and upgraded again THEN ``attachments.other_names``
     goes and comes back."""
     from alembic import command
 
@@ -75,7 +75,7 @@ def test_a24_adds_the_other_names_of_a_file_attached_twice_and_back(db_url):
 
         assert has_column()
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0008")
+            command.downgrade(alembic_config(connection), "0010_applicant_tokens")
         assert not has_column()
         upgrade(engine)
         assert current_revision(engine) == HEAD_REVISION == "a24_other_names" and has_column()

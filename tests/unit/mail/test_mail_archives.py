@@ -8,7 +8,6 @@ import zipfile
 import zlib
 
 import py7zr
-import pytest
 
 from mailintake.config.settings import LimitsSettings
 from mailintake.demo.samples.mails import (
@@ -22,6 +21,7 @@ from mailintake.demo.samples.mails import (
 from mailintake.mail.archives import ArchiveLimits, Budget, add_candidate, clean_member_path, zip_member_name
 from mailintake.mail.reader import read_mail
 from parsers.records import Flag
+from tests.support.fixtures.rar import rar4, rar5
 
 DOCX = minimal_docx()
 #: other bytes: the same bytes twice in one mail are one file
@@ -36,7 +36,7 @@ def _bomb_flag(name: str) -> Flag:
 def _expand(name: str, data: bytes, limits: ArchiveLimits | None = None) -> tuple[list[tuple[str, str]], list[Flag]]:
     budget = Budget(limits or ArchiveLimits())
     add_candidate(name, data, budget)
-    return [(a.path, a.format) for a in budget.files], budget.flags
+    return [(a.path, a.format) for a in budget.files], [*budget.flags, *(f for a in budget.files for f in a.flags)]
 
 
 def _seven_zip(members: dict[str, bytes], password: str | None = None) -> bytes:
@@ -118,7 +118,7 @@ def test_nested_archives_expand_up_to_the_depth_limit() -> None:
         ("外层.zip/中层.zip/表2.docx", "docx"),
     ], [])
     files, flags = _expand("外层.zip", outer, ArchiveLimits(max_depth=2))
-    assert files == [("外层.zip/中层.zip/表2.docx", "docx")]
+    assert files == [("外层.zip/中层.zip/区县/内层.zip", "zip"), ("外层.zip/中层.zip/表2.docx", "docx")]
     assert flags == [Flag("unreadable", "压缩包“外层.zip/中层.zip/区县/内层.zip”嵌套层数超过 2 层，"
                                         "未再解压，请直接发送 Word 申报表。")]
 
@@ -129,7 +129,7 @@ def test_zip_bomb_is_refused_before_inflating() -> None:
     start = time.perf_counter()
     files, flags = _expand("炸弹.zip", bomb)
     assert time.perf_counter() - start < 0.5
-    assert files == []
+    assert files == [("炸弹.zip", "zip")]
     assert flags == [_bomb_flag("炸弹.zip")]
 
 
@@ -139,27 +139,27 @@ def test_total_size_limit_counts_across_archives() -> None:
     budget = Budget(limits)
     add_candidate("1.zip", data, budget)
     add_candidate("2.zip", data, budget)
-    assert [a.path for a in budget.files] == ["1.zip/a.txt", "1.zip/b.txt"]
-    assert budget.flags == [_bomb_flag("2.zip")]
+    assert [a.path for a in budget.files] == ["1.zip/a.txt", "1.zip/b.txt", "2.zip"]
+    assert budget.flags == [] and budget.files[2].flags == [_bomb_flag("2.zip")]
 
 
 def test_too_many_members_is_refused() -> None:
     data = zip_archive({f"{i}.txt": b"x" for i in range(11)})
-    assert _expand("多.zip", data, ArchiveLimits(max_members=10)) == ([], [
+    assert _expand("多.zip", data, ArchiveLimits(max_members=10)) == ([("多.zip", "zip")], [
         Flag("unreadable", "压缩包“多.zip”中的文件超过 10 个，已拒绝处理，请直接发送 Word 申报表。")])
 
 
 def test_damaged_and_empty_zips() -> None:
     damaged = zip_archive({"表1.docx": b"x" * 3000}, compression=zipfile.ZIP_STORED)
     truncated = damaged[: len(damaged) // 2]
-    assert _expand("坏.zip", truncated) == ([], [
+    assert _expand("坏.zip", truncated) == ([("坏.zip", "zip")], [
         Flag("unreadable", "压缩包“坏.zip”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。")])
     corrupt = bytearray(zip_archive({"表1.txt": b"hello" * 1000}))
     corrupt[40:60] = b"\x00" * 20
     assert _expand("c.zip", bytes(corrupt)) == ([], [
         Flag("unreadable", "压缩包“c.zip”中的“表1.txt”已损坏，无法读取，请重新发送该文件。")])
     empty = zip_archive({})
-    assert _expand("空.zip", empty) == ([], [Flag("unreadable",
+    assert _expand("空.zip", empty) == ([("空.zip", "zip")], [Flag("unreadable",
                                                  "压缩包“空.zip”中没有可读取的文件，请检查后重新发送。")])
 
 
@@ -170,27 +170,46 @@ def test_seven_zip_members_are_read() -> None:
 
 def test_encrypted_seven_zip_is_flagged() -> None:
     data = _seven_zip({"表1.docx": DOCX}, password="secret")
-    assert _expand("密.7z", data) == ([], [Flag("unreadable", "压缩包“密.7z”已加密，无法读取，请发送未加密的文件。")])
+    assert _expand("密.7z", data) == ([("密.7z", "7z")],
+                                      [Flag("unreadable", "压缩包“密.7z”已加密，无法读取，请发送未加密的文件。")])
 
 
-def test_rar_is_unsupported_without_a_reader() -> None:
-    pytest.importorskip("mailintake")  # rarfile is optional; this path runs where it is absent
-    try:
-        import rarfile  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("rarfile installed: the unsupported path is not taken")
-    rar = b"Rar!\x1a\x07\x01\x00" + b"\x00" * 100
-    assert _expand("材料.rar", rar) == ([], [Flag(
-        "unsupported_format", "暂不支持读取 RAR 压缩包“材料.rar”，请改用 zip 格式压缩或直接发送 Word 申报表。")])
+def test_rar4_and_rar5_members_with_gbk_names_are_read() -> None:
+    """GIVEN a RAR 4 archive whose names are GBK bytes (WinRAR on Chinese Windows, no Unicode flag), with a
+    folder in Windows style, and a RAR 5 archive (UTF-8 names) WHEN expanded THEN both read like zip."""
+    old = rar4([("申报材料\\表1 镕喆.docx".encode("gbk"), DOCX), ("说明.txt".encode("gbk"), "说明".encode("gbk"))])
+    new = rar5([("申报材料/表1 镕喆.docx", DOCX), ("说明.txt", "说明".encode())])
+    assert _expand("材料.rar", old) == ([("材料.rar/申报材料/表1 镕喆.docx", "docx"),
+                                        ("材料.rar/说明.txt", "text")], [])
+    assert _expand("材料5.rar", new) == ([("材料5.rar/申报材料/表1 镕喆.docx", "docx"),
+                                         ("材料5.rar/说明.txt", "text")], [])
+
+
+def test_rar_limits_are_those_of_zip() -> None:
+    many = rar5([(f"{i}.txt", b"x") for i in range(11)])
+    assert _expand("多.rar", many, ArchiveLimits(max_members=10)) == ([("多.rar", "rar")], [
+        Flag("unreadable", "压缩包“多.rar”中的文件超过 10 个，已拒绝处理，请直接发送 Word 申报表。")])
+    big = rar4([(b"a.txt", b"a" * 5000)])
+    assert _expand("大.rar", big, ArchiveLimits(max_member_bytes=4000)) == ([("大.rar", "rar")], [_bomb_flag("大.rar")])
+    nested = rar5([("内层.rar", rar5([("表2.docx", DOCX)]))])
+    assert _expand("外层.rar", nested) == ([("外层.rar/内层.rar/表2.docx", "docx")], [])
+    assert _expand("外层.rar", nested, ArchiveLimits(max_depth=1)) == ([("外层.rar/内层.rar", "rar")], [Flag(
+        "unreadable", "压缩包“外层.rar/内层.rar”嵌套层数超过 1 层，未再解压，请直接发送 Word 申报表。")])
+
+
+def test_damaged_rar_is_kept_with_its_flag() -> None:
+    good = rar5([("表1.docx", DOCX)])
+    for damaged in (good[: len(good) // 2], good[:12] + b"\xff" * 8 + good[20:]):
+        files, flags = _expand("坏.rar", damaged)
+        assert files == [("坏.rar", "rar")]
+        assert flags == [Flag("unreadable", "压缩包“坏.rar”已损坏，无法解压，请重新压缩后发送或直接发送 Word 申报表。")]
 
 
 def test_winmail_dat_with_gbk_titles_is_unpacked() -> None:
     data = tnef_archive([("表1 镕.docx", DOCX), ("说明.txt", "说明".encode("gbk"))])
     assert _expand("winmail.dat", data) == ([("winmail.dat/表1 镕.docx", "docx"), ("winmail.dat/说明.txt", "text")], [])
     files, flags = _expand("winmail.dat", b"\x78\x9f\x3e\x22\x01")
-    assert files == []
+    assert files == [("winmail.dat", "tnef")]
     assert flags == [Flag("unreadable", "附件“winmail.dat”（Outlook 专用格式）无法解析，"
                                         "请在 Outlook 中改用 HTML 或纯文本格式重新发送。")]
 
@@ -203,8 +222,8 @@ def test_archive_attachment_in_a_mail_end_to_end() -> None:
            .build())
     mail = read_mail(raw, limits=ArchiveLimits(max_ratio=100))
     assert [(a.path, a.format) for a in mail.attachments] == [("winmail.dat/表2.docx", "docx"),
-                                                              ("材料.7z/表3.docx", "docx")]
-    assert mail.flags == [_bomb_flag("炸弹.zip")]
+                                                              ("材料.7z/表3.docx", "docx"), ("炸弹.zip", "zip")]
+    assert mail.flags == [] and mail.attachments[2].flags == [_bomb_flag("炸弹.zip")]
 
 
 def test_limits_from_settings() -> None:

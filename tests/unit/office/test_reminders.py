@@ -138,6 +138,14 @@ def test_each_kind_once_per_day_to_the_right_units(db_env: Env, smtp_sink: SmtpS
     assert first["Auto-Submitted"] == "auto-generated"
     assert first["X-Auto-Response-Suppress"] == "All"
     assert first["Subject"].startswith("【催报】“双争双创”活动先进荣誉申报：")
+    # the unit that has not applied gets the blank 附件1; the others get none
+    from mailintake.applicant.blank_forms import blank_forms
+
+    files_of = {m.rcpt_tos[0]: [(p.get_filename(), p.get_content()) for p in
+                                email.message_from_bytes(m.raw, policy=policy.default).iter_attachments()]
+                for m in delivered}
+    assert files_of["jia@example.cn"] == [blank_forms(settings)]
+    assert files_of["wu@example.cn"] == files_of["yi@example.cn"] == []
 
     with factory() as session:
         reminders = export_json(session)["reminders"]

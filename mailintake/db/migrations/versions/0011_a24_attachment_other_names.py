@@ -1,7 +1,7 @@
 """the other names of a file attached twice in one mail (recorded once, under its first name)
 
 Revision ID: a24_other_names
-Revises: 0008
+Revises: 0010_applicant_tokens
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a24_other_names"
-down_revision = "0008"
+down_revision = "0010_applicant_tokens"
 branch_labels = None
 depends_on = None
 

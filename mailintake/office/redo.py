@@ -1,4 +1,4 @@
-"""Replies the office asks for again: resend a reply, reprocess a stored mail — shared by CLI and console.
+"""What the office asks to be done again: resend a reply, reprocess a stored mail — shared by CLI and console.
 
 Each is one function, audited once in the same transaction as the action.
 """
