@@ -13,7 +13,7 @@ import io
 import posixpath
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
@@ -68,6 +68,9 @@ class Cell:
     colspan: int = 1
     rowspan: int = 1
     blocks: list[Block] = field(default_factory=list)
+    #: a ``vMerge`` continuation with nothing above it in its table: the rest of a cell that a split
+    #: of the table cut in two (:func:`join_tables` puts it back)
+    merged_up: bool = False
 
     @property
     def text(self) -> str:
@@ -240,13 +243,34 @@ def _table(element: etree._Element) -> Table:
                 cell.colspan += span
                 cell.blocks.extend(b for b in blocks if b.text.strip())
             else:
-                cell = Cell(row=row_index, col=col, colspan=span, blocks=blocks)
+                cell = Cell(row=row_index, col=col, colspan=span, blocks=blocks,
+                            merged_up=vmerge == "continue" and origin is None)
                 row.append(cell)
             for offset in range(span):
                 owners[col + offset] = cell
             col += span
         rows.append(row)
         row_index += 1
+    return Table(rows)
+
+
+def join_tables(first: Table, second: Table) -> Table:
+    """One grid from a table and the table that continues it (Word splits a table in two at a page
+    break or an Enter in the wrong place): the second's rows follow the first's, and a cell the split
+    cut in two (``vMerge`` continued at the top of the second) is one cell again. Neither input changes."""
+    offset = len(first.rows)
+    rows = [[replace(cell, blocks=list(cell.blocks)) for cell in row] for row in first.rows]
+    bottom = {cell.col: cell for row in rows for cell in row if cell.row + cell.rowspan == offset}
+    for row in second.rows:
+        joined: list[Cell] = []
+        for cell in row:
+            above = bottom.get(cell.col)
+            if cell.merged_up and cell.row == 0 and above is not None and above.colspan == cell.colspan:
+                above.rowspan += cell.rowspan
+                above.blocks.extend(b for b in cell.blocks if b.text.strip())
+                continue
+            joined.append(replace(cell, row=cell.row + offset, merged_up=False))
+        rows.append(joined)
     return Table(rows)
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from parsers.definitions import FieldDefinition, FormDefinition, FormSet
-from parsers.docx_grid import Block, Cell, Paragraph, Table
+from parsers.docx_grid import Block, Cell, Paragraph, Table, join_tables
 from parsers.labels import (
     DATE_AT_END,
     DATE_LINE,
@@ -229,6 +229,17 @@ def _read_form(form: FormDefinition, entries: list[_Entry], above_lines: list[st
     return fields
 
 
+@dataclass
+class _Previous:
+    """The last table met at one level of the document, and the state before it was read."""
+
+    table: Table
+    lines: list[str]
+    found: int
+    last_keys: set[str]
+    labels: set[str]
+
+
 class _Finder:
     def __init__(self, forms: FormSet, filename: str) -> None:
         self.forms = forms
@@ -239,16 +250,37 @@ class _Finder:
 
     def walk(self, blocks: list[Block]) -> None:
         lines: list[str] = []
+        previous: _Previous | None = None
         for block in blocks:
             if isinstance(block, Paragraph):
                 lines.extend(block.text.split("\n"))
                 continue
-            if not self._table(block, lines):
-                for row in block.rows:
+            table, above = block, lines
+            if previous is not None and self._continues(previous, block, lines):
+                # one form that Word split in two: read it as one grid, in place of the first part
+                table, above = join_tables(previous.table, block), previous.lines
+                del self.found[previous.found:]
+                self._last_keys = previous.last_keys
+            previous = _Previous(table, above, len(self.found), set(self._last_keys),
+                                 {e.label for e in _walk_rows(table, self.vocab)[1]})
+            if not self._table(table, above):
+                for row in table.rows:
                     for cell in row:
                         self.walk(cell.blocks)
                 self._last_keys = set()
             lines = []
+
+    def _continues(self, previous: _Previous, table: Table, between: list[str]) -> bool:
+        """Whether ``table`` is the rest of the table before it: nothing but empty lines (a page break)
+        between them, no title row of its own, and only labels the first part does not have — a second
+        form of the same kind repeats its labels, another kind comes with its title."""
+        if not previous.labels or any(line.strip() for line in between):
+            return False
+        lead, entries = _walk_rows(table, self.vocab)
+        labels = {e.label for e in entries}
+        if not labels or labels & previous.labels:
+            return False
+        return _title_index([part for text in lead for part in text.split("\n")], self.forms)[0] < 0
 
     def _choose(self, entries: list[_Entry], number: int | None, lines: list[str]) -> FormDefinition | None:
         scored = [(self._score(form, entries), form) for form in self.forms.tables]

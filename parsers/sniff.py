@@ -8,10 +8,12 @@ import zipfile
 
 #: formats a Word form can arrive in, besides .docx
 CONVERTIBLE = frozenset({"doc", "wps", "rtf", "odt", "docm"})
-ARCHIVES = frozenset({"zip", "7z", "rar", "tnef"})
+ARCHIVES = frozenset({"zip", "7z", "rar", "tnef", "msg"})
 IMAGES = frozenset({"png", "jpeg", "gif", "bmp", "tiff", "webp"})
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: an Outlook item's property streams are named __substg1.0_XXXXXXXX (UTF-16 in the OLE directory)
+_MSG_STREAM = "__substg1.0_".encode("utf-16-le")
 #: what a Word form or an archive of forms is called; such a file that does not read is a failure
 _FORM_SUFFIXES = (".docx", ".docm", ".doc", ".wps", ".rtf", ".odt", ".zip", ".rar", ".7z", ".dat")
 #: the flag codes of a file that was tried as a form and could not be read
@@ -112,7 +114,7 @@ def _ole_kind(data: bytes) -> str:
     try:
         ole = olefile.OleFileIO(io.BytesIO(data))
     except Exception:  # olefile raises bare OSError/struct errors on damaged files
-        return "doc"
+        return "msg" if _MSG_STREAM in data else "doc"
     try:
         streams = {"/".join(entry) for entry in ole.listdir(streams=True, storages=True)}
         word_encrypted = "WordDocument" in streams and _word_encrypted(ole)
@@ -126,11 +128,13 @@ def _ole_kind(data: bytes) -> str:
         return "xls"
     if "PowerPoint Document" in streams:
         return "ppt"
+    if "__properties_version1.0" in streams or any(s.startswith("__substg1.0_") for s in streams):
+        return "msg"
     return "ole"
 
 
 def detect_format(data: bytes) -> str:
-    """Return a short format name: docx, docm, doc, wps, rtf, odt, pdf, zip, 7z, rar, tnef,
+    """Return a short format name: docx, docm, doc, wps, rtf, odt, pdf, zip, 7z, rar, tnef, msg (Outlook item),
     png/jpeg/gif/bmp/tiff/webp, encrypted, xlsx, xls, html, text, empty or unknown."""
     if not data:
         return "empty"

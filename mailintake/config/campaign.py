@@ -49,6 +49,16 @@ class CampaignSettings(Section):
     office_contact: str
     office_address: str
     paper_copies: Positive = 2
+    #: who casts the 民主测评 ballot (局领导, 处室负责人, …): the anonymous ballot offers one box per category
+    evaluators: tuple[str, ...] = ()
+
+    @field_validator("evaluators")
+    @classmethod
+    def _evaluators(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(name.strip() for name in value)
+        if any(not name for name in names) or len(set(names)) != len(names):
+            raise ValueError("needs distinct, non-empty category names, e.g. [\"局领导\", \"处室负责人\"]")
+        return names
 
     @field_validator("receipt_format")
     @classmethod

@@ -15,7 +15,7 @@ from mailintake.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: the newest migration; a database already there is opened without importing Alembic (~0.3 s)
-HEAD_REVISION = "0011_console"
+HEAD_REVISION = "a24_other_names"
 #: SQLite's page cache per connection, in KiB (the default, 2 MiB, holds the per-mail indexes of a
 #: small campaign only: at 10,000 mails each new mail re-read ~90 pages from the OS)
 SQLITE_CACHE_KIB = 16384

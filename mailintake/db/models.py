@@ -165,6 +165,8 @@ class AttachmentRow(Base):
     format: Mapped[str] = mapped_column(String(32))
     storage_path: Mapped[str | None] = mapped_column(String(255))
     flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: the other names the same bytes had in the mail (a file attached twice is recorded once)
+    other_names: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
     submissions: Mapped[list[Submission]] = relationship(back_populates="attachment")

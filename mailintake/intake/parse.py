@@ -1,7 +1,8 @@
 """Intake stage 3, parse (forms): each read mail's files → parser results, in sandboxed children.
 
 Identical files in a batch are parsed once and their result shared, each file getting its own
-name back in the record and in every message. Archiver and Word junk is recorded, never parsed.
+name back in the record and in every message. Archiver and Word junk, and an Outlook item whose own
+files are the candidates, are recorded, never parsed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
     job_by_sha: dict[str, int] = {}
     for read in reads:
         for stored in read.files:
-            if not stored.attachment.junk and not stored.attachment.flags and stored.sha256 not in job_by_sha:
+            if not _unparsed(stored) and stored.sha256 not in job_by_sha:
                 job_by_sha[stored.sha256] = len(jobs)
                 jobs.append(make_job(stored.attachment.path, stored.attachment.data, settings))
     results = parse_many(jobs)
@@ -51,11 +52,16 @@ def parse_batch(reads: Sequence[ReadMail], settings: Settings, parse_many: Parse
             for read in reads]
 
 
+def _unparsed(stored: StoredFile) -> bool:
+    """Archiver or Word junk, an Outlook item kept beside its files, or an archive that could not be
+    opened (kept with the reason): recorded, never parsed."""
+    attachment = stored.attachment
+    return attachment.junk or attachment.container or bool(attachment.flags)
+
+
 def _file_result(stored: StoredFile, results: list[FileResult], job_by_sha: dict[str, int]) -> FileResult:
     attachment = stored.attachment
-    if attachment.junk:  # archiver or Word junk: recorded, never parsed, nothing to say about it
-        return FileResult(file=attachment.path, format=attachment.format or "unknown")
-    if attachment.flags:  # an archive that could not be opened: kept for the office, with the reason
+    if _unparsed(stored):  # junk and a readable item: nothing to say; a failed archive or item: the reason
         return FileResult(file=attachment.path, format=attachment.format or "unknown", flags=list(attachment.flags))
     return _rename(results[job_by_sha[stored.sha256]], attachment.path)
 

@@ -194,7 +194,7 @@ def _store_files(session: Session, message: Message, decision: Decision, unit_na
     for file_index, outcome in enumerate(decision.files):
         row = AttachmentRow(path=outcome.attachment.path, sha256=outcome.sha256, size=len(outcome.attachment.data),
                             format=outcome.result.format, storage_path=outcome.storage_path,
-                            flags=_flags(outcome.result.flags))
+                            flags=_flags(outcome.result.flags), other_names=list(outcome.attachment.other_names))
         message.attachments.append(row)
         for form_index, form in enumerate(outcome.result.forms):
             flags = [*found.all_form_flags(file_index, form_index, form), *late_flags]

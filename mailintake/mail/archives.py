@@ -1,4 +1,4 @@
-"""Unpack archives found in mail (zip, 7z, rar, winmail.dat) into candidate files, in memory.
+"""Unpack archives found in mail (zip, 7z, rar, winmail.dat, Outlook .msg) into candidate files, in memory.
 
 Nothing is written to disk, so member names (``../x``, ``/etc/x``, ``C:\\x``, symlinks) only ever
 become display paths. Every limit is checked from the archive's declared sizes before anything is
@@ -7,6 +7,7 @@ inflated, and reads are bounded by those sizes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import struct
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from mailintake.config.settings import LimitsSettings
 
 MiB = 1024 * 1024
+#: the other names noted on a file attached several times (a hostile mail may repeat one 10,000 times)
+MAX_OTHER_NAMES = 20
 _DRIVE = re.compile(r"^[A-Za-z]:$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNICODE_PATH_EXTRA = 0x7075
@@ -64,12 +67,24 @@ class Budget:
     files: list[Attachment] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     capped: bool = False
+    #: the files kept so far by the SHA-256 of their bytes
+    by_digest: dict[str, Attachment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bytes_left = self.limits.max_total_bytes
 
     def add_file(self, attachment: Attachment) -> bool:
-        """Keep a candidate file; False once the per-mail cap is reached (flagged once)."""
+        """Keep a candidate file; False once the per-mail cap is reached (flagged once).
+
+        The same bytes attached again under another name (Foxmail and QQ Mail add “(1)” when a file is
+        added twice) are one file: kept under the first name, the other names noted on it."""
+        digest = "" if attachment.junk else hashlib.sha256(attachment.data).hexdigest()
+        first = self.by_digest.get(digest)
+        if first is not None:
+            if (attachment.path != first.path and attachment.path not in first.other_names
+                    and len(first.other_names) < MAX_OTHER_NAMES):
+                first.other_names.append(attachment.path)
+            return True
         if len(self.files) >= self.limits.max_attachments:
             if not self.capped:
                 self.capped = True
@@ -78,6 +93,8 @@ class Budget:
             return False
         attachment.path = self._unique(attachment.path)
         self.files.append(attachment)
+        if digest:
+            self.by_digest[digest] = attachment
         return True
 
     def _unique(self, path: str) -> str:
@@ -392,11 +409,21 @@ def _expand_tnef(name: str, data: bytes, budget: Budget, depth: int) -> Flag | N
     return None
 
 
+def _expand_msg(name: str, data: bytes, budget: Budget, depth: int) -> Flag | None:
+    from mailintake.mail.outlook import expand_msg
+
+    def add(member: str, content: bytes) -> bool:
+        return _add(f"{name}/{clean_member_path(member) or '未命名文件'}", content, budget, depth)
+
+    return expand_msg(name, data, budget, add)
+
+
 _EXPANDERS: dict[str, Callable[[str, bytes, Budget, int], Flag | None]] = {
     "zip": _expand_zip,
     "7z": _expand_7z,
     "rar": _expand_rar,
     "tnef": _expand_tnef,
+    "msg": _expand_msg,
 }
 
 
@@ -407,18 +434,29 @@ def _add(path: str, data: bytes, budget: Budget, depth: int, content_type: str =
     An archive that cannot be opened (damaged, encrypted, over a limit, nested too deep, empty) is kept
     as a file of the mail with the reason on it, so the office can download it and open it by hand."""
     fmt = fmt or detect_format(data)
+    if fmt == "doc" and path.lower().endswith(".msg"):
+        fmt = "msg"  # an OLE file olefile cannot open: the name says which container it was (as for .wps)
     if fmt in ARCHIVES and not is_junk_path(path):
+        kept: Attachment | None = None
+        if fmt == "msg":  # an Outlook item is a mail: kept on the record as it came, before its files
+            kept = Attachment(path=path, data=data, content_type=content_type, format=fmt, container=True)
+            if not budget.add_file(kept):
+                return False
         if depth >= budget.limits.max_depth:
             failure: Flag | None = Flag("unreadable", f"压缩包“{path}”嵌套层数超过 {budget.limits.max_depth} 层，"
                                                       f"未再解压，请直接发送 Word 申报表。")
         else:
             files_before, flags_before = len(budget.files), len(budget.flags)
             failure = _EXPANDERS[fmt](path, data, budget, depth + 1)
-            # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive
-            if failure is None and fmt != "tnef" and len(budget.files) == files_before \
+            # a winmail.dat without files is Outlook's rich-text copy of the body, not an empty archive; an
+            # Outlook item without files is a mail without attachments
+            if failure is None and fmt not in ("tnef", "msg") and len(budget.files) == files_before \
                     and len(budget.flags) == flags_before:
                 failure = Flag("unreadable", f"压缩包“{path}”中没有可读取的文件，请检查后重新发送。")
         if failure is None:
+            return not budget.capped
+        if kept is not None:
+            kept.flags.append(failure)
             return not budget.capped
         return budget.add_file(Attachment(path=path, data=data, content_type=content_type, format=fmt,
                                           flags=[failure]))

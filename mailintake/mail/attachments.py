@@ -1,8 +1,10 @@
 """Walk a parsed message's MIME tree once: find the body text and the files a person attached.
 
-The walk is iterative with a depth cap (a hostile mail may nest 1,000 levels). Inline images,
-signature logos, S/MIME and PGP signatures and vCards are not files the applicant chose to send and
-are left out; everything else attached — forms or not — is a candidate, typed by its bytes.
+The walk is iterative with a depth cap (a hostile mail may nest 1,000 levels). Images an HTML body
+shows (referenced by ``cid:``), signature logos, picture parts nothing names as a file, S/MIME and PGP
+signatures and vCards are not files the applicant chose to send and are left out; everything else
+attached — forms or not, a photo iPhone Mail sends "inline" included — is a candidate, typed by its
+bytes. The same bytes twice are one file (:class:`~mailintake.mail.archives.Budget`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import binascii
 import html
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from email.message import Message
 
@@ -38,6 +41,7 @@ _HTML_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re
 _HTML_BREAK = re.compile(r"<\s*(br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n(?:[ \t\r\f\v]*\n)+")
+_CID_REF = re.compile(r"cid:([^\"'\s<>()]+)", re.IGNORECASE)
 
 
 @dataclass
@@ -109,8 +113,8 @@ def _body_text(part: Message, subtype: str, charset: str | None) -> str:
     return text[:MAX_BODY_CHARS]
 
 
-def _describe(part: Message) -> tuple[str, str, dict[str, str], bool]:
-    """(disposition, filename, content-type params, has Content-ID), from one pass over the headers."""
+def _describe(part: Message) -> tuple[str, str, dict[str, str], str]:
+    """(disposition, filename, content-type params, Content-ID without <>), from one pass over the headers."""
     raw: dict[str, str] = {}
     for key, value in part.raw_items():
         name = key.lower()
@@ -120,18 +124,38 @@ def _describe(part: Message) -> tuple[str, str, dict[str, str], bool]:
     _, cparams = parse_params(raw.get("content-type"))
     name = dparams.get("filename") or cparams.get("name") or ""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return disposition, clean_text(name, limit=255).lstrip(". "), cparams, "content-id" in raw
+    content_id = raw.get("content-id", "").strip().strip("<>").strip().lower()
+    return disposition, clean_text(name, limit=255).lstrip(". "), cparams, content_id
 
 
-def _is_decoration(fmt: str, content_type: str, filename: str, disposition: str, has_cid: bool, size: int) -> bool:
-    """Inline images and signature logos: shown in the mail, never sent as a file to read."""
-    if fmt not in IMAGES and not content_type.startswith("image/"):
-        return False
-    if disposition == "inline" or (has_cid and disposition != "attachment"):
-        return True
-    if not filename and disposition != "attachment":
-        return True
+def _is_image(fmt: str, content_type: str) -> bool:
+    return fmt in IMAGES or content_type.startswith("image/")
+
+
+def _is_logo(filename: str, size: int) -> bool:
+    """A signature logo or icon that lost its place in the body (a tiny image, Outlook's image001.png)."""
     return size < LOGO_BYTES or bool(_OUTLOOK_IMAGE.match(filename))
+
+
+def _cid_references(parts: list[Message]) -> set[str]:
+    """The Content-IDs the HTML bodies show (``<img src="cid:…">``), lower case."""
+    found: set[str] = set()
+    for part in parts:
+        data, _ = payload_bytes(part)
+        text = data[: MAX_BODY_CHARS * 4].decode("ascii", errors="replace")
+        found.update(urllib.parse.unquote(ref).strip().lower() for ref in _CID_REF.findall(text))
+    return found
+
+
+@dataclass
+class _Image:
+    """An image with a Content-ID: a decoration if an HTML body shows it, else an attachment."""
+
+    filename: str
+    data: bytes
+    content_type: str
+    fmt: str
+    content_id: str
 
 
 def walk(message: Message, budget: Budget) -> WalkResult:
@@ -143,6 +167,8 @@ def walk(message: Message, budget: Budget) -> WalkResult:
     seen = 0
     unnamed = 0
     too_deep = False
+    html_parts: list[Message] = []
+    with_cid: list[_Image] = []
     while stack:
         part, depth, in_attached_mail = stack.pop()
         seen += 1
@@ -162,9 +188,11 @@ def walk(message: Message, budget: Budget) -> WalkResult:
             continue
         if content_type in _SKIPPED_TYPES or content_type == "message/delivery-status":
             continue
-        disposition, filename, cparams, has_cid = _describe(part)
+        disposition, filename, cparams, content_id = _describe(part)
         maintype, _, subtype = content_type.partition("/")
         if maintype == "text" and subtype in ("plain", "html") and not filename and disposition != "attachment":
+            if subtype == "html":
+                html_parts.append(part)
             if not in_attached_mail:
                 if subtype == "plain" and plain is None:
                     plain = _body_text(part, subtype, cparams.get("charset"))
@@ -179,12 +207,25 @@ def walk(message: Message, budget: Budget) -> WalkResult:
             result.flags.append(Flag("unreadable", f"附件“{shown}”的编码已损坏，无法解码，请重新发送。"))
             continue
         fmt = detect_format(data)
-        if _is_decoration(fmt, content_type, filename, disposition, has_cid, len(data)):
-            continue
+        if _is_image(fmt, content_type):
+            # a logo, or a picture part nothing names as a file (no name, no disposition: a body's part)
+            if _is_logo(filename, len(data)) or (not filename and disposition != "attachment"):
+                continue
+            if content_id:  # decided once every HTML body has been seen
+                with_cid.append(_Image(filename, data, content_type, fmt, content_id))
+                continue
         if not filename:
             unnamed += 1
             filename = f"未命名附件{unnamed}.{_EXT.get(fmt, fmt)}"
         add_candidate(filename, data, budget, content_type, fmt=fmt)
+    referenced = _cid_references(html_parts) if with_cid else set()
+    for image in with_cid:
+        if image.content_id in referenced or budget.capped:
+            continue
+        if not image.filename:
+            unnamed += 1
+        name = image.filename or f"未命名附件{unnamed}.{_EXT.get(image.fmt, image.fmt)}"
+        add_candidate(name, image.data, budget, image.content_type, fmt=image.fmt)
     if too_deep:
         result.flags.append(Flag("unreadable", f"邮件结构嵌套超过 {MAX_MIME_DEPTH} 层，深层内容未读取，请重新发送。"))
     result.body_text = plain if plain else (html_text or "")

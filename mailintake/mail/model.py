@@ -23,6 +23,10 @@ class Attachment:
     format: str = ""
     #: why the file is kept unread: an archive that could not be opened (then never parsed)
     flags: list[Flag] = field(default_factory=list)
+    #: the other names the same bytes had in this mail (attached twice: one file, one form)
+    other_names: list[str] = field(default_factory=list)
+    #: kept as it came, never parsed: an Outlook item (.msg) whose own files are the candidates
+    container: bool = False
 
     @property
     def junk(self) -> bool:

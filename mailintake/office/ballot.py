@@ -1,6 +1,8 @@
 """The 民主测评票: a printable A4 Word document (python-docx), one ballot table per honour.
 
-Per table: 序号, the candidate, 同意 / 不同意 / 弃权 columns to tick, then a signature line.
+Per table: 序号, the candidate, 同意 / 不同意 / 弃权 columns to tick, then one box per evaluator category
+of the campaign (``[campaign] evaluators``: 局领导, 处室负责人, …). A 民主测评 ballot is anonymous (无记名):
+what weighs is who evaluates, never their name, so there is no signature line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from docx.document import Document as DocumentObject
 
 FONT = "宋体"
+#: the box an evaluator ticks beside their category
+BOX = "□"
 HEADERS = ("序号", "候选对象", "同意", "不同意", "弃权")
 WIDTHS_MM = (15, 105, 20, 20, 20)
 #: row height: room to tick by hand
@@ -58,8 +62,8 @@ def _ballot(document: DocumentObject, settings: Settings, table: TableList) -> N
     subtitle.alignment = WD_ALIGN_PARAGRAPH.CENTER
     subtitle.add_run(f"（{table.name}）").bold = True
     quota = f"，{table.quota_text}" if table.quota_text else ""
-    document.add_paragraph(f"候选对象共{len(table.candidates)}个{quota}。请在每个候选对象的“同意”“不同意”“弃权”"
-                           "中选择一栏划“√”，只能选择一栏。")
+    document.add_paragraph(f"候选对象共{len(table.candidates)}个{quota}。本票无记名填写，请在每个候选对象的"
+                           "“同意”“不同意”“弃权”中选择一栏划“√”，只能选择一栏。")
     grid = document.add_table(rows=1, cols=len(HEADERS))
     grid.style = "Table Grid"
     grid.alignment = WD_TABLE_ALIGNMENT.CENTER
@@ -83,7 +87,9 @@ def _ballot(document: DocumentObject, settings: Settings, table: TableList) -> N
     if not table.candidates:
         document.add_paragraph("（本项无候选对象）")
     document.add_paragraph()
-    document.add_paragraph("测评人（签名）：____________________        日期：______年____月____日")
+    if settings.campaign.evaluators:
+        document.add_paragraph("测评人类别（请在相应方框内划“√”）：")
+        document.add_paragraph("　　".join(f"{BOX}{category}" for category in settings.campaign.evaluators))
 
 
 def write_ballot(lists: list[TableList], settings: Settings, path: Path) -> Path:

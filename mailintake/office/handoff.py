@@ -114,7 +114,7 @@ def write_workbook(lists: list[TableList], settings: Settings, path: Path) -> Pa
     for table in lists:
         ws = wb.create_sheet(f"表{table.table} {table.name}"[:31])
         headers = ["序号", "单位或姓名", "所在单位及职务"] + (["项目名称"] if table.table == 1 else [])
-        ws.append([f"{settings.campaign.name.removesuffix('申报')}{table.name}拟表彰对象名单（共{len(table.candidates)}个）"])
+        ws.append([f"{settings.campaign.name.removesuffix('申报')}{table.name}候选对象名单（共{len(table.candidates)}个）"])
         ws["A1"].font = Font(bold=True, size=14)
         ws.append(headers)
         for candidate in table.candidates:

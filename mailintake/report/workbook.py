@@ -89,6 +89,10 @@ def _summary_sheet(ws: Worksheet, data: ReportData, styles: Styles, title: str) 
                 ("待更正", 10)], rows, styles, start=start, title=title)
     ws.freeze_panes = None
     ws.print_title_rows = None
+    # one page wide, as many pages down as it takes: the last column (待更正) never spills onto pages of its own
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
 
 
 def _mail_sheet(ws: Worksheet, data: ReportData, styles: Styles, title: str) -> None:

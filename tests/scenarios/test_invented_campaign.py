@@ -9,10 +9,13 @@ import csv
 import datetime as dt
 import email
 import io
+import os
 import shutil
+import subprocess
 from email import policy
 from pathlib import Path
 
+import pytest
 from docx import Document
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -178,6 +181,30 @@ def test_an_invented_campaign_runs_end_to_end_without_code(imap_server: PymapSer
         "志愿服务先进评选汇总表-2026-03-23.xlsx"]
     html = files.html_path.read_text("utf-8")
     assert "2026年度志愿服务先进评选" in html and "优秀志愿者" in html and "示范岗" in html
+
+
+def test_the_ballot_offers_the_invented_campaigns_own_evaluator_categories(tmp_path: Path) -> None:
+    """GIVEN the invented campaign's evaluators (理事会成员, 志愿者代表, 受助群众代表) WHEN its 民主测评票 is
+    written and converted to PDF by LibreOffice THEN each table's ballot offers exactly those boxes and no
+    signature line."""
+    from mailintake.office.ballot import write_ballot
+    from mailintake.office.candidates import Candidate, TableList
+    from parsers.convert import find_soffice
+    from tests.support.ballot import ballot_pages
+
+    settings = make_settings(tmp_path, campaign={"forms": str(CAMPAIGN / "forms.toml")})
+    assert settings.campaign.evaluators == ("理事会成员", "志愿者代表", "受助群众代表")
+    lists = [TableList(1, "优秀志愿者", "优秀志愿者推荐表", ""), TableList(2, "示范岗", "示范岗申报表", "")]
+    lists[0].candidates.append(Candidate(1, 1, 1, "张三", "示例市第一医院", "", "", "医疗卫生机构", None, None,
+                                         "docx"))
+    docx = write_ballot(lists, settings, tmp_path / "民主测评票.docx")
+    soffice = find_soffice()
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(docx)], check=True, capture_output=True,
+                   timeout=180, env={**os.environ, "HOME": str(tmp_path), "SAL_USE_VCLPLUGIN": "svp"})
+    assert ballot_pages(tmp_path / "民主测评票.pdf") == [["□理事会成员", "□志愿者代表", "□受助群众代表"]] * 2
 
 
 def test_a_campaign_file_naming_an_unknown_field_fails_check_config_in_one_line(tmp_path: Path) -> None:

@@ -103,8 +103,8 @@ def nested_mime(message_id: str, depth: int) -> bytes:
 
 
 def many_attachments(message_id: str, count: int) -> bytes:
-    small = minimal_docx("附件")
-    return mail_with(message_id, [file_part(f"附件{n}.docx", small) for n in range(count)])
+    """``count`` different small files (the same bytes twice would be one file)."""
+    return mail_with(message_id, [file_part(f"附件{n}.docx", minimal_docx(f"附件{n}")) for n in range(count)])
 
 
 # ------------------------------------------------------------------------------------- documents

@@ -92,3 +92,37 @@ def convert_with_soffice(docx_bytes: bytes, fmt: str, *, soffice: str | None = "
     if binary is None:
         return None
     return convert(docx_bytes, "docx", fmt, soffice=binary)
+
+
+def split_form_table(docx_bytes: bytes, before: str | int, *, page_break: bool = True) -> bytes:
+    """The document with its first table split in two before the first row whose first cell starts
+    with ``before`` (e.g. "主", the 主要事迹 row), or before row number ``before`` — what Word writes
+    when the user presses Ctrl+Enter (``page_break``: a page-break paragraph between the two tables)
+    or Ctrl+Shift+Enter inside a table and the empty paragraph is then deleted (``page_break=False``:
+    two ``w:tbl`` back to back). Both halves keep the table's properties and grid, as Word's do."""
+    import copy
+
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    doc = Document(io.BytesIO(docx_bytes))
+    table = doc.tables[0]._tbl
+    rows = table.findall(qn("w:tr"))
+    first = before if isinstance(before, int) else next(
+        i for i, tr in enumerate(rows) if "".join(tr.findall(qn("w:tc"))[0].itertext()).strip().startswith(before))
+    second = OxmlElement("w:tbl")
+    for child in (table.find(qn("w:tblPr")), table.find(qn("w:tblGrid"))):
+        if child is not None:
+            second.append(copy.deepcopy(child))
+    for tr in rows[first:]:
+        second.append(tr)  # moves the row
+    table.addnext(second)
+    if page_break:
+        paragraph = OxmlElement("w:p")
+        run = OxmlElement("w:r")
+        brk = OxmlElement("w:br")
+        brk.set(qn("w:type"), "page")
+        run.append(brk)
+        paragraph.append(run)
+        table.addnext(paragraph)
+    return _save(doc)

@@ -88,6 +88,9 @@ CLIENTS: dict[str, ClientStyle] = {
                         "NeoMutt/20191207", rfc2231_bytes=7),
     "foxmail-old": ClientStyle("foxmail-old", "", "raw", "gbk", 0, True, "raw", "gb2312", "gbk", "8bit",
                                "Foxmail 6, 15, 201, 21 [cn]"),
+    # iPhone Mail (iOS 13): a plain-text body, a photo as an inline image part without Content-ID
+    "iphone": ClientStyle("iphone", "utf-8", "B", "utf-8", 45, False, "rfc2231", "utf-8", "utf-8",
+                          "quoted-printable", "iPhone Mail (17C54)", attachment_type=""),
     "raw-utf8": ClientStyle("raw-utf8", "", "raw", "utf-8", 0, True, "raw", "utf-8", "utf-8", "8bit",
                             "Windows Live Mail 16.4.3528.331"),
 }
@@ -182,6 +185,12 @@ class MessageBuilder:
         """An image shown in the HTML body (signature logo, pasted screenshot)."""
         self._parts.append(_Part(filename, data, mimetypes.guess_type(filename)[0] or "image/png", disposition,
                                  content_id))
+        return self
+
+    def inline_photo(self, filename: str, data: bytes) -> MessageBuilder:
+        """A photo the way iPhone Mail sends one: ``Content-Disposition: inline`` with a file name, no
+        Content-ID, beside the text body (not referenced by any HTML)."""
+        self._parts.append(_Part(filename, data, mimetypes.guess_type(filename)[0] or "image/jpeg", "inline"))
         return self
 
     def auto_reply(self) -> MessageBuilder:
@@ -281,12 +290,14 @@ class MessageBuilder:
         if self._html is not None:
             return self._html
         paragraphs = "".join(f"<div>{line}</div>" for line in (self._text or "").split("\n"))
+        # the images an HTML body shows (a signature logo, a pasted screenshot), as Outlook writes them
+        paragraphs += "".join(f'<img src="cid:{p.content_id}">' for p in self._parts if p.content_id)
         return f"<html><head><meta charset=\"{self.style.body_charset}\"></head><body>{paragraphs}</body></html>"
 
     def _content(self) -> bytes:
         if self._bounce:
             return self._report()
-        inline = [p for p in self._parts if p.disposition == "inline" or p.content_id]
+        inline = [p for p in self._parts if p.content_id]
         files = [p for p in self._parts if p not in inline]
         wants_html = self._html is not None or bool(inline) or self.style.html_alternative
         if wants_html and self._text is not None:

@@ -90,7 +90,8 @@ class MailDetail:
     receipt_no: str
     has_raw: bool
     flags: list[str]
-    attachments: list[tuple[int, str, int, str, list[str], bool]] = field(default_factory=list)
+    #: (id, name, size, format, flag messages, stored, the other names the same file had in the mail)
+    attachments: list[tuple[int, str, int, str, list[str], bool, list[str]]] = field(default_factory=list)
     forms: list[FormView] = field(default_factory=list)
     replies: list[ReplyItem] = field(default_factory=list)
     raw_path: str | None = None
@@ -289,7 +290,8 @@ def mail_detail(session: Session, pk: int, forms: FormSet) -> MailDetail | None:
         automatic=bool(message.automatic_reason),
         units=list(dict.fromkeys(s.unit for s in message.submissions if s.unit)))
     for a in message.attachments:
-        detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None))
+        detail.attachments.append((a.id, a.path, a.size, a.format, flag_messages(a.flags), a.storage_path is not None,
+                                   [str(name) for name in a.other_names or []]))
     decided = latest_decisions(session, [s.id for s in message.submissions])
     correcting = message.status == MailStatus.needs_correction
     detail.forms = [_form_view(s, forms, decided.get(s.id), correcting) for s in message.submissions]

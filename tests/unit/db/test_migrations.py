@@ -62,7 +62,7 @@ def test_0008_makes_the_loop_guard_indexes_covering_and_back(db_url):
 
 
 def test_0011_console_adds_login_failures_answer_state_and_case_free_logins(db_url):
-    """GIVEN a database at head WHEN downgraded to 0010 and upgraded again THEN the login-failure table,
+    """GIVEN a database at head WHEN downgraded to 0009 and upgraded again THEN the login-failure table,
     the case-free login index and the messages' answer columns go and come back."""
     from alembic import command
 
@@ -82,9 +82,31 @@ def test_0011_console_adds_login_failures_answer_state_and_case_free_logins(db_u
 
         assert state() == (True, {"handled", "handled_by", "handled_at"}, True)
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0010_applicant_tokens")
+            command.downgrade(alembic_config(connection), "0009_smtp_health")
         assert state() == (False, set(), False)
         upgrade(engine)
         assert state() == (True, {"handled", "handled_by", "handled_at"}, True)
+    finally:
+        engine.dispose()
+
+
+def test_a24_adds_the_other_names_of_a_file_attached_twice_and_back(db_url):
+    """GIVEN a database at head WHEN downgraded to 0011 and upgraded again THEN ``attachments.other_names``
+    goes and comes back."""
+    from alembic import command
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+
+        def has_column() -> bool:
+            return "other_names" in {column["name"] for column in inspect(engine).get_columns("attachments")}
+
+        assert has_column()
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0011_console")
+        assert not has_column()
+        upgrade(engine)
+        assert current_revision(engine) == HEAD_REVISION == "a24_other_names" and has_column()
     finally:
         engine.dispose()

@@ -24,6 +24,8 @@ from parsers.records import Flag
 from tests.support.fixtures.rar import rar4, rar5
 
 DOCX = minimal_docx()
+#: other bytes: the same bytes twice in one mail are one file
+DOCX2, DOCX3 = minimal_docx("表2.为民服务工作先进集体申报表"), minimal_docx("表3.窗口服务明星申报表")
 
 
 def _bomb_flag(name: str) -> Flag:
@@ -83,7 +85,7 @@ def test_unicode_path_extra_field_wins() -> None:
 
 
 def test_traversal_absolute_and_drive_letter_names_become_display_paths() -> None:
-    data = zip_archive([("../../etc/passwd", b"root"), ("/abs/表1.docx", DOCX), ("C:\\Users\\王\\表2.docx", DOCX),
+    data = zip_archive([("../../etc/passwd", b"root"), ("/abs/表1.docx", DOCX), ("C:\\Users\\王\\表2.docx", DOCX2),
                         ("./a/./b/../c.txt", b"x")], names="gbk")
     assert _expand("m.zip", data) == ([
         ("m.zip/etc/passwd", "text"),
@@ -108,8 +110,8 @@ def test_encrypted_member_is_flagged() -> None:
 
 
 def test_nested_archives_expand_up_to_the_depth_limit() -> None:
-    inner = zip_archive({"表3.docx": DOCX})
-    middle = zip_archive({"区县/内层.zip": inner, "表2.docx": DOCX})
+    inner = zip_archive({"表3.docx": DOCX3})
+    middle = zip_archive({"区县/内层.zip": inner, "表2.docx": DOCX2})
     outer = zip_archive({"中层.zip": middle})
     assert _expand("外层.zip", outer) == ([
         ("外层.zip/中层.zip/区县/内层.zip/表3.docx", "docx"),
@@ -214,8 +216,8 @@ def test_winmail_dat_with_gbk_titles_is_unpacked() -> None:
 
 def test_archive_attachment_in_a_mail_end_to_end() -> None:
     raw = (MessageBuilder("outlook")
-           .attach("winmail.dat", tnef_archive([("表2.docx", DOCX)]), "application/ms-tnef")
-           .attach("材料.7z", _seven_zip({"表3.docx": DOCX}))
+           .attach("winmail.dat", tnef_archive([("表2.docx", DOCX2)]), "application/ms-tnef")
+           .attach("材料.7z", _seven_zip({"表3.docx": DOCX3}))
            .attach("炸弹.zip", bomb_zip(5 * 1024 * 1024))
            .build())
     mail = read_mail(raw, limits=ArchiveLimits(max_ratio=100))

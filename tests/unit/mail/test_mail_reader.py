@@ -225,16 +225,25 @@ def test_mime_nested_beyond_the_walk_limit_is_flagged() -> None:
 
 def test_three_thousand_attachments_are_capped_with_a_flag() -> None:
     b = MessageBuilder("mutt")
-    docx = minimal_docx()
     for i in range(3000):
-        b.attach(f"f{i}.docx", docx)
+        b.attach(f"f{i}.txt", f"第{i}份说明".encode())
     raw = b.build()
     start = time.perf_counter()
     mail = read_mail(raw)
     assert time.perf_counter() - start < 5
     assert len(mail.attachments) == 200
-    assert mail.attachments[-1].path == "f199.docx"
+    assert mail.attachments[-1].path == "f199.txt"
     assert mail.flags == [Flag("unreadable", "邮件中的附件超过 200 个，仅处理前 200 个，请精简后重新发送。")]
+
+
+def test_one_file_attached_three_thousand_times_is_one_file_with_twenty_other_names_noted() -> None:
+    b = MessageBuilder("mutt")
+    docx = minimal_docx()
+    for i in range(3000):
+        b.attach(f"f{i}.docx", docx)
+    mail = read_mail(b.build())
+    assert [(a.path, a.other_names) for a in mail.attachments] == [("f0.docx", [f"f{i}.docx" for i in range(1, 21)])]
+    assert mail.flags == []
 
 
 def test_malformed_base64_decodes_leniently_or_is_flagged() -> None:
@@ -270,7 +279,7 @@ def test_empty_and_headerless_input() -> None:
 
 
 def test_limits_are_taken_from_the_caller() -> None:
-    raw = MessageBuilder("qq").attach("a.docx", minimal_docx()).attach("b.docx", minimal_docx()).build()
+    raw = MessageBuilder("qq").attach("a.docx", minimal_docx("表1")).attach("b.docx", minimal_docx("表2")).build()
     mail = read_mail(raw, limits=ArchiveLimits(max_attachments=1))
     assert [a.path for a in mail.attachments] == ["a.docx"]
     assert mail.flags == [Flag("unreadable", "邮件中的附件超过 1 个，仅处理前 1 个，请精简后重新发送。")]

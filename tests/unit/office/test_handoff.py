@@ -23,6 +23,7 @@ from mailintake.demo.samples.forms import make_form_docx
 from mailintake.office.candidates import TableList
 from mailintake.office.decisions import decide
 from mailintake.office.handoff import candidate_lists, write_handoff
+from tests.support.ballot import ballot_pages
 from tests.support.env import Env
 from tests.support.report_story import Story, at, build_story, t2
 
@@ -127,12 +128,18 @@ def test_handoff_files(tmp_path: Path, env: Env, request: pytest.FixtureRequest)
     assert [[r.cells[1].text for r in g.rows[1:]] for g in grids][2] == ["张三（某某街道便民服务站 科员）"]
     assert grids[0].rows[1].cells[1].text == "张家港市行政审批局（一件事一窗办）"
     text = "\n".join(p.text for p in ballot.paragraphs)
-    assert text.count("测评人（签名）：") == 4
+    assert "签名" not in text and "姓名" not in text  # 无记名: the evaluator ticks a category, never signs
+    assert [p.text for p in ballot.paragraphs if p.text.startswith(("测评人", "□"))] == [
+        "测评人类别（请在相应方框内划“√”）：", "□局领导　　□处室负责人　　□窗口负责人　　□第三方"] * 4
+    wb_title = load_workbook(out / "公示名单.xlsx")["表1 改革创新标兵单位"]["A1"].value
+    assert wb_title == "“双争双创”活动先进荣誉改革创新标兵单位候选对象名单（共5个）"
 
     office = request.getfixturevalue("office")  # skips here when LibreOffice is not installed
     pdf = office((out / "民主测评票.docx").read_bytes(), "docx", "pdf")
     assert pdf.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 4  # one page per table
+    (tmp_path / "民主测评票.pdf").write_bytes(pdf)
+    assert ballot_pages(tmp_path / "民主测评票.pdf") == [["□局领导", "□处室负责人", "□窗口负责人", "□第三方"]] * 4
 
 
 def test_handoff_writes_nothing_to_the_audit(tmp_path: Path, env: Env) -> None:

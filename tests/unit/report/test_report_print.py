@@ -95,3 +95,21 @@ def test_sheet_prints_on_a4_landscape_readably(workbook: Path, sheet: str, tmp_p
             assert "序号" in "".join(t for _, t in page)
         everything = "".join(t for page in pages for _, t in page)
         assert "@example.cn>" not in everything and "Message-ID" not in everything
+
+
+def test_summary_sheet_prints_one_page_wide(workbook: Path, tmp_path: Path, office: Convert) -> None:
+    """GIVEN the daily workbook WHEN its 汇总 sheet is printed on A4 THEN it is one page wide: every page
+    holds the first column (荣誉) and the last (待更正) under the repeated header row — before, 待更正 and
+    说明 spilled onto pages of their own (4 pages for this story, 2 now) — and the type stays readable."""
+    pdf = to_pdf(workbook, "汇总", tmp_path, office)
+    if pdf is None:
+        pytest.skip("LibreOffice Calc is not installed (libreoffice-calc-nogui)")
+    sizes, pages = words(pdf)
+    assert sizes and all(abs(w - 841.9) < 2 and abs(h - 595.3) < 2 for w, h in sizes)  # A4 landscape, points
+    assert len(pages) == 2
+    for page_number, page in enumerate(pages, start=1):
+        texts = [t for _, t in page]
+        assert "荣誉" in texts and "待更正" in texts and any(t.startswith("表") for t in texts), texts
+        assert f"第{page_number}页，共{len(pages)}页" in "".join(texts).replace(" ", "")
+    body = [h for page in pages for h, t in page if t and not t.isascii()]
+    assert min(body) >= 9 * 1.1 * 0.8, sorted(body)[:5]  # shrunk to fit by a fifth at most
