@@ -116,6 +116,7 @@ def test_no_attachment_after_deadline_is_not_late_and_question_reaches_a_person(
         "您的邮件已转交办公室工作人员阅处；如您提出了问题，办公室将另行答复，无需重复发送。",
         "如需申报，请将通知附件1中的申报表（表1至表4，Word 文件）填写完整后作为邮件附件发送至本邮箱，"
         "截止时间为2019年12月18日17:30。",
+        "空白申报表已随本邮件附上（附件1.“双争双创”活动先进荣誉申报表.docx），请只保留并填写拟申报的表格。",
         CONTACT, *SIGNATURE,
     ]
 
