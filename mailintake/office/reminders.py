@@ -90,7 +90,7 @@ def preview_reminders(session: Session, settings: Settings, sources: Sources, no
     for state in unit_states(session, sources.roster, until=now).values():
         for kind in _due_kinds(settings, state, now):
             if (state.name, kind) not in done:
-                due.append(_reminder(settings, sources, state, kind, bounced))
+                due.append(_reminder(session, settings, sources, state, kind, bounced))
     return due
 
 
@@ -126,7 +126,8 @@ def _address(settings: Settings, state: UnitState, kind: str, bounced: set[str])
     return None, "名录未登记邮箱" if not candidates else "邮箱地址无法使用"
 
 
-def _reminder(settings: Settings, sources: Sources, state: UnitState, kind: str, bounced: set[str]) -> Reminder:
+def _reminder(session: Session, settings: Settings, sources: Sources, state: UnitState, kind: str,
+              bounced: set[str]) -> Reminder:
     address, reason = _address(settings, state, kind, bounced)
     campaign = settings.campaign
     latest = state.latest
@@ -141,7 +142,8 @@ def _reminder(settings: Settings, sources: Sources, state: UnitState, kind: str,
         "receipts": sorted({s.message.receipt_no for s in state.forms if s.message.receipt_no}),
         "received_at": cn_datetime(latest.received_at, settings) if latest is not None else "",
         "receipt_no": (latest.receipt_no or "") if latest is not None else "",
-        "defects": _defects(latest) if kind == "correction_pending" and latest is not None else [],
+        "defects": _defects(session.get_one(Message, latest.id))
+        if kind == "correction_pending" and latest is not None else [],
     }
     text = templates.render(settings, f"reminder_{kind}.txt.j2", context) or ""
     subject = f"【催报】{campaign.name}：{REMINDER_LABELS[kind]}（{state.name}）"
