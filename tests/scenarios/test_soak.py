@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -97,6 +98,12 @@ class Soak:
     def all_answered(self) -> bool:
         return set(self.replies()) >= set(self.expected)
 
+    def committed_sent(self) -> set[str]:
+        """The Message-IDs whose reply the database records as sent."""
+        with contextlib.closing(sqlite3.connect(self.config.parent / "mailintake.db")) as db:
+            return {row[0] for row in db.execute(
+                "SELECT m.message_id FROM outbox o JOIN messages m ON m.id = o.message_pk WHERE o.status = 'sent'")}
+
     def smtp_state(self) -> str:
         done = cli(self.config, "status", "--json")
         return str(json.loads(done.stdout)["smtp"]["state"]) if done.returncode == 0 else f"status {done.returncode}"
@@ -121,6 +128,10 @@ def test_soak_outages_kill_full_disk_and_a_30_mb_mail_lose_and_double_nothing(tm
             wait_until("a first reply", lambda: len(soak.replies()) > 0, 60)
             os.kill(worker.proc.pid, signal.SIGKILL)
             worker.proc.wait(30)
+            # the documented window: a reply the server took (250) whose `sent` the killed worker had not yet
+            # committed goes out once more; only such a reply may arrive twice, and one kill makes at most one
+            in_window = set(soak.replies()) - soak.committed_sent()
+            assert len(in_window) <= 1, in_window
             worker.stop_when_done(30)  # its stderr read to the end: what the children wrote after the kill
             assert [line for line in worker.lines if not STAMP.match(line)] == []  # no untimestamped leftovers
             worker = Process(soak.config)
@@ -174,7 +185,8 @@ def test_soak_outages_kill_full_disk_and_a_30_mb_mail_lose_and_double_nothing(tm
         reconciled.stdout + reconciled.stderr
     replies = soak.replies()
     assert set(replies) == set(soak.expected) and len(soak.expected) == 146
-    assert [m for m, n in replies.items() if n != 1] == []
+    twice = {m for m, n in replies.items() if n != 1}
+    assert max(replies.values()) <= 2 and twice <= in_window, (twice, in_window)
     print(f"soak: {len(soak.expected)} mails answered once each, RSS {baseline} kB after the first 100 mails, "
           f"{final} kB at the end")
     assert final <= baseline * 1.2, (baseline, final)
