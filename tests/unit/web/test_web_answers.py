@@ -65,9 +65,9 @@ def test_read_and_answer_a_question(client: TestClient, filled: Filled) -> None:
     assert '<textarea name="body"' in page and ">发送答复</button>" in page and "待答复" in page
     saved = client.get(f"/mails/{mail.id}?saved=01_申报数量").text
     draft = saved.split('<textarea name="body"', 1)[1].split("</textarea>")[0]
-    assert "表1“改革创新标兵单位”每个单位限报 1 个项目" in draft
+    assert "原则上每家申报不超过2个项目" in draft
 
-    response = client.post(f"/mails/{mail.id}/answer", data={"csrf_token": token, "body": "您好！表1每个单位限报1项。"})
+    response = client.post(f"/mails/{mail.id}/answer", data={"csrf_token": token, "body": "您好！表1原则上每家申报不超过2个项目。"})
     assert response.status_code == 303
     shown = client.get(f"/mails/{mail.id}").text
     assert "答复已放入发件队列（szzspj@163.com）" in shown
@@ -95,7 +95,7 @@ def test_read_and_answer_a_question(client: TestClient, filled: Filled) -> None:
     assert str(sent["Subject"]).startswith(f"Re: {QUESTION}")
     assert "Auto-Submitted" not in sent
     text = sent.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    assert text.startswith("您好！表1每个单位限报1项。\n")
+    assert text.startswith("您好！表1原则上每家申报不超过2个项目。\n")
     assert filled.settings.campaign.office_name in text and filled.settings.campaign.office_contact in text
 
 

@@ -83,8 +83,8 @@ def test_1_find_a_unit_by_abbreviation_and_a_mail_by_receipt_number(page: Any, f
 def test_2_read_a_question_and_answer_it(page: Any, filled: Filled, shots: Path) -> None:  # noqa: F811
     assert "请问我镇审批局表1最多可以申报几个项目？纸质材料需要几份？谢谢！" in page.inner_text("#body")
     page.click("p.saved >> text=每个单位可申报几项")
-    assert "限报 1 个项目" in page.input_value("textarea[name=body]")
-    page.fill("textarea[name=body]", "您好！表1每个单位限报1个项目；纸质材料一式两份。")
+    assert "原则上每家申报不超过2个项目" in page.input_value("textarea[name=body]")
+    page.fill("textarea[name=body]", "您好！表1原则上每家申报不超过2个项目；纸质材料一式两份。")
     page.screenshot(path=str(shots / "step-answer.png"))
     page.click("button:text-is('发送答复')")
     assert "答复已放入发件队列（szzspj@163.com）" in page.inner_text(".flash.ok")
