@@ -134,7 +134,9 @@ class StageTimer:
     """Wall time per pipeline stage, by wrapping the functions each stage consists of.
 
     Costs nothing when not installed (the benchmark wraps; the service runs unwrapped).
-    ``commit`` wraps the whole per-mail transaction; ``database`` = commit − rules − reply.
+    ``commit`` wraps the whole per-mail transaction; ``database`` = commit − rules − reply. The next batch
+    is read and parsed (mime, storage, parse) while one is recorded, so the stages overlap: their sum
+    exceeds the wall time and ``other`` (wall time minus the sum) is negative.
     """
 
     def __init__(self) -> None:
@@ -241,7 +243,7 @@ def pipeline_child(cfg: dict[str, Any], queue: Any) -> None:
     from mailintake.db.engine import open_database
     from mailintake.intake.cycle import poll_once
 
-    workdir = Path(cfg["workdir"]) / "pipeline"
+    workdir = Path(cfg["workdir"]) / cfg.get("pipeline_dir", "pipeline")
     workdir.mkdir(parents=True, exist_ok=True)
     settings = settings_for(cfg, workdir, OFFICE)
     session_factory = open_database(settings.database.url)
@@ -469,7 +471,12 @@ def print_table(out: dict[str, Any]) -> None:
         print(_fmt_row("  replies accepted by the SMTP sink", str(pipe["sink_messages"])))
     if floor and pipe:
         ratio = pipe["seconds"] / floor["seconds"] if floor["seconds"] else float("inf")
-        print(_fmt_row("pipeline / floor", f"{ratio:.2f}x", "< 1.5x", "OK" if ratio < 1.5 else "MISSED"))
+        limit = 1.2 if out.get("database") == "postgres" else 1.0  # issue 21's goals
+        print(_fmt_row(f"pipeline / floor ({out.get('database', 'sqlite')})", f"{ratio:.2f}x", f"<= {limit}x",
+                       "OK" if ratio <= limit else "MISSED"))
+        for number, other in enumerate(out.get("rounds", []), 1):
+            print(_fmt_row(f"  round {number}: floor / pipeline", f"{other['floor']:.1f} / {other['pipeline']:.1f} s",
+                           f"{other['ratio']:.2f}x"))
     if pipe:
         for stage, seconds in pipe["stages"].items():
             print(_fmt_row(f"  stage {stage}", f"{seconds:.2f} s"))
@@ -498,6 +505,35 @@ def print_table(out: dict[str, Any]) -> None:
     print()
 
 
+def _round(args: argparse.Namespace, cfg: dict[str, Any], workdir: Path, index: int, sink: Any,
+           pg_servers: list[Any]) -> dict[str, Any]:
+    """One floor run and one pipeline run (on a fresh database) of the loaded mailbox, back to back."""
+    out: dict[str, Any] = {}
+    if not args.skip_floor:
+        out["floor"] = run_child(floor_child, cfg)
+        print(f"floor: {out['floor']['seconds']} s", file=sys.stderr)
+    if not args.skip_pipeline:
+        pcfg = dict(cfg, profile=args.profile if index == 0 else None, pipeline_dir=f"pipeline-{index}")
+        if args.db == "postgres":  # the full poll on PostgreSQL (the floor has no database)
+            import burst
+
+            pcfg["database_url"] = burst.database_url("postgres", workdir / f"pipeline-{index}", pg_servers)
+        out["database"] = "postgres" if args.db == "postgres" else "sqlite"
+        sent_before = len(sink.messages)
+        out["pipeline"] = run_child(pipeline_child, pcfg)
+        out["pipeline"]["sink_messages"] = len(sink.messages) - sent_before
+        print(f"pipeline: {out['pipeline']['seconds']} s", file=sys.stderr)
+    if "floor" in out and "pipeline" in out and out["floor"]["seconds"]:
+        out["ratio"] = round(out["pipeline"]["seconds"] / out["floor"]["seconds"], 3)
+        print(f"round {index + 1}: pipeline / floor {out['ratio']}", file=sys.stderr)
+    return out
+
+
+def _median(rounds: list[dict[str, Any]]) -> float:
+    ratios = sorted(r.get("ratio", 0) for r in rounds)
+    return ratios[(len(ratios) - 1) // 2]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mails", type=int, default=200, help="mails in the measured mailbox")
@@ -511,6 +547,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --big: [mailbox] max_message_bytes, so the big mails are read, not refused")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="floor and pipeline this many times, alternating, on the same mailbox; the figures "
+                             "reported are the round with the median ratio (a shared machine's speed drifts by "
+                             "tens of percent within minutes, the same for both runs of one round)")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--profile", help="write a pyinstrument profile of the pipeline (and empty polls) here")
     parser.add_argument("--burst", type=int, default=0,
@@ -548,19 +588,13 @@ def main(argv: list[str] | None = None) -> int:
                 out["load"]["seconds"] = round(time.perf_counter() - started, 1)
                 out["load"]["warm_seconds"] = round(warm_server(cfg, OFFICE), 1)
                 print(f"loaded {out['load']['mails']} mails in {out['load']['seconds']} s", file=sys.stderr)
-                if not args.skip_floor:
-                    out["floor"] = run_child(floor_child, cfg)
-                    print(f"floor: {out['floor']['seconds']} s", file=sys.stderr)
-                if not args.skip_pipeline:
-                    pcfg = dict(cfg, profile=args.profile)
-                    if args.db == "postgres":  # the full poll on PostgreSQL (the floor has no database)
-                        import burst
-
-                        pcfg["database_url"] = burst.database_url("postgres", workdir, pg_servers)
-                    out["database"] = "postgres" if args.db == "postgres" else "sqlite"
-                    out["pipeline"] = run_child(pipeline_child, pcfg)
-                    out["pipeline"]["sink_messages"] = len(sink.messages)
-                    print(f"pipeline: {out['pipeline']['seconds']} s", file=sys.stderr)
+                rounds = [_round(args, cfg, workdir, index, sink, pg_servers) for index in range(args.rounds)]
+                middle = _median(rounds)
+                chosen: dict[str, Any] = min(rounds, key=lambda r: abs(float(r.get("ratio", 0)) - middle))
+                out.update(chosen)
+                if len(rounds) > 1:
+                    out["rounds"] = [{key: r[key]["seconds"] if key in ("floor", "pipeline") else r[key]
+                                      for key in ("floor", "pipeline", "ratio") if key in r} for r in rounds]
             if args.empty_poll_mails:
                 started = time.perf_counter()
                 out["processed_load"] = run_child(replicate_child, cfg, PROCESSED_USER, args.empty_poll_mails)

@@ -17,7 +17,7 @@ from parsers.extract import extract_forms
 from parsers.records import FileResult, Flag
 from parsers.rules import build_form
 from parsers.safety import MB, Limits, UnsafeFile
-from parsers.sniff import CONVERTIBLE, detect_format
+from parsers.sniff import CONVERTIBLE, detect_format, never_converted
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ def _refusal(data: bytes, fmt: str, name: str, limits: Limits) -> Flag | None:
 def conversion_source(data: bytes, filename: str, limits: Limits) -> str | None:
     """The format LibreOffice is asked to convert from when :func:`parse_document` reads this file
     (``doc`` for a .wps), or None: read directly, or refused before any conversion."""
+    if never_converted(data):  # most files: a .docx, told apart without unpacking it
+        return None
     fmt = _refine(detect_format(data), filename)
     if fmt in DIRECT or _refusal(data, fmt, Path(filename).name or filename, limits) is not None:
         return None

@@ -133,6 +133,12 @@ def _ole_kind(data: bytes) -> str:
     return "ole"
 
 
+def never_converted(data: bytes) -> bool:
+    """True when the first bytes already rule LibreOffice out, without opening the archive: a zip is
+    converted only as an OpenDocument text, whose ``mimetype`` member (naming it) comes first."""
+    return data[:4] in (b"PK\x03\x04", b"PK\x05\x06") and b"opendocument.text" not in data[:200]
+
+
 def detect_format(data: bytes) -> str:
     """Return a short format name: docx, docm, doc, wps, rtf, odt, pdf, zip, 7z, rar, tnef, msg (Outlook item),
     png/jpeg/gif/bmp/tiff/webp, encrypted, xlsx, xls, html, text, empty or unknown."""

@@ -9,6 +9,7 @@ flag/move happens after the commit.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ from mailintake.db.storage import Storage
 from mailintake.db.vocabulary import MailStatus
 from mailintake.errors import ConfigError, MailintakeError
 from mailintake.intake import fetch, parse, read, record
+from mailintake.intake.fetch import FetchedBatch
 from mailintake.intake.model import FetchedMail, ParsedFiles, ReadMail
 from mailintake.intake.sandbox import ParserPool
 from mailintake.mailbox.client import MailboxClient
@@ -88,10 +90,14 @@ class IntakeCycle:
         self.counter: Counter[str] = Counter()
 
     def process_batch(self, fetched: list[FetchedMail], stop: threading.Event | None = None) -> list[int]:
-        """Read, parse (in child processes) and record a batch; return the UIDs committed.
+        """Read, parse (in child processes) and record a batch; return the UIDs committed."""
+        return self.commit_batch(self.prepare_batch(fetched), stop)
 
-        A stop request ends the batch after the mail being committed; the rest is fetched again
-        by the next poll (their UIDs stay above ``last_uid``).
+    def prepare_batch(self, fetched: list[FetchedMail]) -> list[ParsedFiles]:
+        """Store, read and parse a batch (in child processes); nothing is committed yet.
+
+        Safe to run in a thread while the previous batch is committed: it touches the database only to
+        look up digests already recorded (a mail recorded meanwhile is caught as a duplicate at commit).
         """
         # the batch's files are fsynced together (in threads, while the children parse) and in place
         # before the first commit refers to them
@@ -102,7 +108,14 @@ class IntakeCycle:
             # a mail already recorded (a rescan after a UIDVALIDITY change, the same mail filed
             # twice) is neither read nor parsed again
             reads = read.read_batch(fetched, stored, known, self.settings, self.storage, self.pool)
-            ready = parse.parse_batch(reads, self.settings, self.pool.parse_many)
+            return parse.parse_batch(reads, self.settings, self.pool.parse_many)
+
+    def commit_batch(self, ready: list[ParsedFiles], stop: threading.Event | None = None) -> list[int]:
+        """Record a prepared batch, a transaction per mail; return the UIDs committed.
+
+        A stop request ends the batch after the mail being committed; the rest is fetched again
+        by the next poll (their UIDs stay above ``last_uid``).
+        """
         done: list[int] = []
         engine = self.session_factory.kw["bind"]
         # one pool checkout (and liveness ping) for the batch, not one per mail; a transaction per mail
@@ -182,17 +195,35 @@ class IntakeCycle:
 
     def poll_folder(self, client: MailboxClient, progress: Callable[[int, int], None] | None,
                     stop: threading.Event | None) -> None:
-        """Fetch the folder's new mail group by group; record each group, then flag/move it."""
+        """Fetch the folder's new mail group by group; record each group, then flag/move it.
+
+        The children read and parse the next group while this process commits the previous one (the
+        stages of one group stay in order, and groups are committed in UID order)."""
         mailbox = self.settings.mailbox
         new = fetch.new_mail(client, lambda uidvalidity: self._resume_after(mailbox.folder, uidvalidity))
         done = 0
-        for batch in fetch.fetch_new(client, mailbox, new, stop):
-            self.result.fetched += len(batch.mails)
-            committed = self.process_batch(list(batch.mails), stop)
+        previous: tuple[FetchedBatch, cf.Future[list[ParsedFiles]]] | None = None
+
+        def commit(batch: FetchedBatch, prepared: cf.Future[list[ParsedFiles]]) -> None:
+            nonlocal done
+            if stop is not None and stop.is_set():
+                prepared.cancel()  # not committed: fetched again by the next poll
+                return
+            committed = self.commit_batch(prepared.result(), stop)
             fetch.mark_processed(client, mailbox, committed)
             done += batch.covered
             if progress is not None:
                 progress(done, len(new.uids))
+
+        with cf.ThreadPoolExecutor(1, thread_name_prefix="intake-prepare") as ahead:
+            for batch in fetch.fetch_new(client, mailbox, new, stop):
+                self.result.fetched += len(batch.mails)
+                prepared = ahead.submit(self.prepare_batch, list(batch.mails))
+                if previous is not None:
+                    commit(*previous)
+                previous = (batch, prepared)
+            if previous is not None:
+                commit(*previous)
 
     def _resume_after(self, folder: str, uidvalidity: int) -> int:
         """The last UID recorded for the folder: 0 when its UIDVALIDITY changed (a rescan)."""

@@ -101,9 +101,9 @@ def give_up_at(settings: Settings, created_at: datetime) -> datetime:
     return max(created_at + settings.smtp.retry_window, settings.campaign.deadline + timedelta(days=1))
 
 
-def _gives_up(settings: Settings, row: OutboxItem, now: datetime) -> bool:
+def _gives_up(settings: Settings, attempts: int, created_at: datetime, now: datetime) -> bool:
     cap = settings.smtp.max_attempts
-    return (cap is not None and row.attempts >= cap) or now >= give_up_at(settings, row.created_at)
+    return (cap is not None and attempts >= cap) or now >= give_up_at(settings, created_at)
 
 
 def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
@@ -168,7 +168,7 @@ def _close(client: smtplib.SMTP | None) -> None:
             client.close()
 
 
-def _send(client: smtplib.SMTP, envelope_from: str, row: OutboxItem) -> str | None:
+def _send(client: smtplib.SMTP, envelope_from: str, row: Claimed) -> str | None:
     """Hand one row to the server; returns a note about refused copies, raises _Temporary/_Permanent."""
     recipients = [str(a) for a in [*row.recipients, *row.cc]]
     if not recipients:
@@ -214,21 +214,33 @@ def _due_ids(session_factory: sessionmaker[Session], now: datetime, limit: int) 
         return list(session.scalars(query))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What sending and recording one claimed row need from it, returned by the claim itself (no second read)."""
+
+    id: int
+    recipients: list[str]
+    cc: list[str]
+    raw: bytes
+    attempts: int
+    created_at: datetime
+
+
 def _claim(session_factory: sessionmaker[Session], row_id: int, now: datetime, lease: timedelta,
-           due_by: datetime | None = None) -> OutboxItem | None:
+           due_by: datetime | None = None) -> Claimed | None:
     """Take the row for this sender (None when another sender took or finished it meanwhile)."""
     with session_factory() as session:
-        result = session.execute(
+        taken = session.execute(
             update(OutboxItem)
             .where(OutboxItem.id == row_id, OutboxItem.status == OutboxStatus.pending,
                    OutboxItem.next_attempt_at <= (due_by or now))
             .values(next_attempt_at=now + lease)
+            .returning(OutboxItem.id, OutboxItem.recipients, OutboxItem.cc, OutboxItem.raw, OutboxItem.attempts,
+                       OutboxItem.created_at)
             .execution_options(synchronize_session=False)
-        )
+        ).first()
         session.commit()
-        if getattr(result, "rowcount", 0) != 1:
-            return None
-        return session.get(OutboxItem, row_id)
+        return None if taken is None else Claimed(*taken)
 
 
 def release_claims(session_factory: sessionmaker[Session], now: datetime | None = None) -> int:
@@ -257,7 +269,7 @@ def _release(session_factory: sessionmaker[Session], row_id: int, now: datetime)
 
 def _record(
     session_factory: sessionmaker[Session],
-    row_id: int,
+    row: Claimed,
     settings: Settings,
     now: datetime,
     result: DeliveryResult,
@@ -266,32 +278,28 @@ def _record(
     note: str | None = None,
     quiet: bool = False,
 ) -> None:
-    """Write the outcome of one attempt and commit it at once (``quiet``: the server was unreachable, a
-    state reported once by the caller, so no error line per row)."""
+    """Write the outcome of one attempt on a claimed row and commit it at once (``quiet``: the server was
+    unreachable, a state reported once by the caller, so no error line per row)."""
+    attempts = row.attempts + 1
+    values: dict[str, object]
+    if error is None:
+        values = {"status": OutboxStatus.sent, "sent_at": now, "last_error": note}
+        result.sent += 1
+    elif isinstance(error, _Temporary) and not _gives_up(settings, attempts, row.created_at, now):
+        values = {"next_attempt_at": now + backoff(attempts), "last_error": _error_text(error)}
+        result.retried += 1
+        if not quiet:
+            retry = local_iso(now + backoff(attempts), settings.campaign.tz)
+            result.errors.append(f"outbox {row.id}: {values['last_error']} (retry {retry})")
+    else:
+        prefix = "" if isinstance(error, _Permanent) else f"gave up after {attempts} attempts: "
+        values = {"status": OutboxStatus.failed, "last_error": prefix + _error_text(error)}
+        result.failed += 1
+        if not quiet:
+            result.errors.append(f"outbox {row.id}: {values['last_error']}")
     with session_factory() as session:
-        row = session.get(OutboxItem, row_id)
-        if row is None:
-            return
-        row.attempts += 1
-        if error is None:
-            row.status = OutboxStatus.sent
-            row.sent_at = now
-            row.last_error = note
-            result.sent += 1
-        elif isinstance(error, _Temporary) and not _gives_up(settings, row, now):
-            row.next_attempt_at = now + backoff(row.attempts)
-            row.last_error = _error_text(error)
-            result.retried += 1
-            if not quiet:
-                retry = local_iso(row.next_attempt_at, settings.campaign.tz)
-                result.errors.append(f"outbox {row_id}: {row.last_error} (retry {retry})")
-        else:
-            row.status = OutboxStatus.failed
-            prefix = "" if isinstance(error, _Permanent) else f"gave up after {row.attempts} attempts: "
-            row.last_error = prefix + _error_text(error)
-            result.failed += 1
-            if not quiet:
-                result.errors.append(f"outbox {row_id}: {row.last_error}")
+        session.execute(update(OutboxItem).where(OutboxItem.id == row.id).values(attempts=attempts, **values)
+                        .execution_options(synchronize_session=False))
         session.commit()
 
 
@@ -355,8 +363,8 @@ class _Delivery:
     def _due_by(self, clock: datetime) -> datetime:
         return clock + BACKOFF_CAP if self.everything else clock
 
-    def _connected(self, row_id: int, ids: list[int], clock: datetime) -> bool:
-        """An open connection for ``row_id`` (claimed); False when the server is unreachable."""
+    def _connected(self, row: Claimed, ids: list[int], clock: datetime) -> bool:
+        """An open connection for ``row`` (claimed); False when the server is unreachable."""
         if self.client is not None and time.monotonic() - self._used_at > RECHECK_AFTER and not _alive(self.client):
             self.close()
         if self.client is not None:
@@ -367,7 +375,7 @@ class _Delivery:
                 raise self._down
             self.client = connect(self.settings.smtp)
         except SmtpError as err:
-            _release(self.session_factory, row_id, clock)
+            _release(self.session_factory, row.id, clock)
             smtp_down(self.session_factory, str(err).removeprefix("smtp: "),
                       "then `mailintake send` delivers every waiting reply at once", tz)
             raise
@@ -377,11 +385,11 @@ class _Delivery:
             smtp_down(self.session_factory, self.result.unreachable, WAIT_FIX, tz)
             # every remaining row of the batch waits for the next run
             due_by = self._due_by(clock)
-            for pending_id in ids[ids.index(row_id):]:
-                if pending_id == row_id or _claim(self.session_factory, pending_id, clock, self.lease,
-                                                  due_by) is not None:
-                    _record(self.session_factory, pending_id, self.settings, clock, self.result, error=exc,
-                            quiet=True)
+            for pending_id in ids[ids.index(row.id):]:
+                pending = row if pending_id == row.id else _claim(self.session_factory, pending_id, clock,
+                                                                   self.lease, due_by)
+                if pending is not None:
+                    _record(self.session_factory, pending, self.settings, clock, self.result, error=exc, quiet=True)
             return False
         if smtp_up(self.session_factory, tz) is not None:
             self.everything = True  # the outage is over: whatever waits goes now, not at its retry time
@@ -394,20 +402,20 @@ class _Delivery:
             row = _claim(self.session_factory, row_id, clock, self.lease, self._due_by(clock))
             if row is None:
                 continue
-            if not self._connected(row_id, ids, clock):
+            if not self._connected(row, ids, clock):
                 return False
             assert self.client is not None
             try:
                 note = _send(self.client, self.envelope_from, row)
             except (_Temporary, _Permanent) as exc:
                 log.warning("outbox %s: %s", row_id, exc)
-                _record(self.session_factory, row_id, self.settings, clock, self.result, error=exc)
+                _record(self.session_factory, row, self.settings, clock, self.result, error=exc)
                 if not _alive(self.client):
                     self.close()
                 continue
             finally:
                 self._used_at = time.monotonic()
-            _record(self.session_factory, row_id, self.settings, clock if fixed_clock else utcnow(), self.result,
+            _record(self.session_factory, row, self.settings, clock if fixed_clock else utcnow(), self.result,
                     note=note)
         return True
 
