@@ -67,7 +67,8 @@ def test_read_and_answer_a_question(client: TestClient, filled: Filled) -> None:
     draft = saved.split('<textarea name="body"', 1)[1].split("</textarea>")[0]
     assert "原则上每家申报不超过2个项目" in draft
 
-    response = client.post(f"/mails/{mail.id}/answer", data={"csrf_token": token, "body": "您好！表1原则上每家申报不超过2个项目。"})
+    response = client.post(f"/mails/{mail.id}/answer",
+                           data={"csrf_token": token, "body": "您好！表1原则上每家申报不超过2个项目。"})
     assert response.status_code == 303
     shown = client.get(f"/mails/{mail.id}").text
     assert "答复已放入发件队列（szzspj@163.com）" in shown
