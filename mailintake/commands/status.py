@@ -41,6 +41,10 @@ def worker_state(settings: Settings) -> dict[str, Any]:
 def _problems(data: dict[str, Any]) -> list[str]:
     """What the operator must look at, one line each; empty when all is well."""
     problems = []
+    imap = data["imap"]
+    if imap["state"] == "unreachable":
+        problems.append(f"IMAP mailbox unreachable since {imap['since']} (last tried {imap['checked_at']}): "
+                        f"{imap['cause']}; {imap['fix']}")
     smtp = data["smtp"]
     if smtp["state"] == "unreachable":
         problems.append(f"SMTP unreachable since {smtp['since']} ({smtp['waiting']} replies waiting): "
@@ -64,6 +68,7 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
     """Everything ``status`` shows, as plain data."""
     from sqlalchemy import func, select
 
+    from mailintake.db.health import MAILBOX, outage
     from mailintake.db.models import MailboxState, Message, OutboxItem, PollRun, Report
     from mailintake.outbox.health import smtp_outage
 
@@ -102,13 +107,17 @@ def gather_status(settings: Settings, session_factory: Any) -> dict[str, Any]:
                     "attempts": row.attempts, "next_attempt_at": _local(row.next_attempt_at, settings),
                     "last_error": row.last_error}
 
-        outage = smtp_outage(session)
+        smtp = smtp_outage(session)
+        imap = outage(session, MAILBOX)
         data: dict[str, Any] = {
             "worker": worker_state(settings),
             "idle": idle_mode(settings),
-            "smtp": {"state": "ok"} if outage is None else {
-                "state": "unreachable", "since": _local(outage.since, settings),
-                "checked_at": _local(outage.checked_at, settings), "cause": outage.cause, "fix": outage.fix,
+            "imap": {"state": "ok"} if imap is None else {
+                "state": "unreachable", "since": _local(imap.since, settings),
+                "checked_at": _local(imap.checked_at, settings), "cause": imap.cause, "fix": imap.fix},
+            "smtp": {"state": "ok"} if smtp is None else {
+                "state": "unreachable", "since": _local(smtp.since, settings),
+                "checked_at": _local(smtp.checked_at, settings), "cause": smtp.cause, "fix": smtp.fix,
                 "waiting": int(outbox.get(OutboxStatus.pending, 0)) + int(report_mails.get(OutboxStatus.pending, 0))},
             "last_poll": poll_dict(poll),
             "last_successful_poll": poll_dict(last_ok) if last_ok is not None and last_ok is not poll else None,
@@ -175,6 +184,8 @@ def render(data: dict[str, Any]) -> None:
     table.add_row("[bold]total[/]", str(sum(data["messages"].values())))
     console.print(table)
     console.print(f"[bold]IMAP IDLE[/]: {data['idle']}")
+    imap = data["imap"]
+    console.print("[bold]IMAP[/]: " + ("ok" if imap["state"] == "ok" else f"unreachable since {imap['since']}"))
     smtp = data["smtp"]
     console.print("[bold]SMTP[/]: " + ("ok" if smtp["state"] == "ok" else f"unreachable since {smtp['since']}"))
     console.print(f"[bold]Replies[/]: {_sent_line(data['replies'])}")

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from mailintake.mailbox.client import MailboxClient
     from mailintake.outbox.sender import DeliveryResult
     from mailintake.report.data import ReportFiles
+    from mailintake.worker.outage import MailboxHealth
 
 log = logging.getLogger("mailintake.worker")
 
@@ -65,6 +66,8 @@ class CycleOutcome:
     error: str | None = None
     duration: float = 0.0
     counts_by_status: dict[str, int] = field(default_factory=dict)
+    #: the failure was logged already as the mailbox outage (the cycle's line goes to INFO)
+    logged: bool = False
 
 
 def status_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
@@ -102,6 +105,9 @@ class Worker:
         self._polling = False
         self._failures = 0
         self._retry_at = 0.0
+        from mailintake.worker.outage import MailboxHealth  # SQLAlchemy: not on the CLI's start-up path
+
+        self._mailbox_health: MailboxHealth = MailboxHealth(session_factory, settings.campaign.tz)
         self._scheduler: BlockingScheduler | None = None
         self._pool: ParserPool | None = None  # kept across cycles (its children start once)
         self._mailbox: MailboxClient | None = None  # kept across cycles (one LOGIN, not one per cycle)
@@ -174,6 +180,7 @@ class Worker:
         except MailboxError as err:
             self._drop_mailbox()
             outcome.error = str(err)
+            outcome.logged = True
             self._note_failure(str(err))
         except MailintakeError as err:
             self._drop_mailbox()
@@ -184,8 +191,7 @@ class Worker:
             outcome.error = f"{type(err).__name__}: {err}"
             log.exception("poll failed unexpectedly")
         else:
-            if self._failures:
-                log.info("mailbox reachable again", extra={"fields": {"after_failures": self._failures}})
+            self._mailbox_health.up()
             self._failures = 0
             self._retry_at = 0.0
         outcome.delivery = stream.outcome()
@@ -234,11 +240,11 @@ class Worker:
             pool.close()
 
     def _note_failure(self, reason: str) -> None:
+        """Count a mailbox failure, record it (logged once per outage) and schedule the retry."""
         self._failures += 1
         delay = backoff_delay(self._failures, cap=min(BACKOFF_MAX, max(BACKOFF_START, self.poll_interval)))
         self._retry_at = time.monotonic() + delay
-        log.warning("mailbox unavailable: %s", reason, extra={"fields": {
-            "failures": self._failures, "retry_in": delay}})
+        self._mailbox_health.down(reason, self._failures, delay)
         if self._scheduler is not None and delay < self.poll_interval:
             self._schedule_poll(dt.timedelta(seconds=delay))
 
@@ -257,7 +263,7 @@ class Worker:
         fields["duration"] = round(outcome.duration, 3)
         if outcome.error:
             fields["error"] = outcome.error
-            log.warning("cycle failed", extra={"fields": fields})
+            log.log(logging.INFO if outcome.logged else logging.WARNING, "cycle failed", extra={"fields": fields})
         else:
             log.info("cycle done", extra={"fields": fields})
 
@@ -443,5 +449,5 @@ class Worker:
         except MailboxLoginRefused:
             self.stop_event.set()
             raise
-        except MailboxError as err:
-            log.warning("mailbox unavailable at start: %s; retrying", err)
+        except MailboxError as err:  # recorded; the first cycle tries again at once
+            self._mailbox_health.down(str(err), failures=0, retry_in=0.0)

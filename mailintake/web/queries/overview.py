@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from mailintake.campaign.roster import UNMATCHED
 from mailintake.campaign.sources import Sources
 from mailintake.config.settings import Settings
+from mailintake.db.health import MAILBOX, outage
 from mailintake.db.labels import STATUS_LABELS
 from mailintake.db.models import Message, OutboxItem, PollRun, Report, Submission
 from mailintake.db.vocabulary import MailStatus, OutboxStatus
@@ -55,6 +56,8 @@ class Overview:
     #: SMTP unreachable since (None: the last connection opened) and why
     smtp_down_since: dt.datetime | None = None
     smtp_cause: str = ""
+    imap_down_since: dt.datetime | None = None
+    imap_cause: str = ""
 
 
 def time_left(deadline: dt.datetime, now: dt.datetime) -> tuple[str, bool]:
@@ -106,7 +109,8 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
     last = (poll.finished_at or poll.started_at) if poll is not None else None
     stale = last is None or (now - last).total_seconds() > 2 * settings.schedule.poll_interval
     left, closed = time_left(settings.campaign.deadline, now)
-    outage = smtp_outage(session)
+    smtp_down = smtp_outage(session)
+    imap_down = outage(session, MAILBOX)
     tables = table_use(session, sources)
     units, _ = units_overview(session, sources.roster)
     over = sum(1 for t in tables if t.over) + sum(
@@ -126,5 +130,6 @@ def overview(session: Session, settings: Settings, sources: Sources, now: dt.dat
         replies_failed=int(outbox.get(OutboxStatus.failed, 0)),
         last_poll=last, last_poll_error=poll.error if poll is not None else None, stale=stale,
         report_id=report.id if report else None, report_date=report.for_date if report else None,
-        smtp_down_since=outage.since if outage else None, smtp_cause=outage.cause if outage else "",
+        smtp_down_since=smtp_down.since if smtp_down else None, smtp_cause=smtp_down.cause if smtp_down else "",
+        imap_down_since=imap_down.since if imap_down else None, imap_cause=imap_down.cause if imap_down else "",
     )

@@ -114,7 +114,7 @@ def test_web_serves_until_interrupted(config: Path) -> None:
             except httpx.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline, "the console did not start"
                 time.sleep(0.2)
-        assert response.json() == {"status": "ok", "last_poll": None, "smtp": {"state": "ok"}}
+        assert response.json() == {"status": "ok", "last_poll": None, "imap": {"state": "ok"}, "smtp": {"state": "ok"}}
         login = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert (login.status_code, login.headers["location"]) == (303, "/login?next=%2F")
         assert "server" not in login.headers

@@ -87,8 +87,8 @@ def test_healthz_needs_no_login_and_names_nobody(client: TestClient, filled: Fil
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
-    assert sorted(body) == ["last_poll", "smtp", "status"] and body["status"] == "ok"
-    assert body["smtp"] == {"state": "ok"}
+    assert sorted(body) == ["imap", "last_poll", "smtp", "status"] and body["status"] == "ok"
+    assert body["smtp"] == body["imap"] == {"state": "ok"}
     assert dt.datetime.fromisoformat(body["last_poll"]).tzinfo is not None
     assert "@" not in response.text and CLERK not in response.text
 
@@ -393,6 +393,32 @@ def test_login_never_redirects_off_site(client: TestClient) -> None:
         response = client.post("/login", data={"username": VIEWER, "password": PASSWORD, "csrf_token": token,
                                                "next": target})
         assert (response.status_code, response.headers["location"]) == (303, "/")
+
+
+def test_a_mailbox_outage_on_the_overview_and_healthz(client: TestClient, filled: Filled) -> None:
+    """GIVEN the IMAP mailbox recorded unreachable WHEN the clerk opens the overview THEN it says so and that
+    no mail is lost; /healthz says degraded with imap.since; once the row is gone both are back to normal."""
+    from mailintake.db.models import ServiceHealth
+
+    since = dt.datetime(2019, 12, 17, 1, 0, tzinfo=dt.UTC)
+    with filled.factory() as session:
+        session.add(ServiceHealth(name="mailbox", down_since=since, checked_at=since,
+                                  cause="cannot connect to imap.qq.com:993 (timed out)", fix=""))
+        session.commit()
+    try:
+        health = client.get("/healthz").json()
+        assert (health["status"], health["imap"]) == (
+            "degraded", {"state": "unreachable", "since": "2019-12-17T01:00:00+00:00"})
+        login(client)
+        overview = client.get("/").text
+        assert ("收件邮箱（IMAP）自 2019-12-17 09:00 起无法连接，新来信暂留在邮箱服务器上，恢复后将自动收取，不会丢失。"
+                "原因：cannot connect to imap.qq.com:993 (timed out)。") in overview
+    finally:
+        with filled.factory() as session:
+            session.delete(session.get(ServiceHealth, "mailbox"))
+            session.commit()
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert "收件邮箱（IMAP）" not in client.get("/").text
 
 
 def test_smtp_outage_on_the_overview_and_healthz_and_resend_failed_behind_a_confirmation(

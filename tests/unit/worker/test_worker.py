@@ -179,6 +179,52 @@ def test_unreachable_mailbox_backs_off(tmp_path: Path, smtp_sink: SmtpSink, imap
         w.close()
 
 
+def test_an_unreachable_mailbox_is_one_recorded_outage_logged_once_and_ended_by_the_next_poll(
+        tmp_path: Path, smtp_sink: SmtpSink, imap_server: PymapServer, caplog: pytest.LogCaptureFixture) -> None:
+    """GIVEN the mailbox unreachable for two cycles, then a worker that reaches it WHEN they run THEN the
+    outage is logged at WARNING once when it starts and once when it ends, and status and /healthz show it
+    while it lasts."""
+    from mailintake.commands.status import gather_status
+    from mailintake.web.routes.health import health
+
+    down = settings_for(tmp_path, imap_server, smtp_sink, mailbox={"port": free_port()})
+    factory = open_database(down.database.url, down.base_dir)
+    w = Worker(down, factory)
+    try:
+        with caplog.at_level(logging.INFO, logger="mailintake.worker"):
+            assert w.poll_cycle() is not None
+            time.sleep(backoff_delay(1) + 0.2)
+            assert w.poll_cycle() is not None
+    finally:
+        w.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [line[:31] for line in warnings] == ["IMAP mailbox unreachable since "]
+    assert warnings[0].endswith("new mail waits on the server and is fetched once it answers (retried "
+                                "automatically); `mailintake check-config` tries the connection and the login")
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert sum(m.startswith("IMAP mailbox still unreachable: cannot connect to 127.0.0.1:") for m in infos) == 1
+    assert infos.count("cycle failed") == 2  # each cycle's line at INFO: the outage line said it
+    status = gather_status(down, factory)
+    assert (status["imap"]["state"], status["problems"][0][:31]) == ("unreachable", "IMAP mailbox unreachable since ")
+    with factory() as session:
+        assert (health(session)["status"], health(session)["imap"]["state"]) == ("degraded", "unreachable")
+
+    caplog.clear()
+    up = settings_for(tmp_path, imap_server, smtp_sink)
+    again = Worker(up, factory)
+    try:
+        with caplog.at_level(logging.INFO, logger="mailintake.worker"):
+            outcome = again.poll_cycle()
+    finally:
+        again.close()
+    assert outcome is not None and outcome.error is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [line[:48] for line in warnings] == ["IMAP mailbox reachable again (unreachable since "]
+    assert gather_status(up, factory)["imap"] == {"state": "ok"}
+    with factory() as session:
+        assert (health(session)["status"], health(session)["imap"]) == ("ok", {"state": "ok"})
+
+
 def test_scheduled_polling_delivers_without_an_explicit_poll(tmp_path: Path, imap_server: PymapServer,
                                                              smtp_sink: SmtpSink) -> None:
     """GIVEN the scheduler running with a 1 s poll interval WHEN a mail arrives THEN its reply goes out."""
