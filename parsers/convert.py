@@ -6,6 +6,8 @@ locked by the first soffice) and keeps a crashed run from poisoning the next one
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -59,6 +61,21 @@ class ConversionError(RuntimeError):
     """Raised when LibreOffice fails, times out or writes nothing."""
 
 
+def office_pipe(profile_url: str) -> Path:
+    """The socket LibreOffice opens for its single-instance check of the profile at ``profile_url``.
+
+    Named after the MD5 of the URL's UTF-16 code units (each byte in hex, unpadded) and put in /tmp
+    whatever TMPDIR says, it is left behind when LibreOffice is killed (a timeout, a crash)."""
+    digest = hashlib.md5(profile_url.encode("utf-16-le"), usedforsecurity=False).digest()
+    return Path("/tmp") / f"OSL_PIPE_{os.getuid()}_SingleOfficeIPC_{''.join(f'{byte:x}' for byte in digest)}"
+
+
+def remove_office_pipe(profile_url: str) -> None:
+    """Remove the socket of a LibreOffice run with this profile that has ended (killed or not)."""
+    with contextlib.suppress(OSError):
+        office_pipe(profile_url).unlink(missing_ok=True)
+
+
 def find_soffice() -> str | None:
     """Path of soffice/libreoffice on PATH, or None."""
     for name in ("soffice", "libreoffice"):
@@ -84,8 +101,9 @@ def convert(data: bytes, source_ext: str, target_ext: str, *, soffice: str, time
         source.write_bytes(data)
         outdir = work / "out"
         outdir.mkdir()
+        profile_url = (work / "profile").as_uri()
         command = [
-            soffice, f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless", "--invisible",
+            soffice, f"-env:UserInstallation={profile_url}", "--headless", "--invisible",
             "--norestore", "--nologo", "--nodefault", "--nolockcheck",
             "--convert-to", target_filter, "--outdir", str(outdir), str(source),
         ]
@@ -97,7 +115,9 @@ def convert(data: bytes, source_ext: str, target_ext: str, *, soffice: str, time
             except subprocess.TimeoutExpired as exc:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.communicate()
+                remove_office_pipe(profile_url)
                 raise ConversionError(f"LibreOffice timed out after {timeout:.0f}s") from exc
+        remove_office_pipe(profile_url)  # a LibreOffice that crashed leaves it too
         produced = sorted(outdir.glob(f"*.{target_ext}"))
         if not produced:
             raise ConversionError(f"LibreOffice wrote nothing (exit {process.returncode}): "

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from unoserver.client import UnoClient
 
-from parsers.convert import ConversionError, guarded
+from parsers.convert import ConversionError, guarded, remove_office_pipe
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
@@ -64,9 +64,9 @@ class Instance:
     def __init__(self, runtime: Runtime, workdir: Path) -> None:
         self.workdir = workdir
         self.port = _free_port()
-        profile = workdir / "profile"
+        self.profile_url = (workdir / "profile").as_uri()
         command = [runtime.python, "-I", str(LAUNCHER), runtime.unoserver_dir, str(self.port), str(_free_port()),
-                   profile.as_uri(), runtime.soffice]
+                   self.profile_url, runtime.soffice]
         env = {**os.environ, "HOME": str(workdir), "SAL_USE_VCLPLUGIN": "svp"}
         self._log = (workdir / "instance.log").open("wb")
         self.process = subprocess.Popen(guarded(command), stdin=subprocess.DEVNULL, stdout=self._log,
@@ -134,6 +134,7 @@ class Instance:
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
+        remove_office_pipe(self.profile_url)
         self._log.close()
 
     def discard(self) -> None:

@@ -23,7 +23,7 @@ from mailintake.convert import OfficePool, OfficeUnavailable, PoolSettings, pool
 from mailintake.convert.pool import uno_python
 from mailintake.demo.samples.forms import DEFAULTS, FormSpec, convert_with_soffice, make_form_docx, make_multi_form_docx
 from mailintake.intake.sandbox import ParseJob, ParserPool, run_job
-from parsers.convert import ConversionError, find_soffice
+from parsers.convert import ConversionError, find_soffice, office_pipe
 from tests.support.processes import descendants, processes, wait_gone
 
 SOFFICE = find_soffice()
@@ -114,11 +114,15 @@ def test_a_conversion_past_its_time_limit_kills_only_its_instance(legacy: dict[s
     for thread in threads:
         thread.join()
     first, second = pool.pids()
+    assert pool.directory is not None
+    pipes = [office_pipe((workdir / "profile").as_uri()) for workdir in sorted(pool.directory.glob("instance-*"))]
+    assert [pipe.is_socket() for pipe in pipes] == [True, True]  # LibreOffice's own, in /tmp
     pool.settings = dataclasses.replace(pool.settings, timeout=0.01)
     with pytest.raises(ConversionError, match="timed out"):
         pool.convert(legacy["doc"], "doc", "docx")
     pool.settings = dataclasses.replace(pool.settings, timeout=60)
     assert [_alive(first), _alive(second)].count(True) == 1
+    assert sorted(pipe.exists() for pipe in pipes) == [False, True]  # the killed one's socket went with it
     survivor = first if _alive(first) else second
     killed = second if survivor == first else first
     assert _group(killed) == []  # its LibreOffice went with it

@@ -5,11 +5,17 @@ Each conversion takes a second or two, so every document is converted once per m
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 from mailintake.demo.samples.forms import DEFAULTS, FormSpec, convert_with_soffice, make_multi_form_docx
 from parsers import Flag, parse_document
-from parsers.convert import find_soffice
+from parsers.convert import find_soffice, guarded, office_pipe, remove_office_pipe
 
 pytestmark = [
     pytest.mark.libreoffice,
@@ -63,3 +69,26 @@ def test_doc_without_libreoffice_asks_for_docx(converted: dict[str, bytes]) -> N
     assert (result.format, result.forms) == ("doc", [])
     assert result.flags == [Flag("unsupported_format", "附件“申报材料.doc”为 Word 97-2003 文档（.doc），暂无法读取，"
                                                        "请另存为 Word 文档（.docx）后发送。")]
+
+
+def test_a_killed_libreoffice_s_socket_is_found_by_its_profile_and_removed(tmp_path: Path) -> None:
+    """LibreOffice leaves /tmp/OSL_PIPE_… behind when killed; ``office_pipe`` names it from the profile."""
+    soffice = find_soffice()
+    assert soffice is not None
+    profile_url = (tmp_path / "profile").as_uri()
+    pipe = office_pipe(profile_url)
+    command = [soffice, f"-env:UserInstallation={profile_url}", "--headless", "--invisible", "--norestore",
+               "--nologo", "--nodefault", "--nolockcheck"]
+    process = subprocess.Popen(guarded(command), env={**os.environ, "HOME": str(tmp_path), "SAL_USE_VCLPLUGIN": "svp"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pipe.is_socket() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)
+        assert pipe.is_socket()
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert pipe.is_socket()  # left behind by the kill
+    remove_office_pipe(profile_url)
+    assert not pipe.exists()
