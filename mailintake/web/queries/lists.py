@@ -43,10 +43,13 @@ class SubmissionRow:
 
 @dataclass(frozen=True)
 class SubmissionFilter:
-    """The 申报表 list's filters: the units' typed names (category, paper state), the mail's status."""
+    """The 申报表 list's filters: the units' typed names (category, paper state), the mail's status, and the
+    date range [start, end) the form's mail was received in."""
 
     units: tuple[str, ...] | None = None
     status: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -54,6 +57,10 @@ class SubmissionFilter:
             found.append(Submission.unit.in_(self.units))
         if self.status:
             found.append(Submission.message_pk.in_(select(Message.id).where(Message.status == self.status)))
+        if self.start is not None:
+            found.append(Submission.received_at >= self.start)
+        if self.end is not None:
+            found.append(Submission.received_at < self.end)
         return found
 
 

@@ -1,4 +1,5 @@
-"""/submissions?table=N: the per-table list as in the workbook, sortable, with 字数 and flags."""
+"""/submissions?table=N: the per-table list as in the workbook, sortable, with 字数 and flags; filtered by
+category, paper copies, the mail's status and the days received (?from=&to=, as on /mails)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from mailintake.db.labels import STATUS_LABELS
 from mailintake.web.page.context import console_of
 from mailintake.web.page.render import PAGE_SIZES, not_found, page, page_size, pager_for, with_query
 from mailintake.web.queries.lists import SORTS, SubmissionFilter, count_submissions, list_submissions, unit_names
+from mailintake.web.routes.mails import day_range
 
 NAV = ("/submissions", "申报表")
 SIZE = 100
@@ -32,7 +34,8 @@ async def submissions_page(request: Request) -> Response:
     paper = params.get("paper", "") if params.get("paper") in ("received", "missing") else ""
     status = params.get("status", "") if params.get("status", "") in STATUS_LABELS else ""
     names = await console.read(unit_names, console.sources.roster, category, paper)
-    where = SubmissionFilter(names, status)
+    start, end, first, last = day_range(request, console.settings.campaign.tz)
+    where = SubmissionFilter(names, status, start, end)
     total = await console.read(count_submissions, table, where)
     size = page_size(request, SIZE)
     pager = pager_for(request, total, size)
@@ -46,7 +49,8 @@ async def submissions_page(request: Request) -> Response:
         "title": f"表{table}", "table": table, "definition": tables[table], "tables": tables, "rows": rows,
         "named": "name" in tables[table].keys, "pager": pager, "sort": sort, "descending": descending,
         "sort_link": sort_link, "max_chars": console.settings.campaign.max_chars, "f": params,
-        "categories": console.sources.roster.categories, "statuses": STATUS_LABELS, "size": size, "sizes": PAGE_SIZES})
+        "categories": console.sources.roster.categories, "statuses": STATUS_LABELS, "size": size, "sizes": PAGE_SIZES,
+        "first": first, "last": last})
 
 
 ROUTES = [Route("/submissions", submissions_page, methods=["GET"])]

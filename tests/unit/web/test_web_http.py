@@ -466,3 +466,25 @@ def test_smtp_outage_on_the_overview_and_healthz_and_resend_failed_behind_a_conf
             if health_row is not None:
                 session.delete(health_row)
             session.commit()
+
+
+def test_the_form_list_is_filtered_by_the_days_its_mails_were_received(client: TestClient, filled: Filled) -> None:
+    """GIVEN table 1's forms received over several days WHEN the clerk picks one day (自/至, campaign zone)
+    THEN exactly that day's forms are listed, and the range stays in the sort links."""
+    from mailintake.db.models import Submission
+
+    tz = filled.settings.campaign.tz
+    with filled.factory() as session:
+        received = session.scalars(select(Submission.received_at).where(
+            Submission.table_no == 1, Submission.current.is_(True))).all()
+    days = sorted({moment.astimezone(tz).date() for moment in received})
+    assert (days, len(received)) == ([dt.date(2019, 12, 16), dt.date(2019, 12, 18)], 2)
+    day = days[0]
+    expected = sum(1 for moment in received if moment.astimezone(tz).date() == day)
+    login(client, VIEWER)
+    everything = client.get("/submissions?table=1&size=200").text
+    one_day = client.get(f"/submissions?table=1&size=200&from={day}&to={day}").text
+    assert (everything.count("#form-"), one_day.count("#form-"), expected) == (2, 1, 1)
+    assert f'value="{day}"' in one_day and f"from={day}&amp;to={day}" in one_day
+    later = client.get(f"/submissions?table=1&size=200&from={days[1]}").text
+    assert later.count("#form-") == len(received) - expected
